@@ -1,0 +1,125 @@
+//! Who is calling: the `X-Tallyfy-Client` check, the bearer token, and the caller's
+//! standing in the organization the path names.
+
+use axum::extract::{FromRequestParts, RawPathParams};
+use axum::http::header::AUTHORIZATION;
+use axum::http::request::Parts;
+use roster_core::permissions::Membership;
+use roster_core::store::Principal;
+use roster_core::token::TokenHash;
+use roster_core::{OrgId, User};
+
+use crate::{ApiError, AppState};
+
+const CLIENT_HEADER: &str = "x-tallyfy-client";
+
+/// The bearer token, after the client-header check Tallyfy makes first.
+fn presented_token(parts: &Parts, state: &AppState) -> Result<TokenHash, ApiError> {
+    if state.config.require_client_header {
+        let has_client = parts
+            .headers
+            .get(CLIENT_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| !v.trim().is_empty());
+        if !has_client {
+            return Err(ApiError::missing_client_header());
+        }
+    }
+    let header = parts
+        .headers
+        .get(AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .ok_or_else(ApiError::unauthenticated)?;
+    let (scheme, token) = header
+        .trim()
+        .split_once(' ')
+        .ok_or_else(ApiError::unauthenticated)?;
+    let token = token.trim();
+    if !scheme.eq_ignore_ascii_case("bearer") || token.is_empty() {
+        return Err(ApiError::unauthenticated());
+    }
+    Ok(TokenHash::of(token))
+}
+
+async fn principal(
+    parts: &Parts,
+    state: &AppState,
+    org: Option<&OrgId>,
+) -> Result<Principal, ApiError> {
+    let token = presented_token(parts, state)?;
+    state
+        .store
+        .principal(&token, org)
+        .await?
+        .ok_or_else(ApiError::unauthenticated)
+}
+
+/// Any holder of a live token, whatever organization (for `GET /me`).
+pub struct Caller {
+    pub user: User,
+}
+
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let principal = principal(parts, state, None).await?;
+        Ok(Self {
+            user: principal.user,
+        })
+    }
+}
+
+/// An active member of the organization in the path (`{org}`).
+pub struct OrgCaller {
+    pub org: OrgId,
+    pub user: User,
+    pub membership: Membership,
+}
+
+impl FromRequestParts<AppState> for OrgCaller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let raw_org = RawPathParams::from_request_parts(parts, state)
+            .await
+            .ok()
+            .and_then(|params| {
+                params
+                    .iter()
+                    .find(|(key, _)| *key == "org")
+                    .map(|(_, value)| value.to_owned())
+            });
+        let org = raw_org.as_deref().and_then(OrgId::parse);
+        // Authenticate before saying anything about the org, even that its id is malformed.
+        let principal = principal(parts, state, org.as_ref()).await?;
+        let org = org.ok_or_else(ApiError::not_found)?;
+        let membership = principal
+            .membership
+            .filter(Membership::can_access_org)
+            .ok_or_else(ApiError::not_in_org)?;
+        Ok(Self {
+            org,
+            user: principal.user,
+            membership,
+        })
+    }
+}
+
+/// An active member of the path's organization who may manage its groups (Tallyfy's
+/// `manage_groups`). Checked before the body is read, so a refused caller learns nothing
+/// about their input.
+pub struct GroupManager(pub OrgCaller);
+
+impl FromRequestParts<AppState> for GroupManager {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let caller = OrgCaller::from_request_parts(parts, state).await?;
+        if caller.membership.can_manage_groups() {
+            Ok(Self(caller))
+        } else {
+            Err(ApiError::forbidden())
+        }
+    }
+}

@@ -1,0 +1,32 @@
+//! Request bodies. Read as JSON whatever the declared content type (Tallyfy's clients
+//! are not all careful with it); validation happens in the domain, field by field.
+
+use axum::body::Bytes;
+use axum::extract::{FromRequest, Request};
+use axum::http::StatusCode;
+use serde_json::Value;
+
+use crate::{ApiError, AppState};
+
+pub struct JsonBody(pub Value);
+
+impl FromRequest<AppState> for JsonBody {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, ApiError> {
+        let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
+            if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError::payload_too_large()
+            } else {
+                ApiError::bad_request("The request body could not be read.")
+            }
+        })?;
+        // An empty body is an empty input: the validator then names what is missing.
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return Ok(Self(Value::Null));
+        }
+        serde_json::from_slice(&bytes)
+            .map(Self)
+            .map_err(|_| ApiError::bad_request("The request body is not valid JSON."))
+    }
+}

@@ -1,0 +1,79 @@
+//! Query strings (form-decoded: `+` and `%20` are both a space), `with` includes, and
+//! the absolute pagination links Tallyfy's clients follow.
+
+use axum::http::{HeaderMap, Uri, header};
+
+/// The decoded pairs, in order.
+pub fn pairs(uri: &Uri) -> Vec<(String, String)> {
+    form_urlencoded::parse(uri.query().unwrap_or_default().as_bytes())
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect()
+}
+
+/// `with=a,b`: related data to nest in the answer. Unknown names are ignored.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Includes {
+    pub assets: bool,
+    pub users: bool,
+}
+
+impl Includes {
+    pub fn from_pairs(pairs: &[(String, String)]) -> Self {
+        let mut includes = Self::default();
+        for (_, value) in pairs.iter().filter(|(k, _)| k == "with") {
+            for name in value.split(',').map(str::trim) {
+                match name {
+                    "assets" => includes.assets = true,
+                    "users" => includes.users = true,
+                    _ => {}
+                }
+            }
+        }
+        includes
+    }
+}
+
+/// Builds the absolute URL of another page of the same listing, keeping every other
+/// query parameter as the client sent it.
+pub struct PageLinks<'a> {
+    base: String,
+    pairs: &'a [(String, String)],
+}
+
+impl<'a> PageLinks<'a> {
+    pub fn new(headers: &HeaderMap, uri: &Uri, pairs: &'a [(String, String)]) -> Self {
+        let scheme = headers
+            .get("x-forwarded-proto")
+            .and_then(|v| v.to_str().ok())
+            .filter(|p| *p == "https" || *p == "http")
+            .unwrap_or("http");
+        let host = headers
+            .get(header::HOST)
+            .and_then(|v| v.to_str().ok())
+            .or_else(|| uri.authority().map(|a| a.as_str()))
+            .unwrap_or("localhost");
+        Self {
+            base: format!("{scheme}://{host}{}", uri.path()),
+            pairs,
+        }
+    }
+
+    pub fn page(&self, page: u64) -> String {
+        let mut query = form_urlencoded::Serializer::new(String::new());
+        let mut placed = false;
+        for (key, value) in self.pairs {
+            if key == "page" {
+                if !placed {
+                    query.append_pair("page", &page.to_string());
+                    placed = true;
+                }
+            } else {
+                query.append_pair(key, value);
+            }
+        }
+        if !placed {
+            query.append_pair("page", &page.to_string());
+        }
+        format!("{}?{}", self.base, query.finish())
+    }
+}

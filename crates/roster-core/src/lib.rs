@@ -1,0 +1,19 @@
+//! Roster's domain: what a group, a member and a token are, the rules they obey,
+//! and the storage trait every backend implements. Nothing here knows about HTTP or SQL.
+
+pub mod email;
+pub mod groups;
+pub mod ids;
+pub mod model;
+pub mod permissions;
+pub mod store;
+pub mod timestamp;
+pub mod token;
+pub mod validation;
+
+pub use email::Email;
+pub use ids::{GroupId, OrgId, UserId};
+pub use model::{Group, MemberStatus, OrgMember, Organization, Role, User};
+pub use store::{Store, StoreError, WriteError};
+pub use timestamp::Timestamp;
+pub use validation::ValidationErrors;

@@ -1,0 +1,134 @@
+//! The things Roster stores, as the domain sees them.
+
+use crate::{Email, GroupId, OrgId, Timestamp, UserId};
+
+/// A member's role in one organization.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Role {
+    Admin,
+    Standard,
+    Light,
+}
+
+impl Role {
+    pub fn parse(raw: &str) -> Option<Self> {
+        match raw {
+            "admin" => Some(Self::Admin),
+            "standard" => Some(Self::Standard),
+            "light" => Some(Self::Light),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Admin => "admin",
+            Self::Standard => "standard",
+            Self::Light => "light",
+        }
+    }
+}
+
+/// A member's standing in one organization.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MemberStatus {
+    Active,
+    Invited,
+    Disabled,
+}
+
+impl MemberStatus {
+    pub fn parse(raw: &str) -> Option<Self> {
+        match raw {
+            "active" => Some(Self::Active),
+            "invited" => Some(Self::Invited),
+            "disabled" => Some(Self::Disabled),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Active => "active",
+            Self::Invited => "invited",
+            Self::Disabled => "disabled",
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Organization {
+    pub id: OrgId,
+    pub name: String,
+    pub allow_non_admins_manage_groups: bool,
+    pub created_at: Timestamp,
+}
+
+/// A user account, which may belong to several organizations.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct User {
+    pub id: UserId,
+    pub email: Email,
+    pub first_name: String,
+    pub last_name: String,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+impl User {
+    pub fn full_name(&self) -> String {
+        match (self.first_name.is_empty(), self.last_name.is_empty()) {
+            (false, false) => format!("{} {}", self.first_name, self.last_name),
+            (false, true) => self.first_name.clone(),
+            (true, _) => self.last_name.clone(),
+        }
+    }
+}
+
+/// A user as a member of one organization.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OrgMember {
+    pub user: User,
+    pub role: Role,
+    pub status: MemberStatus,
+}
+
+/// What a new account needs. The email is the account's identity across organizations.
+#[derive(Clone, Debug)]
+pub struct NewUser {
+    pub email: Email,
+    pub first_name: String,
+    pub last_name: String,
+    pub role: Role,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Group {
+    pub id: GroupId,
+    pub name: String,
+    pub description: String,
+    /// Ascending.
+    pub members: Vec<UserId>,
+    /// Lowercased, ascending.
+    pub guests: Vec<Email>,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+/// One page of a listing.
+#[derive(Clone, Debug)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    /// All rows matching the filter, across pages.
+    pub total: u64,
+}
+
+/// A personal access token's record. The secret itself is never stored.
+#[derive(Clone, Debug)]
+pub struct TokenRecord {
+    pub id: i64,
+    pub org_id: OrgId,
+    pub user_id: UserId,
+    pub created_at: Timestamp,
+    pub expires_at: Option<Timestamp>,
+}

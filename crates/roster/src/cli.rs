@@ -1,0 +1,245 @@
+//! Command-line arguments and the admin commands, which work on the database directly
+//! (also while a server runs: SQLite's WAL lets both write in turn).
+
+use std::sync::Arc;
+
+use anyhow::{Context, bail};
+use clap::{Parser, Subcommand};
+use roster_core::model::NewUser;
+use roster_core::token::{DEFAULT_LIFETIME_DAYS, TokenSecret};
+use roster_core::{Email, OrgId, Role, Store, Timestamp, UserId, WriteError};
+use serde_json::json;
+
+use crate::serve::{self, ServeArgs};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "roster",
+    version,
+    about = "A self-hostable, Tallyfy-compatible groups service"
+)]
+pub struct Args {
+    /// Where the data lives: sqlite://PATH (the embedded default).
+    #[arg(
+        long,
+        global = true,
+        env = "ROSTER_DATABASE",
+        default_value = "sqlite://roster.db"
+    )]
+    pub database: String,
+
+    /// Print one JSON object on stdout instead of text (for scripts).
+    #[arg(long, global = true)]
+    pub json: bool,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Serve the API (creates an organization, admin and token on first start).
+    Serve(ServeArgs),
+    /// Manage organizations.
+    #[command(subcommand)]
+    Org(OrgCommand),
+    /// Manage user accounts and their memberships.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Manage personal access tokens.
+    #[command(subcommand)]
+    Token(TokenCommand),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum OrgCommand {
+    /// Create an organization.
+    Create {
+        #[arg(long)]
+        name: String,
+    },
+    /// Change an organization's settings.
+    Set {
+        #[arg(long)]
+        org: String,
+        /// Let standard (not light) members create, edit and delete groups.
+        #[arg(long, action = clap::ArgAction::Set)]
+        allow_non_admins_manage_groups: bool,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum UserCommand {
+    /// Add a member to an organization, creating the account unless the email has one.
+    Create {
+        #[arg(long)]
+        org: String,
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        first_name: String,
+        #[arg(long)]
+        last_name: String,
+        #[arg(long, value_parser = ["admin", "standard", "light"])]
+        role: String,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum TokenCommand {
+    /// Issue a personal access token for a member; the token is shown once.
+    Create {
+        #[arg(long)]
+        org: String,
+        #[arg(long)]
+        user: i64,
+    },
+}
+
+pub async fn run(args: Args) -> anyhow::Result<()> {
+    let store = open_store(&args.database)?;
+    match args.command {
+        Command::Serve(serve_args) => serve::run(store, serve_args, &args.database).await,
+        Command::Org(command) => org(store.as_ref(), command, args.json).await,
+        Command::User(command) => user(store.as_ref(), command, args.json).await,
+        Command::Token(command) => token(store.as_ref(), command, args.json).await,
+    }
+}
+
+/// Picks the backend from the URL's scheme.
+pub fn open_store(url: &str) -> anyhow::Result<Arc<dyn Store>> {
+    if url.starts_with("sqlite:") {
+        let store = roster_sqlite::SqliteStore::open_url(url)
+            .with_context(|| format!("cannot open {url}"))?;
+        return Ok(Arc::new(store));
+    }
+    bail!("unsupported database URL {url:?}: use sqlite://PATH")
+}
+
+fn org_id(raw: &str) -> anyhow::Result<OrgId> {
+    OrgId::parse(raw.trim())
+        .with_context(|| format!("{raw:?} is not an organization id (32 lowercase hex characters)"))
+}
+
+fn emit(as_json: bool, value: serde_json::Value, text: String) {
+    if as_json {
+        println!("{value}");
+    } else {
+        println!("{text}");
+    }
+}
+
+async fn org(store: &dyn Store, command: OrgCommand, as_json: bool) -> anyhow::Result<()> {
+    let org = match command {
+        OrgCommand::Create { name } => {
+            let name = name.trim();
+            if name.is_empty() {
+                bail!("--name must not be empty");
+            }
+            store.create_org(name).await?
+        }
+        OrgCommand::Set {
+            org,
+            allow_non_admins_manage_groups,
+        } => {
+            let id = org_id(&org)?;
+            match store
+                .set_org_allow_non_admins_manage_groups(&id, allow_non_admins_manage_groups)
+                .await
+            {
+                Err(WriteError::NotFound) => bail!("no organization {id}"),
+                other => other?,
+            }
+        }
+    };
+    emit(
+        as_json,
+        json!({
+            "id": org.id.as_str(),
+            "name": org.name,
+            "allow_non_admins_manage_groups": org.allow_non_admins_manage_groups,
+            "created_at": org.created_at,
+        }),
+        format!(
+            "organization {} \"{}\" (non-admins manage groups: {})",
+            org.id, org.name, org.allow_non_admins_manage_groups
+        ),
+    );
+    Ok(())
+}
+
+async fn user(store: &dyn Store, command: UserCommand, as_json: bool) -> anyhow::Result<()> {
+    let UserCommand::Create {
+        org,
+        email,
+        first_name,
+        last_name,
+        role,
+    } = command;
+    let org = org_id(&org)?;
+    let new = NewUser {
+        email: Email::parse(&email).with_context(|| format!("{email:?} is not a valid email"))?,
+        first_name: first_name.trim().to_owned(),
+        last_name: last_name.trim().to_owned(),
+        role: Role::parse(&role).with_context(|| format!("unknown role {role:?}"))?,
+    };
+    let member = match store.add_member(&org, &new).await {
+        Err(WriteError::NotFound) => bail!("no organization {org}"),
+        Err(WriteError::Conflict(message)) => bail!(message),
+        other => other?,
+    };
+    let user = &member.user;
+    emit(
+        as_json,
+        json!({
+            "id": user.id,
+            "email": user.email,
+            "first_name": user.first_name,
+            "last_name": user.last_name,
+            "full_name": user.full_name(),
+            "org_id": org.as_str(),
+            "role": member.role.as_str(),
+            "status": member.status.as_str(),
+        }),
+        format!(
+            "user {} <{}> is now {} in {org}",
+            user.id,
+            user.email,
+            member.role.as_str()
+        ),
+    );
+    Ok(())
+}
+
+async fn token(store: &dyn Store, command: TokenCommand, as_json: bool) -> anyhow::Result<()> {
+    let TokenCommand::Create { org, user } = command;
+    let org = org_id(&org)?;
+    let user_id = UserId::new(user).context("--user must be a positive user id")?;
+    let secret = TokenSecret::generate().context("cannot generate a token")?;
+    let expires_at = Some(Timestamp::now().plus_days(DEFAULT_LIFETIME_DAYS));
+    let record = match store
+        .create_token(&org, user_id, &secret.hash(), expires_at)
+        .await
+    {
+        Err(WriteError::NotFound) => bail!("user {user_id} is not a member of organization {org}"),
+        other => other?,
+    };
+    emit(
+        as_json,
+        json!({
+            "id": record.id,
+            "token": secret.expose(),
+            "org_id": record.org_id.as_str(),
+            "user_id": record.user_id,
+            "created_at": record.created_at,
+            "expires_at": record.expires_at,
+        }),
+        format!(
+            "token for user {} in {} (shown once, keep it safe):\n{}",
+            record.user_id,
+            record.org_id,
+            secret.expose()
+        ),
+    );
+    Ok(())
+}
