@@ -333,11 +333,11 @@ impl ListParams {
                 }
             }
         };
-        if let Some(raw) = sort_by.filter(|s| !s.is_empty()) {
-            if let Some((field, descending)) = field_from(raw, "sort_by", "sort by") {
-                params.sort = field;
-                params.descending = descending;
-            }
+        if let Some(raw) = sort_by.filter(|s| !s.is_empty())
+            && let Some((field, descending)) = field_from(raw, "sort_by", "sort by")
+        {
+            params.sort = field;
+            params.descending = descending;
         }
         // `sort` is a direction (`sort=desc`) or, as on Tallyfy's other listings, a field.
         match sort.map(str::to_ascii_lowercase).as_deref() {

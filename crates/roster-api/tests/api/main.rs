@@ -1,0 +1,14 @@
+//! Integration tests: every request goes through the real router (and a few through a
+//! real socket), and every answer is checked for its exact status and JSON.
+
+// Test code fails loudly on purpose; the deny lints guard the request paths.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod harness;
+
+mod auth;
+mod errors;
+mod groups_crud;
+mod listing;
+mod socket;
+mod validation;
