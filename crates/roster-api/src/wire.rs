@@ -1,7 +1,7 @@
 //! Tallyfy's JSON shapes (League/Fractal's `DataArraySerializer`): items as
 //! `{"data": {...}}`, lists with `meta.pagination`, includes as `{"data": [...]}`.
 
-use roster_core::groups::ListParams;
+use roster_core::listing::ListParams;
 use roster_core::{Email, Group, OrgMember, Timestamp, User, UserId};
 use serde::Serialize;
 

@@ -6,8 +6,10 @@
 
 use std::collections::HashSet;
 
-use serde_json::{Map, Value};
+use serde_json::Value;
 
+use crate::input::{self, Input, Presence};
+use crate::listing::SortField;
 use crate::validation::messages;
 use crate::{Email, UserId, ValidationErrors};
 
@@ -80,124 +82,31 @@ impl GroupWrite {
     }
 }
 
-/// A body key as Laravel's middleware leaves it.
-enum Field<'a> {
-    /// Missing, `null`, or a string that trims to nothing.
-    Empty {
-        present: bool,
-    },
-    Str(&'a str),
-    Other,
-}
-
-fn field<'a>(body: Option<&'a Map<String, Value>>, key: &str) -> Field<'a> {
-    match body.and_then(|b| b.get(key)) {
-        None => Field::Empty { present: false },
-        Some(Value::Null) => Field::Empty { present: true },
-        Some(Value::String(s)) if s.trim().is_empty() => Field::Empty { present: true },
-        Some(Value::String(s)) => Field::Str(s.trim()),
-        Some(_) => Field::Other,
-    }
-}
-
 /// Reads a create body: `name` and `description` required.
 pub fn parse_create(body: &Value) -> Result<GroupWrite, ValidationErrors> {
-    parse(body, true)
+    parse(body, Presence::Required)
 }
 
 /// Reads an update body: every field optional, present fields obey the create rules.
 pub fn parse_update(body: &Value) -> Result<GroupWrite, ValidationErrors> {
-    parse(body, false)
+    parse(body, Presence::Sometimes)
 }
 
-fn parse(body: &Value, creating: bool) -> Result<GroupWrite, ValidationErrors> {
-    let body = body.as_object();
-    let mut errors = ValidationErrors::new();
+fn parse(body: &Value, presence: Presence) -> Result<GroupWrite, ValidationErrors> {
+    let mut input = Input::new(body);
     let write = GroupWrite {
-        name: required_string(body, "name", creating, &mut errors).and_then(|name| {
-            if name.chars().count() > NAME_MAX_CHARS {
-                errors.add("name", messages::max_chars("name", NAME_MAX_CHARS));
-                None
-            } else {
-                Some(GroupName(name.to_owned()))
-            }
+        name: input
+            .string("name", presence, Some(NAME_MAX_CHARS))
+            .map(GroupName),
+        description: input.string("description", presence, None),
+        members: input.list("members", |index, path, item| {
+            input::user_id(path, item).map(|id| MemberRef { index, id })
         }),
-        description: required_string(body, "description", creating, &mut errors).map(str::to_owned),
-        members: list(body, "members", &mut errors, parse_member),
-        guests: list(body, "guests", &mut errors, parse_guest),
+        guests: input.list("guests", |index, path, item| {
+            input::email(path, item).map(|email| GuestRef { index, email })
+        }),
     };
-    errors.into_result(write)
-}
-
-/// A `required|string` field (`sometimes|required|string` when not creating).
-fn required_string<'a>(
-    body: Option<&'a Map<String, Value>>,
-    key: &str,
-    creating: bool,
-    errors: &mut ValidationErrors,
-) -> Option<&'a str> {
-    match field(body, key) {
-        Field::Str(s) => Some(s),
-        Field::Empty { present } => {
-            if creating || present {
-                errors.add(key, messages::required(key));
-            }
-            None
-        }
-        Field::Other => {
-            errors.add(key, messages::string(key));
-            None
-        }
-    }
-}
-
-/// An optional array whose elements each parse or add an error under `key.N`.
-fn list<T>(
-    body: Option<&Map<String, Value>>,
-    key: &str,
-    errors: &mut ValidationErrors,
-    parse_element: fn(usize, &Value) -> Result<T, String>,
-) -> Option<Vec<T>> {
-    let items = match body.and_then(|b| b.get(key)) {
-        None => return None,
-        Some(Value::Array(items)) => items,
-        Some(_) => {
-            errors.add(key, messages::array(key));
-            return None;
-        }
-    };
-    let mut parsed = Vec::with_capacity(items.len());
-    for (index, item) in items.iter().enumerate() {
-        match parse_element(index, item) {
-            Ok(value) => parsed.push(value),
-            Err(message) => errors.add(format!("{key}.{index}"), message),
-        }
-    }
-    Some(parsed)
-}
-
-/// Integers, or numeric strings (n8n sends ids as strings).
-fn parse_member(index: usize, item: &Value) -> Result<MemberRef, String> {
-    let path = format!("members.{index}");
-    let raw = match item {
-        Value::Number(n) => n.as_i64(),
-        Value::String(s) => s.trim().parse::<i64>().ok(),
-        _ => None,
-    };
-    let raw = raw.ok_or_else(|| messages::integer(&path))?;
-    // A well-formed id that can never exist is simply not a member.
-    let id = UserId::new(raw).ok_or_else(|| messages::invalid(&path))?;
-    Ok(MemberRef { index, id })
-}
-
-fn parse_guest(index: usize, item: &Value) -> Result<GuestRef, String> {
-    let path = format!("guests.{index}");
-    match item {
-        Value::String(s) => Email::parse(s)
-            .map(|email| GuestRef { index, email })
-            .ok_or_else(|| messages::email(&path)),
-        _ => Err(messages::string(&path)),
-    }
+    input.finish(write)
 }
 
 /// What the store found, inside the write's transaction, about the references a write makes.
@@ -243,126 +152,9 @@ pub fn check_references(
     errors.into_result(())
 }
 
-/// The orders a group listing can take. Ties always break on the group id.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum SortField {
-    Name,
-    CreatedAt,
-    UpdatedAt,
-}
-
-impl SortField {
-    fn parse(raw: &str) -> Option<Self> {
-        match raw {
-            "name" => Some(Self::Name),
-            "created_at" => Some(Self::CreatedAt),
-            "updated_at" | "last_updated" => Some(Self::UpdatedAt),
-            _ => None,
-        }
-    }
-}
-
-pub const DEFAULT_PER_PAGE: u64 = 10;
-pub const MAX_PER_PAGE: u64 = 100;
-/// Keeps `(page - 1) * per_page` far from overflowing any backend's integer.
-const MAX_PAGE: u64 = 1 << 40;
-
-/// A listing request: filter, order and page.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ListParams {
-    /// Lowercased; matched as a substring of the lowercased name or description.
-    pub q: Option<String>,
-    pub sort: SortField,
-    pub descending: bool,
-    pub page: u64,
-    pub per_page: u64,
-}
-
-impl Default for ListParams {
-    fn default() -> Self {
-        Self {
-            q: None,
-            sort: SortField::CreatedAt,
-            descending: false,
-            page: 1,
-            per_page: DEFAULT_PER_PAGE,
-        }
-    }
-}
-
-impl ListParams {
-    /// Reads decoded query pairs; for a repeated key the last one wins, as in PHP.
-    pub fn parse<'a>(
-        pairs: impl IntoIterator<Item = (&'a str, &'a str)>,
-    ) -> Result<Self, ValidationErrors> {
-        let mut params = Self::default();
-        let mut sort_by = None;
-        let mut sort = None;
-        for (key, value) in pairs {
-            match key {
-                "q" => {
-                    let q = value.trim();
-                    params.q = (!q.is_empty()).then(|| fold_case(q));
-                }
-                "page" => {
-                    params.page = value.trim().parse::<u64>().unwrap_or(1).clamp(1, MAX_PAGE);
-                }
-                "per_page" => {
-                    params.per_page = match value.trim().parse::<i64>() {
-                        Ok(n) if n > MAX_PER_PAGE as i64 => MAX_PER_PAGE,
-                        Ok(n) if n >= 1 => n as u64,
-                        _ => DEFAULT_PER_PAGE,
-                    };
-                }
-                "sort_by" => sort_by = Some(value.trim()),
-                "sort" => sort = Some(value.trim()),
-                _ => {}
-            }
-        }
-        let mut errors = ValidationErrors::new();
-        let mut field_from = |raw: &str, key: &str, attribute: &str| {
-            let (descending, name) = match raw.strip_prefix('-') {
-                Some(rest) => (true, rest),
-                None => (false, raw),
-            };
-            match SortField::parse(name) {
-                Some(field) => Some((field, descending)),
-                None => {
-                    errors.add(key, messages::invalid(attribute));
-                    None
-                }
-            }
-        };
-        if let Some(raw) = sort_by.filter(|s| !s.is_empty())
-            && let Some((field, descending)) = field_from(raw, "sort_by", "sort by")
-        {
-            params.sort = field;
-            params.descending = descending;
-        }
-        // `sort` is a direction (`sort=desc`) or, as on Tallyfy's other listings, a field.
-        match sort.map(str::to_ascii_lowercase).as_deref() {
-            None | Some("") | Some("asc") => {}
-            Some("desc") => params.descending = true,
-            Some(raw) if sort_by.is_none_or(str::is_empty) => {
-                if let Some((field, descending)) = field_from(raw, "sort", "sort") {
-                    params.sort = field;
-                    params.descending = descending;
-                }
-            }
-            Some(_) => errors.add("sort", messages::invalid("sort")),
-        }
-        errors.into_result(params)
-    }
-
-    pub fn offset(&self) -> u64 {
-        (self.page - 1) * self.per_page
-    }
-
-    /// `max(1, ceil(total / per_page))`.
-    pub fn total_pages(&self, total: u64) -> u64 {
-        total.div_ceil(self.per_page).max(1)
-    }
-}
+/// The orders a group listing can take.
+pub const SORT_FIELDS: &[SortField] =
+    &[SortField::Name, SortField::CreatedAt, SortField::UpdatedAt];
 
 #[cfg(test)]
 mod tests {
@@ -482,36 +274,5 @@ mod tests {
                 ),
             ]
         );
-    }
-
-    #[test]
-    fn list_params_defaults_and_clamps() -> Result<(), ValidationErrors> {
-        assert_eq!(ListParams::parse([])?, ListParams::default());
-        let p = ListParams::parse([("per_page", "500"), ("page", "0"), ("q", " Foo ")])?;
-        assert_eq!((p.per_page, p.page, p.q.as_deref()), (100, 1, Some("foo")));
-        assert_eq!(ListParams::parse([("per_page", "0")])?.per_page, 10);
-        assert_eq!(ListParams::parse([("per_page", "abc")])?.per_page, 10);
-        let p = ListParams::parse([("sort_by", "-name")])?;
-        assert_eq!((p.sort, p.descending), (SortField::Name, true));
-        let p = ListParams::parse([("sort_by", "updated_at"), ("sort", "desc")])?;
-        assert_eq!((p.sort, p.descending), (SortField::UpdatedAt, true));
-        let p = ListParams::parse([("sort", "-name")])?;
-        assert_eq!((p.sort, p.descending), (SortField::Name, true));
-        assert_eq!(
-            ListParams::parse([("sort_by", "email")]),
-            Err(ValidationErrors::single(
-                "sort_by",
-                "The selected sort by is invalid."
-            ))
-        );
-        Ok(())
-    }
-
-    #[test]
-    fn total_pages_is_at_least_one() {
-        let p = ListParams::default();
-        assert_eq!(p.total_pages(0), 1);
-        assert_eq!(p.total_pages(10), 1);
-        assert_eq!(p.total_pages(11), 2);
     }
 }

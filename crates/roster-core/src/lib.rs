@@ -4,6 +4,8 @@
 pub mod email;
 pub mod groups;
 pub mod ids;
+pub mod input;
+pub mod listing;
 pub mod model;
 pub mod permissions;
 pub mod store;
@@ -12,6 +14,7 @@ pub mod token;
 pub mod validation;
 
 pub use email::Email;
+pub use groups::fold_case;
 pub use ids::{GroupId, OrgId, UserId};
 pub use model::{Group, MemberStatus, OrgMember, Organization, Role, User};
 pub use store::{Store, StoreError, WriteError};

@@ -5,7 +5,8 @@
 
 use async_trait::async_trait;
 
-use crate::groups::{GroupWrite, ListParams};
+use crate::groups::GroupWrite;
+use crate::listing::ListParams;
 use crate::model::{NewUser, Page, TokenRecord};
 use crate::permissions::Membership;
 use crate::token::TokenHash;

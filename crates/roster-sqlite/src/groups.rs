@@ -1,7 +1,8 @@
 //! Group queries. Every statement is scoped by `org_id`, or by a group `pk` that was
 //! itself looked up by `org_id`.
 
-use roster_core::groups::{self, GroupWrite, ListParams, ReferenceFacts, SortField};
+use roster_core::groups::{self, GroupWrite, ReferenceFacts};
+use roster_core::listing::{ListParams, SortField};
 use roster_core::model::Page;
 use roster_core::{Email, Group, GroupId, OrgId, StoreError, Timestamp, UserId, WriteError};
 use rusqlite::{Connection, OptionalExtension, Row, Transaction, params};
@@ -72,7 +73,8 @@ pub(crate) fn list(
     };
     let column = match params.sort {
         SortField::Name => "name_key",
-        SortField::CreatedAt => "created_at",
+        // Groups have no email; `groups::SORT_FIELDS` keeps it out of their listings.
+        SortField::CreatedAt | SortField::Email => "created_at",
         SortField::UpdatedAt => "updated_at",
     };
     let direction = if params.descending { "DESC" } else { "ASC" };

@@ -13,7 +13,8 @@ mod people;
 use std::path::{Path, PathBuf};
 
 use async_trait::async_trait;
-use roster_core::groups::{GroupWrite, ListParams};
+use roster_core::groups::GroupWrite;
+use roster_core::listing::ListParams;
 use roster_core::model::{NewUser, Page, TokenRecord};
 use roster_core::store::{Bootstrap, Principal};
 use roster_core::token::TokenHash;

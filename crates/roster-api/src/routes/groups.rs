@@ -7,7 +7,8 @@ use axum::extract::{FromRequestParts, OriginalUri, RawPathParams, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use roster_core::groups::{self, ListParams};
+use roster_core::groups;
+use roster_core::listing::ListParams;
 use roster_core::{Group, GroupId, OrgId, OrgMember, UserId};
 
 use crate::auth::{GroupManager, OrgCaller};
@@ -100,7 +101,10 @@ pub async fn list(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let pairs = query::pairs(&uri);
-    let params = ListParams::parse(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())))?;
+    let params = ListParams::parse(
+        pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+        groups::SORT_FIELDS,
+    )?;
     let includes = Includes::from_pairs(&pairs);
     let page = state.store.list_groups(&caller.org, &params).await?;
     let members = if includes.users {

@@ -1,0 +1,174 @@
+//! Listings: filter, order and page, the same for groups, members and guests.
+
+use crate::ValidationErrors;
+use crate::fold_case;
+use crate::validation::messages;
+
+/// The orders a listing can take. Ties always break on the row's id.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SortField {
+    Name,
+    Email,
+    CreatedAt,
+    UpdatedAt,
+}
+
+impl SortField {
+    fn parse(raw: &str) -> Option<Self> {
+        match raw {
+            "name" => Some(Self::Name),
+            "email" => Some(Self::Email),
+            "created_at" => Some(Self::CreatedAt),
+            "updated_at" | "last_updated" => Some(Self::UpdatedAt),
+            _ => None,
+        }
+    }
+}
+
+pub const DEFAULT_PER_PAGE: u64 = 10;
+pub const MAX_PER_PAGE: u64 = 100;
+/// Keeps `(page - 1) * per_page` far from overflowing any backend's integer.
+const MAX_PAGE: u64 = 1 << 40;
+
+/// A listing request: filter, order and page.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ListParams {
+    /// Lowercased; matched as a substring of the lowercased name or description.
+    pub q: Option<String>,
+    pub sort: SortField,
+    pub descending: bool,
+    pub page: u64,
+    pub per_page: u64,
+    /// Every row at once (`users-list`, `guests-list`, `without_pagination`).
+    pub unpaged: bool,
+}
+
+impl Default for ListParams {
+    fn default() -> Self {
+        Self {
+            q: None,
+            sort: SortField::CreatedAt,
+            descending: false,
+            page: 1,
+            per_page: DEFAULT_PER_PAGE,
+            unpaged: false,
+        }
+    }
+}
+
+impl ListParams {
+    /// Reads decoded query pairs; for a repeated key the last one wins, as in PHP.
+    /// `sort_by`/`sort` may name only the `allowed` fields.
+    pub fn parse<'a>(
+        pairs: impl IntoIterator<Item = (&'a str, &'a str)>,
+        allowed: &[SortField],
+    ) -> Result<Self, ValidationErrors> {
+        let mut params = Self::default();
+        let mut sort_by = None;
+        let mut sort = None;
+        for (key, value) in pairs {
+            match key {
+                "q" => {
+                    let q = value.trim();
+                    params.q = (!q.is_empty()).then(|| fold_case(q));
+                }
+                "page" => {
+                    params.page = value.trim().parse::<u64>().unwrap_or(1).clamp(1, MAX_PAGE);
+                }
+                "per_page" => {
+                    params.per_page = match value.trim().parse::<i64>() {
+                        Ok(n) if n > MAX_PER_PAGE as i64 => MAX_PER_PAGE,
+                        Ok(n) if n >= 1 => n as u64,
+                        _ => DEFAULT_PER_PAGE,
+                    };
+                }
+                "sort_by" => sort_by = Some(value.trim()),
+                "sort" => sort = Some(value.trim()),
+                _ => {}
+            }
+        }
+        let mut errors = ValidationErrors::new();
+        let mut field_from = |raw: &str, key: &str, attribute: &str| {
+            let (descending, name) = match raw.strip_prefix('-') {
+                Some(rest) => (true, rest),
+                None => (false, raw),
+            };
+            match SortField::parse(name).filter(|f| allowed.contains(f)) {
+                Some(field) => Some((field, descending)),
+                None => {
+                    errors.add(key, messages::invalid(attribute));
+                    None
+                }
+            }
+        };
+        if let Some(raw) = sort_by.filter(|s| !s.is_empty())
+            && let Some((field, descending)) = field_from(raw, "sort_by", "sort by")
+        {
+            params.sort = field;
+            params.descending = descending;
+        }
+        // `sort` is a direction (`sort=desc`) or, as on Tallyfy's other listings, a field.
+        match sort.map(str::to_ascii_lowercase).as_deref() {
+            None | Some("") | Some("asc") => {}
+            Some("desc") => params.descending = true,
+            Some(raw) if sort_by.is_none_or(str::is_empty) => {
+                if let Some((field, descending)) = field_from(raw, "sort", "sort") {
+                    params.sort = field;
+                    params.descending = descending;
+                }
+            }
+            Some(_) => errors.add("sort", messages::invalid("sort")),
+        }
+        errors.into_result(params)
+    }
+
+    pub fn offset(&self) -> u64 {
+        (self.page - 1) * self.per_page
+    }
+
+    /// `max(1, ceil(total / per_page))`.
+    pub fn total_pages(&self, total: u64) -> u64 {
+        total.div_ceil(self.per_page).max(1)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GROUPS: &[SortField] = crate::groups::SORT_FIELDS;
+
+    #[test]
+    fn list_params_defaults_and_clamps() -> Result<(), ValidationErrors> {
+        assert_eq!(ListParams::parse([], GROUPS)?, ListParams::default());
+        let p = ListParams::parse([("per_page", "500"), ("page", "0"), ("q", " Foo ")], GROUPS)?;
+        assert_eq!((p.per_page, p.page, p.q.as_deref()), (100, 1, Some("foo")));
+        assert_eq!(ListParams::parse([("per_page", "0")], GROUPS)?.per_page, 10);
+        assert_eq!(
+            ListParams::parse([("per_page", "abc")], GROUPS)?.per_page,
+            10
+        );
+        let p = ListParams::parse([("sort_by", "-name")], GROUPS)?;
+        assert_eq!((p.sort, p.descending), (SortField::Name, true));
+        let p = ListParams::parse([("sort_by", "updated_at"), ("sort", "desc")], GROUPS)?;
+        assert_eq!((p.sort, p.descending), (SortField::UpdatedAt, true));
+        let p = ListParams::parse([("sort", "-name")], GROUPS)?;
+        assert_eq!((p.sort, p.descending), (SortField::Name, true));
+        assert_eq!(
+            ListParams::parse([("sort_by", "email")], GROUPS),
+            Err(ValidationErrors::single(
+                "sort_by",
+                "The selected sort by is invalid."
+            ))
+        );
+        Ok(())
+    }
+
+    #[test]
+    fn total_pages_is_at_least_one() {
+        let p = ListParams::default();
+        assert_eq!(p.total_pages(0), 1);
+        assert_eq!(p.total_pages(10), 1);
+        assert_eq!(p.total_pages(11), 2);
+    }
+}
