@@ -1,6 +1,8 @@
 //! Who is calling: the `X-Tallyfy-Client` check, the bearer token, and the caller's
 //! standing in the organization the path names.
 
+use std::marker::PhantomData;
+
 use axum::extract::{FromRequestParts, RawPathParams};
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
@@ -106,18 +108,46 @@ impl FromRequestParts<AppState> for OrgCaller {
     }
 }
 
-/// An active member of the path's organization who may manage its groups (Tallyfy's
-/// `manage_groups`). Checked before the body is read, so a refused caller learns nothing
-/// about their input.
-pub struct GroupManager(pub OrgCaller);
+/// A permission an [`OrgCaller`] must hold for a route, checked before the body is read
+/// so that a refused caller learns nothing about their input.
+pub trait Permission {
+    fn allows(membership: &Membership) -> bool;
+}
 
-impl FromRequestParts<AppState> for GroupManager {
+/// Tallyfy's `manage_groups`.
+pub struct ManageGroups;
+
+impl Permission for ManageGroups {
+    fn allows(membership: &Membership) -> bool {
+        membership.can_manage_groups()
+    }
+}
+
+/// Changing members and guests: admins only.
+pub struct ManagePeople;
+
+impl Permission for ManagePeople {
+    fn allows(membership: &Membership) -> bool {
+        membership.can_manage_people()
+    }
+}
+
+/// An active member of the path's organization who holds permission `P`.
+pub struct Permitted<P> {
+    pub caller: OrgCaller,
+    _permission: PhantomData<P>,
+}
+
+impl<P: Permission> FromRequestParts<AppState> for Permitted<P> {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let caller = OrgCaller::from_request_parts(parts, state).await?;
-        if caller.membership.can_manage_groups() {
-            Ok(Self(caller))
+        if P::allows(&caller.membership) {
+            Ok(Self {
+                caller,
+                _permission: PhantomData,
+            })
         } else {
             Err(ApiError::forbidden())
         }

@@ -135,6 +135,7 @@ impl From<WriteError> for ApiError {
             WriteError::NotFound => Self::not_found(),
             WriteError::Invalid(errors) => Self::validation(errors),
             WriteError::Conflict(message) => Self::conflict(message),
+            WriteError::Rejected(message) => Self::bad_request(message),
             WriteError::Store(err) => Self::internal(err.context, err.detail),
         }
     }

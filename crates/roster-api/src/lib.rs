@@ -5,6 +5,7 @@
 mod auth;
 mod body;
 mod error;
+mod path;
 mod query;
 mod routes;
 mod wire;

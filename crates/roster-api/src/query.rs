@@ -15,6 +15,7 @@ pub fn pairs(uri: &Uri) -> Vec<(String, String)> {
 pub struct Includes {
     pub assets: bool,
     pub users: bool,
+    pub groups: bool,
 }
 
 impl Includes {
@@ -25,6 +26,7 @@ impl Includes {
                 match name {
                     "assets" => includes.assets = true,
                     "users" => includes.users = true,
+                    "groups" => includes.groups = true,
                     _ => {}
                 }
             }
@@ -76,4 +78,29 @@ impl<'a> PageLinks<'a> {
         }
         format!("{}?{}", self.base, query.finish())
     }
+}
+
+/// A boolean query flag as PHP reads one: `1`, `true`, `yes`, `on`.
+pub fn flag(pairs: &[(String, String)], name: &str) -> bool {
+    pairs
+        .iter()
+        .rev()
+        .find(|(k, _)| k == name)
+        .is_some_and(|(_, v)| {
+            matches!(
+                v.trim().to_ascii_lowercase().as_str(),
+                "1" | "true" | "yes" | "on"
+            )
+        })
+}
+
+/// Parses listing parameters from decoded pairs.
+pub fn list_params(
+    pairs: &[(String, String)],
+    allowed: &[roster_core::listing::SortField],
+) -> Result<roster_core::listing::ListParams, roster_core::ValidationErrors> {
+    roster_core::listing::ListParams::parse(
+        pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+        allowed,
+    )
 }

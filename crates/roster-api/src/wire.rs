@@ -2,7 +2,9 @@
 //! `{"data": {...}}`, lists with `meta.pagination`, includes as `{"data": [...]}`.
 
 use roster_core::listing::ListParams;
-use roster_core::{Email, Group, OrgMember, Timestamp, User, UserId};
+use roster_core::model::Guest;
+use roster_core::people::GuestDetails;
+use roster_core::{Email, Group, OrgMember, Organization, Timestamp, User, UserId};
 use serde::Serialize;
 
 use crate::query::PageLinks;
@@ -74,12 +76,17 @@ pub struct UserOut<'a> {
     pub first_name: &'a str,
     pub last_name: &'a str,
     pub full_name: String,
+    pub timezone: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub role: Option<&'static str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub status: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub is_default_admin: Option<bool>,
     pub created_at: Timestamp,
     pub last_updated: Timestamp,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub groups: Option<Collection<GroupOut<'a>>>,
 }
 
 impl<'a> UserOut<'a> {
@@ -91,28 +98,24 @@ impl<'a> UserOut<'a> {
             first_name: &user.first_name,
             last_name: &user.last_name,
             full_name: user.full_name(),
+            timezone: user.timezone.as_deref(),
             role: None,
             status: None,
+            is_default_admin: None,
             created_at: user.created_at,
             last_updated: user.updated_at,
+            groups: None,
         }
     }
 
     /// The account as a member of one organization.
-    pub fn member(
-        user: &'a User,
-        role: roster_core::Role,
-        status: roster_core::MemberStatus,
-    ) -> Self {
-        Self {
-            role: Some(role.as_str()),
-            status: Some(status.as_str()),
-            ..Self::account(user)
-        }
-    }
-
     pub fn of(member: &'a OrgMember) -> Self {
-        Self::member(&member.user, member.role, member.status)
+        Self {
+            role: Some(member.role.as_str()),
+            status: Some(member.status.as_str()),
+            is_default_admin: Some(member.is_default_admin),
+            ..Self::account(&member.user)
+        }
     }
 }
 
@@ -151,6 +154,70 @@ impl<'a> GroupOut<'a> {
             updated_at: group.updated_at,
             assets: None,
             users: None,
+        }
+    }
+}
+
+/// A guest, with Tallyfy's optional contact fields nested under `details`.
+#[derive(Serialize)]
+pub struct GuestOut<'a> {
+    pub id: i64,
+    pub email: &'a Email,
+    pub first_name: Option<&'a str>,
+    pub last_name: Option<&'a str>,
+    pub created_at: Timestamp,
+    pub last_updated: Timestamp,
+    pub deleted_at: Option<Timestamp>,
+    pub details: GuestDetailsOut<'a>,
+}
+
+#[derive(Serialize)]
+pub struct GuestDetailsOut<'a> {
+    pub status: &'static str,
+    #[serde(flatten)]
+    pub fields: &'a GuestDetails,
+    pub associated_members: Option<&'a [UserId]>,
+    pub disabled_at: Option<Timestamp>,
+}
+
+impl<'a> GuestOut<'a> {
+    pub fn new(guest: &'a Guest) -> Self {
+        Self {
+            id: guest.id,
+            email: &guest.email,
+            first_name: guest.first_name.as_deref(),
+            last_name: guest.last_name.as_deref(),
+            created_at: guest.created_at,
+            last_updated: guest.updated_at,
+            deleted_at: None,
+            details: GuestDetailsOut {
+                status: guest.status.as_str(),
+                fields: &guest.details,
+                associated_members: guest.associated_members.as_deref(),
+                disabled_at: guest.disabled_at,
+            },
+        }
+    }
+}
+
+/// An organization as `GET /me/organizations` lists it, with the caller's standing there.
+#[derive(Serialize)]
+pub struct OrgOut<'a> {
+    pub id: &'a str,
+    pub name: &'a str,
+    pub created_at: Timestamp,
+    pub role: &'static str,
+    pub status: &'static str,
+}
+
+impl<'a> OrgOut<'a> {
+    pub fn new(org: &'a Organization, member: &OrgMember) -> Self {
+        Self {
+            id: org.id.as_str(),
+            name: &org.name,
+            created_at: org.created_at,
+            role: member.role.as_str(),
+            status: member.status.as_str(),
         }
     }
 }

@@ -114,14 +114,17 @@ fn parse(body: &Value, presence: Presence) -> Result<GroupWrite, ValidationError
 pub struct ReferenceFacts {
     /// Another group of the org already has this name (ignoring case).
     pub name_taken: bool,
-    /// Of the requested member ids, those that are active members of the org.
-    pub active_members: HashSet<UserId>,
-    /// Of the requested guest emails, those that belong to active members of the org.
+    /// Of the requested member ids, those that are active or invited members of the org.
+    pub eligible_members: HashSet<UserId>,
+    /// Of the requested guest emails, those of active or invited members of the org.
     pub member_emails: HashSet<Email>,
+    /// Of the requested guest emails, those of disabled guests of the org.
+    pub disabled_guests: HashSet<Email>,
 }
 
-/// The rules a write must meet against what is stored: a free name, members who are
-/// active members of the org, and guests who are not.
+/// The rules a write must meet against what is stored: a free name; members who are
+/// active or invited members of the org (never disabled ones); guests who are not members
+/// and not disabled guests.
 pub fn check_references(
     write: &GroupWrite,
     facts: &ReferenceFacts,
@@ -131,7 +134,7 @@ pub fn check_references(
         errors.add("name", messages::taken("name"));
     }
     for member in write.members.iter().flatten() {
-        if !facts.active_members.contains(&member.id) {
+        if !facts.eligible_members.contains(&member.id) {
             errors.add(
                 format!("members.{}", member.index),
                 messages::invalid(&format!("members.{}", member.index)),
@@ -144,6 +147,14 @@ pub fn check_references(
                 format!("guests.{}", guest.index),
                 format!(
                     "The guests.{} is a member of this organization; add them to members instead.",
+                    guest.index
+                ),
+            );
+        } else if facts.disabled_guests.contains(&guest.email) {
+            errors.add(
+                format!("guests.{}", guest.index),
+                format!(
+                    "The guests.{} is a disabled guest of this organization.",
                     guest.index
                 ),
             );

@@ -7,6 +7,7 @@ pub mod ids;
 pub mod input;
 pub mod listing;
 pub mod model;
+pub mod people;
 pub mod permissions;
 pub mod store;
 pub mod timestamp;

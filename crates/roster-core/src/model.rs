@@ -71,6 +71,7 @@ pub struct User {
     pub email: Email,
     pub first_name: String,
     pub last_name: String,
+    pub timezone: Option<String>,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
 }
@@ -91,6 +92,47 @@ pub struct OrgMember {
     pub user: User,
     pub role: Role,
     pub status: MemberStatus,
+    /// The org's first admin, who can never be removed, disabled or demoted.
+    pub is_default_admin: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum GuestStatus {
+    Active,
+    Disabled,
+}
+
+impl GuestStatus {
+    pub fn parse(raw: &str) -> Option<Self> {
+        match raw {
+            "active" => Some(Self::Active),
+            "disabled" => Some(Self::Disabled),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Active => "active",
+            Self::Disabled => "disabled",
+        }
+    }
+}
+
+/// A guest of one organization, known by email.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Guest {
+    pub id: i64,
+    pub email: Email,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub status: GuestStatus,
+    pub details: crate::people::GuestDetails,
+    /// `None` until set; a set list replaces the old one.
+    pub associated_members: Option<Vec<UserId>>,
+    pub disabled_at: Option<Timestamp>,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
 }
 
 /// What a new account needs. The email is the account's identity across organizations.

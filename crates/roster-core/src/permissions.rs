@@ -34,6 +34,13 @@ impl Membership {
     }
 }
 
+impl Membership {
+    /// Inviting, editing, disabling and converting members, and every change to guests.
+    pub fn can_manage_people(&self) -> bool {
+        self.can_access_org() && self.role == Role::Admin
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

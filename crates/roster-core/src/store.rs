@@ -7,10 +7,13 @@ use async_trait::async_trait;
 
 use crate::groups::GroupWrite;
 use crate::listing::ListParams;
-use crate::model::{NewUser, Page, TokenRecord};
+use crate::model::{Guest, NewUser, Page, TokenRecord};
+use crate::people::{GuestAction, Invite, MemberAction, MemberChanges, NewGuest};
 use crate::permissions::Membership;
 use crate::token::TokenHash;
-use crate::{Group, GroupId, OrgId, OrgMember, Organization, User, UserId, ValidationErrors};
+use crate::{
+    Email, Group, GroupId, OrgId, OrgMember, Organization, User, UserId, ValidationErrors,
+};
 
 /// A failure of the storage itself. Callers log it and answer 500; it never reaches a client.
 #[derive(Debug, thiserror::Error)]
@@ -38,6 +41,9 @@ pub enum WriteError {
     Invalid(ValidationErrors),
     #[error("{0}")]
     Conflict(String),
+    /// A business rule refused the change (Tallyfy answers these with 400).
+    #[error("{0}")]
+    Rejected(String),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -56,6 +62,20 @@ pub struct Bootstrap {
     pub org: Organization,
     pub admin: OrgMember,
     pub token: TokenRecord,
+}
+
+/// What a member action leaves behind.
+#[derive(Clone, Debug)]
+pub enum MemberOutcome {
+    Member(OrgMember),
+    BecameGuest(Guest),
+}
+
+/// What a guest action leaves behind.
+#[derive(Clone, Debug)]
+pub enum GuestOutcome {
+    Guest(Guest),
+    BecameMember(OrgMember),
 }
 
 #[async_trait]
@@ -101,6 +121,80 @@ pub trait Store: Send + Sync + 'static {
         org: &OrgId,
         ids: &[UserId],
     ) -> Result<Vec<OrgMember>, StoreError>;
+
+    // --- members ---
+
+    /// Members of every status; `q` matches the name or email.
+    async fn list_members(
+        &self,
+        org: &OrgId,
+        params: &ListParams,
+    ) -> Result<Page<OrgMember>, StoreError>;
+
+    async fn member(&self, org: &OrgId, id: UserId) -> Result<Option<OrgMember>, StoreError>;
+
+    /// The groups of the org each of `ids` belongs to, for `with=groups`.
+    async fn groups_of_members(
+        &self,
+        org: &OrgId,
+        ids: &[UserId],
+    ) -> Result<Vec<(UserId, Group)>, StoreError>;
+
+    /// Invites a person: an `invited` member, creating the account unless the email has one.
+    async fn invite_member(&self, org: &OrgId, invite: &Invite) -> Result<OrgMember, WriteError>;
+
+    async fn update_member(
+        &self,
+        org: &OrgId,
+        id: UserId,
+        changes: &MemberChanges,
+    ) -> Result<OrgMember, WriteError>;
+
+    /// Applies an action under `people::check_member_action`; a member who leaves takes
+    /// their place in every group with them, in the same transaction. `ToGuest` answers
+    /// with the new guest.
+    async fn member_action(
+        &self,
+        org: &OrgId,
+        id: UserId,
+        action: MemberAction,
+    ) -> Result<MemberOutcome, WriteError>;
+
+    /// The organizations the user belongs to, with their standing in each.
+    async fn organizations_of(
+        &self,
+        user: UserId,
+    ) -> Result<Vec<(Organization, OrgMember)>, StoreError>;
+
+    // --- guests ---
+
+    /// Guests of every status; `q` matches the email.
+    async fn list_guests(
+        &self,
+        org: &OrgId,
+        params: &ListParams,
+    ) -> Result<Page<Guest>, StoreError>;
+
+    async fn guest(&self, org: &OrgId, email: &Email) -> Result<Option<Guest>, StoreError>;
+
+    async fn create_guest(&self, org: &OrgId, guest: &NewGuest) -> Result<Guest, WriteError>;
+
+    /// Replaces the guest's associated members (which must be members of the org).
+    async fn set_guest_associated_members(
+        &self,
+        org: &OrgId,
+        email: &Email,
+        members: &[(usize, UserId)],
+    ) -> Result<Guest, WriteError>;
+
+    /// Deletes, disables, enables or converts a guest; every action but `Enable` takes
+    /// the guest out of the org's groups in the same transaction.
+    async fn guest_action(
+        &self,
+        org: &OrgId,
+        email: &Email,
+        action: GuestAction,
+    ) -> Result<GuestOutcome, WriteError>;
 
     // --- administration (command line) ---
 

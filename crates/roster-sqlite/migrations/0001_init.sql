@@ -5,6 +5,8 @@ CREATE TABLE organizations (
     id TEXT PRIMARY KEY NOT NULL,
     name TEXT NOT NULL,
     allow_non_admins_manage_groups INTEGER NOT NULL DEFAULT 0,
+    -- The first admin, who can never be removed, disabled or demoted.
+    default_admin_id INTEGER REFERENCES users (id),
     created_at INTEGER NOT NULL
 ) WITHOUT ROWID;
 
@@ -14,6 +16,9 @@ CREATE TABLE users (
     email TEXT NOT NULL UNIQUE,
     first_name TEXT NOT NULL,
     last_name TEXT NOT NULL,
+    -- "first last", case-folded in Rust: what `q` and name order compare.
+    name_key TEXT NOT NULL,
+    timezone TEXT,
     created_at INTEGER NOT NULL,
     updated_at INTEGER NOT NULL
 );
@@ -34,10 +39,20 @@ CREATE TABLE guests (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     org_id TEXT NOT NULL REFERENCES organizations (id) ON DELETE CASCADE,
     email TEXT NOT NULL,
+    first_name TEXT,
+    last_name TEXT,
+    status TEXT NOT NULL DEFAULT 'active' CHECK (status IN ('active', 'disabled')),
+    -- The optional contact fields, as a JSON object (people::GuestDetails).
+    details TEXT NOT NULL DEFAULT '{}',
+    -- A JSON array of user ids, or NULL until set.
+    associated_members TEXT,
+    disabled_at INTEGER,
     created_at INTEGER NOT NULL,
     updated_at INTEGER NOT NULL,
     UNIQUE (org_id, email)
 );
+
+CREATE INDEX guests_by_created ON guests (org_id, created_at, id);
 
 -- name_key and description_key are the Unicode-lowercased texts (computed in Rust, so
 -- every backend lowercases alike): uniqueness, name order and `q` compare them.

@@ -9,7 +9,7 @@ use rusqlite::{Connection, OptionalExtension, Row, Transaction, params};
 
 use crate::connection::TxError;
 
-fn group_from_row(row: &Row<'_>) -> rusqlite::Result<(i64, Group)> {
+pub(crate) fn group_from_row(row: &Row<'_>) -> rusqlite::Result<(i64, Group)> {
     Ok((
         row.get(0)?,
         Group {
@@ -48,7 +48,10 @@ fn guest_emails(conn: &Connection, pk: i64) -> rusqlite::Result<Vec<Email>> {
     rows.collect()
 }
 
-fn with_people(conn: &Connection, (pk, mut group): (i64, Group)) -> rusqlite::Result<Group> {
+pub(crate) fn with_people(
+    conn: &Connection,
+    (pk, mut group): (i64, Group),
+) -> rusqlite::Result<Group> {
     group.members = member_ids(conn, pk)?;
     group.guests = guest_emails(conn, pk)?;
     Ok(group)
@@ -91,8 +94,7 @@ pub(crate) fn list(
          WHERE org_id = ?1 {filter}
          ORDER BY {column} {direction}, id {direction} LIMIT ?3 OFFSET ?4"
     );
-    let limit = i64::try_from(params.per_page).unwrap_or(i64::MAX);
-    let offset = i64::try_from(params.offset()).unwrap_or(i64::MAX);
+    let (limit, offset) = crate::limit_offset(params);
     let mut stmt = conn.prepare_cached(&sql)?;
     let found = stmt
         .query_map(params![org.as_str(), q, limit, offset], group_from_row)?
@@ -124,22 +126,24 @@ fn reference_facts(
     }
     if let Some(ids) = write.member_ids() {
         let mut stmt = tx.prepare_cached(
-            "SELECT 1 FROM org_members WHERE org_id = ?1 AND user_id = ?2 AND status = 'active'",
+            "SELECT 1 FROM org_members
+             WHERE org_id = ?1 AND user_id = ?2 AND status IN ('active', 'invited')",
         )?;
         for id in ids {
             if stmt.exists(params![org.as_str(), id.get()])? {
-                facts.active_members.insert(id);
+                facts.eligible_members.insert(id);
             }
         }
     }
     if let Some(emails) = write.guest_emails() {
-        let mut stmt = tx.prepare_cached(
-            "SELECT 1 FROM users u JOIN org_members m ON m.user_id = u.id
-             WHERE u.email = ?2 AND m.org_id = ?1 AND m.status = 'active'",
+        let mut disabled = tx.prepare_cached(
+            "SELECT 1 FROM guests WHERE org_id = ?1 AND email = ?2 AND status = 'disabled'",
         )?;
         for email in emails {
-            if stmt.exists(params![org.as_str(), email.as_str()])? {
+            if crate::guests::is_current_member(tx, org, &email)? {
                 facts.member_emails.insert(email);
+            } else if disabled.exists(params![org.as_str(), email.as_str()])? {
+                facts.disabled_guests.insert(email);
             }
         }
     }
@@ -296,4 +300,62 @@ pub(crate) fn delete(tx: &Transaction<'_>, org: &OrgId, id: &GroupId) -> Result<
         .prepare_cached("DELETE FROM groups WHERE org_id = ?1 AND id = ?2")?
         .execute(params![org.as_str(), id.as_str()])?;
     Ok(deleted > 0)
+}
+
+/// Groups of the org that each of `ids` is a member of, in creation order.
+pub(crate) fn groups_of_members(
+    conn: &Connection,
+    org: &OrgId,
+    ids: &[UserId],
+) -> rusqlite::Result<Vec<(UserId, Group)>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT g.pk, g.id, g.name, g.description, g.created_at, g.updated_at
+         FROM group_members gm JOIN groups g ON g.pk = gm.group_pk
+         WHERE gm.org_id = ?1 AND gm.user_id = ?2 AND g.org_id = ?1
+         ORDER BY g.created_at, g.id",
+    )?;
+    let mut out = Vec::new();
+    for id in ids {
+        let found = stmt
+            .query_map(params![org.as_str(), id.get()], group_from_row)?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        for group in found {
+            out.push((*id, with_people(conn, group)?));
+        }
+    }
+    Ok(out)
+}
+
+/// A member who leaves the org leaves each of its groups; each group's change is recorded.
+pub(crate) fn remove_member_everywhere(
+    tx: &Transaction<'_>,
+    org: &OrgId,
+    user: UserId,
+    now: Timestamp,
+) -> rusqlite::Result<()> {
+    tx.prepare_cached(
+        "UPDATE groups SET updated_at = ?3 WHERE org_id = ?1
+         AND pk IN (SELECT group_pk FROM group_members WHERE org_id = ?1 AND user_id = ?2)",
+    )?
+    .execute(params![org.as_str(), user.get(), now.millis()])?;
+    tx.prepare_cached("DELETE FROM group_members WHERE org_id = ?1 AND user_id = ?2")?
+        .execute(params![org.as_str(), user.get()])?;
+    Ok(())
+}
+
+/// A guest who is deleted, disabled or converted leaves each of the org's groups.
+pub(crate) fn remove_guest_everywhere(
+    tx: &Transaction<'_>,
+    org: &OrgId,
+    email: &Email,
+    now: Timestamp,
+) -> rusqlite::Result<()> {
+    tx.prepare_cached(
+        "UPDATE groups SET updated_at = ?3 WHERE org_id = ?1
+         AND pk IN (SELECT group_pk FROM group_guests WHERE org_id = ?1 AND email = ?2)",
+    )?
+    .execute(params![org.as_str(), email.as_str(), now.millis()])?;
+    tx.prepare_cached("DELETE FROM group_guests WHERE org_id = ?1 AND email = ?2")?
+        .execute(params![org.as_str(), email.as_str()])?;
+    Ok(())
 }

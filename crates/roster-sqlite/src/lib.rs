@@ -8,6 +8,7 @@
 
 mod connection;
 mod groups;
+mod guests;
 mod people;
 
 use std::path::{Path, PathBuf};
@@ -15,11 +16,12 @@ use std::path::{Path, PathBuf};
 use async_trait::async_trait;
 use roster_core::groups::GroupWrite;
 use roster_core::listing::ListParams;
-use roster_core::model::{NewUser, Page, TokenRecord};
-use roster_core::store::{Bootstrap, Principal};
+use roster_core::model::{Guest, NewUser, Page, TokenRecord};
+use roster_core::people::{GuestAction, Invite, MemberAction, MemberChanges, NewGuest};
+use roster_core::store::{Bootstrap, GuestOutcome, MemberOutcome, Principal};
 use roster_core::token::TokenHash;
 use roster_core::{
-    Group, GroupId, OrgId, OrgMember, Organization, Store, StoreError, Timestamp, UserId,
+    Email, Group, GroupId, OrgId, OrgMember, Organization, Store, StoreError, Timestamp, UserId,
     WriteError,
 };
 
@@ -40,6 +42,16 @@ impl SqliteStore {
         let connections = Connections::open(path)?;
         Ok(Self { connections })
     }
+}
+
+/// SQLite's LIMIT and OFFSET for a listing (`LIMIT -1`: no limit).
+pub(crate) fn limit_offset(params: &ListParams) -> (i64, i64) {
+    if params.unpaged {
+        return (-1, 0);
+    }
+    let limit = i64::try_from(params.per_page).unwrap_or(i64::MAX);
+    let offset = i64::try_from(params.offset()).unwrap_or(i64::MAX);
+    (limit, offset)
 }
 
 /// `sqlite://roster.db` (relative), `sqlite:///var/lib/roster.db` (absolute) or `sqlite:roster.db`.
@@ -120,6 +132,126 @@ impl Store for SqliteStore {
         self.connections.read("members by ids", |conn| {
             people::members_by_ids(conn, org, ids)
         })
+    }
+
+    async fn list_members(
+        &self,
+        org: &OrgId,
+        params: &ListParams,
+    ) -> Result<Page<OrgMember>, StoreError> {
+        self.connections.read("list members", |conn| {
+            people::list_members(conn, org, params)
+        })
+    }
+
+    async fn member(&self, org: &OrgId, id: UserId) -> Result<Option<OrgMember>, StoreError> {
+        self.connections
+            .read("get member", |conn| people::member(conn, org, id))
+    }
+
+    async fn groups_of_members(
+        &self,
+        org: &OrgId,
+        ids: &[UserId],
+    ) -> Result<Vec<(UserId, Group)>, StoreError> {
+        self.connections.read("groups of members", |conn| {
+            groups::groups_of_members(conn, org, ids)
+        })
+    }
+
+    async fn invite_member(&self, org: &OrgId, invite: &Invite) -> Result<OrgMember, WriteError> {
+        let (org, invite) = (org.clone(), invite.clone());
+        self.connections
+            .write("invite member", move |tx| {
+                people::invite_member(tx, &org, &invite)
+            })
+            .await
+    }
+
+    async fn update_member(
+        &self,
+        org: &OrgId,
+        id: UserId,
+        changes: &MemberChanges,
+    ) -> Result<OrgMember, WriteError> {
+        let (org, changes) = (org.clone(), changes.clone());
+        self.connections
+            .write("update member", move |tx| {
+                people::update_member(tx, &org, id, &changes)
+            })
+            .await
+    }
+
+    async fn member_action(
+        &self,
+        org: &OrgId,
+        id: UserId,
+        action: MemberAction,
+    ) -> Result<MemberOutcome, WriteError> {
+        let org = org.clone();
+        self.connections
+            .write("member action", move |tx| {
+                people::member_action(tx, &org, id, action)
+            })
+            .await
+    }
+
+    async fn organizations_of(
+        &self,
+        user: UserId,
+    ) -> Result<Vec<(Organization, OrgMember)>, StoreError> {
+        self.connections.read("organizations of", |conn| {
+            people::organizations_of(conn, user)
+        })
+    }
+
+    async fn list_guests(
+        &self,
+        org: &OrgId,
+        params: &ListParams,
+    ) -> Result<Page<Guest>, StoreError> {
+        self.connections
+            .read("list guests", |conn| guests::list(conn, org, params))
+    }
+
+    async fn guest(&self, org: &OrgId, email: &Email) -> Result<Option<Guest>, StoreError> {
+        self.connections
+            .read("get guest", |conn| guests::get(conn, org, email))
+    }
+
+    async fn create_guest(&self, org: &OrgId, guest: &NewGuest) -> Result<Guest, WriteError> {
+        let (org, guest) = (org.clone(), guest.clone());
+        self.connections
+            .write("create guest", move |tx| guests::create(tx, &org, &guest))
+            .await
+    }
+
+    async fn set_guest_associated_members(
+        &self,
+        org: &OrgId,
+        email: &Email,
+        members: &[(usize, UserId)],
+    ) -> Result<Guest, WriteError> {
+        let (org, email, members) = (org.clone(), email.clone(), members.to_vec());
+        self.connections
+            .write("update guest", move |tx| {
+                guests::set_associated_members(tx, &org, &email, &members)
+            })
+            .await
+    }
+
+    async fn guest_action(
+        &self,
+        org: &OrgId,
+        email: &Email,
+        action: GuestAction,
+    ) -> Result<GuestOutcome, WriteError> {
+        let (org, email) = (org.clone(), email.clone());
+        self.connections
+            .write("guest action", move |tx| {
+                guests::action(tx, &org, &email, action)
+            })
+            .await
     }
 
     async fn bootstrap_if_empty(

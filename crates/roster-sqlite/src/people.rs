@@ -1,12 +1,14 @@
 //! Organizations, accounts, memberships and tokens.
 
-use roster_core::model::{NewUser, TokenRecord};
+use roster_core::listing::{ListParams, SortField};
+use roster_core::model::{NewUser, Page, TokenRecord};
+use roster_core::people::{self, Invite, MemberAction, MemberChanges, MemberFacts};
 use roster_core::permissions::Membership;
-use roster_core::store::{Bootstrap, Principal};
+use roster_core::store::{Bootstrap, MemberOutcome, Principal};
 use roster_core::token::TokenHash;
 use roster_core::{
     Email, MemberStatus, OrgId, OrgMember, Organization, Role, StoreError, Timestamp, User, UserId,
-    WriteError,
+    ValidationErrors, WriteError, fold_case,
 };
 use rusqlite::types::{FromSql, FromSqlError, FromSqlResult, ValueRef};
 use rusqlite::{Connection, OptionalExtension, Row, Transaction, params};
@@ -32,9 +34,15 @@ impl FromSql for StoredStatus {
     }
 }
 
-const USER_COLUMNS: &str = "u.id, u.email, u.first_name, u.last_name, u.created_at, u.updated_at";
+pub(crate) const USER_COLUMNS: &str =
+    "u.id, u.email, u.first_name, u.last_name, u.timezone, u.created_at, u.updated_at";
 
-/// Reads the six `USER_COLUMNS` starting at column `at`.
+/// `USER_COLUMNS`, then the member's role, status and whether they are the default admin.
+pub(crate) const MEMBER_COLUMNS: &str = "u.id, u.email, u.first_name, u.last_name, u.timezone, \
+     u.created_at, u.updated_at, m.role, m.status, \
+     coalesce((SELECT o.default_admin_id = u.id FROM organizations o WHERE o.id = m.org_id), 0)";
+
+/// Reads the seven `USER_COLUMNS` starting at column `at`.
 fn user_from_row(row: &Row<'_>, at: usize) -> rusqlite::Result<User> {
     let raw_id: i64 = row.get(at)?;
     let id = UserId::new(raw_id).ok_or(rusqlite::Error::IntegralValueOutOfRange(at, raw_id))?;
@@ -43,16 +51,19 @@ fn user_from_row(row: &Row<'_>, at: usize) -> rusqlite::Result<User> {
         email: Email::from_stored(row.get(at + 1)?),
         first_name: row.get(at + 2)?,
         last_name: row.get(at + 3)?,
-        created_at: Timestamp::from_millis(row.get(at + 4)?),
-        updated_at: Timestamp::from_millis(row.get(at + 5)?),
+        timezone: row.get(at + 4)?,
+        created_at: Timestamp::from_millis(row.get(at + 5)?),
+        updated_at: Timestamp::from_millis(row.get(at + 6)?),
     })
 }
 
-fn member_from_row(row: &Row<'_>) -> rusqlite::Result<OrgMember> {
+/// Reads the `MEMBER_COLUMNS` starting at column `at`.
+pub(crate) fn member_from_row(row: &Row<'_>, at: usize) -> rusqlite::Result<OrgMember> {
     Ok(OrgMember {
-        user: user_from_row(row, 0)?,
-        role: row.get::<_, StoredRole>(6)?.0,
-        status: row.get::<_, StoredStatus>(7)?.0,
+        user: user_from_row(row, at)?,
+        role: row.get::<_, StoredRole>(at + 7)?.0,
+        status: row.get::<_, StoredStatus>(at + 8)?.0,
+        is_default_admin: row.get(at + 9)?,
     })
 }
 
@@ -83,9 +94,9 @@ pub(crate) fn principal(
         .query_row(
             params![&token.as_bytes()[..], org.map(OrgId::as_str), now.millis()],
             |row| {
-                let role: Option<StoredRole> = row.get(6)?;
-                let status: Option<StoredStatus> = row.get(7)?;
-                let allow: Option<bool> = row.get(8)?;
+                let role: Option<StoredRole> = row.get(7)?;
+                let status: Option<StoredStatus> = row.get(8)?;
+                let allow: Option<bool> = row.get(9)?;
                 let membership = match (role, status) {
                     (Some(role), Some(status)) => Some(Membership {
                         role: role.0,
@@ -108,17 +119,9 @@ pub(crate) fn members_by_ids(
     org: &OrgId,
     ids: &[UserId],
 ) -> rusqlite::Result<Vec<OrgMember>> {
-    let sql = format!(
-        "SELECT {USER_COLUMNS}, m.role, m.status FROM org_members m JOIN users u ON u.id = m.user_id
-         WHERE m.org_id = ?1 AND m.user_id = ?2"
-    );
-    let mut stmt = conn.prepare_cached(&sql)?;
     let mut members = Vec::with_capacity(ids.len());
     for id in ids {
-        if let Some(member) = stmt
-            .query_row(params![org.as_str(), id.get()], member_from_row)
-            .optional()?
-        {
+        if let Some(member) = member(conn, org, *id)? {
             members.push(member);
         }
     }
@@ -176,37 +179,7 @@ pub(crate) fn add_member(
         return Err(WriteError::NotFound.into());
     }
     let now = Timestamp::now();
-    let existing = tx
-        .prepare_cached(&format!(
-            "SELECT {USER_COLUMNS} FROM users u WHERE u.email = ?1"
-        ))?
-        .query_row([new.email.as_str()], |row| user_from_row(row, 0))
-        .optional()?;
-    let user = match existing {
-        Some(user) => user,
-        None => {
-            tx.prepare_cached(
-                "INSERT INTO users (email, first_name, last_name, created_at, updated_at)
-                 VALUES (?1, ?2, ?3, ?4, ?4)",
-            )?
-            .execute(params![
-                new.email.as_str(),
-                new.first_name,
-                new.last_name,
-                now.millis()
-            ])?;
-            let raw_id = tx.last_insert_rowid();
-            User {
-                id: UserId::new(raw_id)
-                    .ok_or_else(|| StoreError::new("add member", "non-positive user id"))?,
-                email: new.email.clone(),
-                first_name: new.first_name.clone(),
-                last_name: new.last_name.clone(),
-                created_at: now,
-                updated_at: now,
-            }
-        }
-    };
+    let user = account_for(tx, &new.email, &new.first_name, &new.last_name, now)?;
     let inserted = tx
         .prepare_cached(
             "INSERT INTO org_members (org_id, user_id, role, status, created_at, updated_at)
@@ -225,11 +198,318 @@ pub(crate) fn add_member(
         ))
         .into());
     }
+    // The org's first admin becomes its default admin.
+    let is_default_admin = new.role == Role::Admin
+        && tx
+            .prepare_cached(
+                "UPDATE organizations SET default_admin_id = ?2
+                 WHERE id = ?1 AND default_admin_id IS NULL",
+            )?
+            .execute(params![org.as_str(), user.id.get()])?
+            > 0;
     Ok(OrgMember {
         user,
         role: new.role,
         status: MemberStatus::Active,
+        is_default_admin,
     })
+}
+
+fn create_account(
+    tx: &Transaction<'_>,
+    email: &Email,
+    first_name: &str,
+    last_name: &str,
+    now: Timestamp,
+) -> Result<User, TxError> {
+    tx.prepare_cached(
+        "INSERT INTO users (email, first_name, last_name, name_key, created_at, updated_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?5)",
+    )?
+    .execute(params![
+        email.as_str(),
+        first_name,
+        last_name,
+        name_key(first_name, last_name),
+        now.millis()
+    ])?;
+    let raw_id = tx.last_insert_rowid();
+    Ok(User {
+        id: UserId::new(raw_id)
+            .ok_or_else(|| StoreError::new("create account", "non-positive user id"))?,
+        email: email.clone(),
+        first_name: first_name.to_owned(),
+        last_name: last_name.to_owned(),
+        timezone: None,
+        created_at: now,
+        updated_at: now,
+    })
+}
+
+/// The account with this email, created if there is none.
+pub(crate) fn account_for(
+    tx: &Transaction<'_>,
+    email: &Email,
+    first_name: &str,
+    last_name: &str,
+    now: Timestamp,
+) -> Result<User, TxError> {
+    let existing = tx
+        .prepare_cached(&format!(
+            "SELECT {USER_COLUMNS} FROM users u WHERE u.email = ?1"
+        ))?
+        .query_row([email.as_str()], |row| user_from_row(row, 0))
+        .optional()?;
+    match existing {
+        Some(user) => Ok(user),
+        None => create_account(tx, email, first_name, last_name, now),
+    }
+}
+
+fn name_key(first_name: &str, last_name: &str) -> String {
+    fold_case(&format!("{first_name} {last_name}"))
+}
+
+pub(crate) fn member(
+    conn: &Connection,
+    org: &OrgId,
+    id: UserId,
+) -> rusqlite::Result<Option<OrgMember>> {
+    conn.prepare_cached(&format!(
+        "SELECT {MEMBER_COLUMNS} FROM org_members m JOIN users u ON u.id = m.user_id
+         WHERE m.org_id = ?1 AND m.user_id = ?2"
+    ))?
+    .query_row(params![org.as_str(), id.get()], |row| {
+        member_from_row(row, 0)
+    })
+    .optional()
+}
+
+pub(crate) fn list_members(
+    conn: &Connection,
+    org: &OrgId,
+    params: &ListParams,
+) -> rusqlite::Result<Page<OrgMember>> {
+    let filter = if params.q.is_some() {
+        "AND (instr(u.name_key, ?2) > 0 OR instr(u.email, ?2) > 0)"
+    } else {
+        "AND ?2 IS NULL"
+    };
+    let column = match params.sort {
+        SortField::Name => "u.name_key",
+        SortField::Email => "u.email",
+        SortField::CreatedAt => "u.created_at",
+        SortField::UpdatedAt => "u.updated_at",
+    };
+    let direction = if params.descending { "DESC" } else { "ASC" };
+    let q = params.q.as_deref();
+    let from = "FROM org_members m JOIN users u ON u.id = m.user_id WHERE m.org_id = ?1";
+    let total: i64 = conn
+        .prepare_cached(&format!("SELECT count(*) {from} {filter}"))?
+        .query_row(params![org.as_str(), q], |row| row.get(0))?;
+    let (limit, offset) = crate::limit_offset(params);
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {MEMBER_COLUMNS} {from} {filter}
+         ORDER BY {column} {direction}, u.id {direction} LIMIT ?3 OFFSET ?4"
+    ))?;
+    let items = stmt
+        .query_map(params![org.as_str(), q, limit, offset], |row| {
+            member_from_row(row, 0)
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(Page {
+        items,
+        total: u64::try_from(total).unwrap_or(0),
+    })
+}
+
+pub(crate) fn organizations_of(
+    conn: &Connection,
+    user: UserId,
+) -> rusqlite::Result<Vec<(Organization, OrgMember)>> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT o.id, o.name, o.allow_non_admins_manage_groups, o.created_at, {MEMBER_COLUMNS}
+         FROM org_members m JOIN users u ON u.id = m.user_id JOIN organizations o ON o.id = m.org_id
+         WHERE m.user_id = ?1 ORDER BY o.created_at, o.id"
+    ))?;
+    stmt.query_map([user.get()], |row| {
+        Ok((org_from_row(row)?, member_from_row(row, 4)?))
+    })?
+    .collect()
+}
+
+fn conflict(field: &str, message: &str) -> TxError {
+    WriteError::Invalid(ValidationErrors::single(field, message)).into()
+}
+
+fn is_guest(tx: &Transaction<'_>, org: &OrgId, email: &Email) -> rusqlite::Result<bool> {
+    tx.prepare_cached("SELECT 1 FROM guests WHERE org_id = ?1 AND email = ?2")?
+        .exists(params![org.as_str(), email.as_str()])
+}
+
+pub(crate) fn invite_member(
+    tx: &Transaction<'_>,
+    org: &OrgId,
+    invite: &Invite,
+) -> Result<OrgMember, TxError> {
+    if is_guest(tx, org, &invite.email)? {
+        return Err(conflict(
+            "email",
+            "The email belongs to a guest of this organization; convert the guest to a member instead.",
+        ));
+    }
+    let now = Timestamp::now();
+    let user = account_for(
+        tx,
+        &invite.email,
+        &invite.first_name,
+        &invite.last_name,
+        now,
+    )?;
+    if let Some(current) = member(tx, org, user.id)?
+        && current.status != MemberStatus::Disabled
+    {
+        return Err(conflict("email", "The email has already been taken."));
+    }
+    // A disabled member who is invited again comes back as invited, with the new role.
+    tx.prepare_cached(
+        "INSERT INTO org_members (org_id, user_id, role, status, created_at, updated_at)
+         VALUES (?1, ?2, ?3, 'invited', ?4, ?4)
+         ON CONFLICT (org_id, user_id) DO UPDATE SET role = excluded.role, status = 'invited',
+         updated_at = excluded.updated_at",
+    )?
+    .execute(params![
+        org.as_str(),
+        user.id.get(),
+        invite.role.as_str(),
+        now.millis()
+    ])?;
+    member(tx, org, user.id)?.ok_or_else(|| StoreError::new("invite", "member vanished").into())
+}
+
+pub(crate) fn update_member(
+    tx: &Transaction<'_>,
+    org: &OrgId,
+    id: UserId,
+    changes: &MemberChanges,
+) -> Result<OrgMember, TxError> {
+    let Some(current) = member(tx, org, id)? else {
+        return Err(WriteError::NotFound.into());
+    };
+    let user = &current.user;
+    let first_name = changes.first_name.as_deref().unwrap_or(&user.first_name);
+    let last_name = changes.last_name.as_deref().unwrap_or(&user.last_name);
+    let timezone = changes.timezone.as_deref().or(user.timezone.as_deref());
+    let unchanged = first_name == user.first_name
+        && last_name == user.last_name
+        && timezone == user.timezone.as_deref();
+    if !unchanged {
+        tx.prepare_cached(
+            "UPDATE users SET first_name = ?2, last_name = ?3, name_key = ?4, timezone = ?5, updated_at = ?6
+             WHERE id = ?1",
+        )?
+        .execute(params![
+            id.get(),
+            first_name,
+            last_name,
+            name_key(first_name, last_name),
+            timezone,
+            Timestamp::now().millis()
+        ])?;
+    }
+    member(tx, org, id)?.ok_or_else(|| StoreError::new("update member", "member vanished").into())
+}
+
+pub(crate) fn member_action(
+    tx: &Transaction<'_>,
+    org: &OrgId,
+    id: UserId,
+    action: MemberAction,
+) -> Result<MemberOutcome, TxError> {
+    let Some(current) = member(tx, org, id)? else {
+        return Err(WriteError::NotFound.into());
+    };
+    let other_active_admins: i64 = tx
+        .prepare_cached(
+            "SELECT count(*) FROM org_members
+             WHERE org_id = ?1 AND user_id != ?2 AND role = 'admin' AND status = 'active'",
+        )?
+        .query_row(params![org.as_str(), id.get()], |row| row.get(0))?;
+    let facts = MemberFacts {
+        role: current.role,
+        status: current.status,
+        is_default_admin: current.is_default_admin,
+        other_active_admins: u64::try_from(other_active_admins).unwrap_or(0),
+    };
+    people::check_member_action(&facts, action).map_err(WriteError::Rejected)?;
+    let now = Timestamp::now();
+    if action.leaves_groups() {
+        crate::groups::remove_member_everywhere(tx, org, id, now)?;
+    }
+    let set_status = |status: &str| -> rusqlite::Result<usize> {
+        tx.prepare_cached(
+            "UPDATE org_members SET status = ?3, updated_at = ?4 WHERE org_id = ?1 AND user_id = ?2",
+        )?
+        .execute(params![org.as_str(), id.get(), status, now.millis()])
+    };
+    match action {
+        MemberAction::SetRole(role) => {
+            tx.prepare_cached(
+                "UPDATE org_members SET role = ?3, updated_at = ?4 WHERE org_id = ?1 AND user_id = ?2",
+            )?
+            .execute(params![org.as_str(), id.get(), role.as_str(), now.millis()])?;
+        }
+        MemberAction::Disable | MemberAction::Remove => {
+            set_status("disabled")?;
+        }
+        MemberAction::Enable => {
+            set_status("active")?;
+        }
+        MemberAction::ToGuest => {
+            tx.prepare_cached("DELETE FROM org_members WHERE org_id = ?1 AND user_id = ?2")?
+                .execute(params![org.as_str(), id.get()])?;
+            let user = &current.user;
+            let guest = crate::guests::become_guest(
+                tx,
+                org,
+                &user.email,
+                &user.first_name,
+                &user.last_name,
+                now,
+            )?;
+            return Ok(MemberOutcome::BecameGuest(guest));
+        }
+    }
+    let member =
+        member(tx, org, id)?.ok_or_else(|| StoreError::new("member action", "member vanished"))?;
+    Ok(MemberOutcome::Member(member))
+}
+
+/// Makes the account with this email an invited member (converting a guest).
+pub(crate) fn become_invited_member(
+    tx: &Transaction<'_>,
+    org: &OrgId,
+    email: &Email,
+    first_name: &str,
+    last_name: &str,
+    role: Role,
+    now: Timestamp,
+) -> Result<OrgMember, TxError> {
+    let user = account_for(tx, email, first_name, last_name, now)?;
+    tx.prepare_cached(
+        "INSERT INTO org_members (org_id, user_id, role, status, created_at, updated_at)
+         VALUES (?1, ?2, ?3, 'invited', ?4, ?4)
+         ON CONFLICT (org_id, user_id) DO UPDATE SET role = excluded.role, status = 'invited',
+         updated_at = excluded.updated_at",
+    )?
+    .execute(params![
+        org.as_str(),
+        user.id.get(),
+        role.as_str(),
+        now.millis()
+    ])?;
+    member(tx, org, user.id)?
+        .ok_or_else(|| StoreError::new("convert guest", "member vanished").into())
 }
 
 pub(crate) fn create_token(

@@ -3,38 +3,18 @@
 use std::collections::HashMap;
 
 use axum::Json;
-use axum::extract::{FromRequestParts, OriginalUri, RawPathParams, State};
-use axum::http::request::Parts;
+use axum::extract::{OriginalUri, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use roster_core::groups;
-use roster_core::listing::ListParams;
-use roster_core::{Group, GroupId, OrgId, OrgMember, UserId};
+use roster_core::{Group, OrgId, OrgMember, UserId};
 
-use crate::auth::{GroupManager, OrgCaller};
+use crate::auth::{ManageGroups, OrgCaller, Permitted};
 use crate::body::JsonBody;
+use crate::path::GroupPath;
 use crate::query::{self, Includes, PageLinks};
 use crate::wire::{Collection, GroupOut, Item, List, Meta, Pagination, UserOut};
 use crate::{ApiError, AppState};
-
-/// The `{group}` path segment. A malformed id names no group: 404, as for an unknown one.
-pub struct GroupPath(GroupId);
-
-impl FromRequestParts<AppState> for GroupPath {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let params = RawPathParams::from_request_parts(parts, state)
-            .await
-            .map_err(|_| ApiError::not_found())?;
-        params
-            .iter()
-            .find(|(key, _)| *key == "group")
-            .and_then(|(_, value)| GroupId::parse(value))
-            .map(Self)
-            .ok_or_else(ApiError::not_found)
-    }
-}
 
 /// Members of the org among everyone in `groups`, for `with=users`.
 async fn members_of(
@@ -52,7 +32,7 @@ async fn members_of(
     Ok(members.into_iter().map(|m| (m.user.id, m)).collect())
 }
 
-fn shape<'a>(
+pub(crate) fn shape<'a>(
     group: &'a Group,
     includes: Includes,
     members: &'a HashMap<UserId, OrgMember>,
@@ -101,10 +81,7 @@ pub async fn list(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let pairs = query::pairs(&uri);
-    let params = ListParams::parse(
-        pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())),
-        groups::SORT_FIELDS,
-    )?;
+    let params = query::list_params(&pairs, groups::SORT_FIELDS)?;
     let includes = Includes::from_pairs(&pairs);
     let page = state.store.list_groups(&caller.org, &params).await?;
     let members = if includes.users {
@@ -142,7 +119,7 @@ pub async fn get(
 }
 
 pub async fn create(
-    GroupManager(caller): GroupManager,
+    Permitted { caller, .. }: Permitted<ManageGroups>,
     State(state): State<AppState>,
     JsonBody(body): JsonBody,
 ) -> Result<Response, ApiError> {
@@ -159,7 +136,7 @@ pub async fn create(
 }
 
 pub async fn update(
-    GroupManager(caller): GroupManager,
+    Permitted { caller, .. }: Permitted<ManageGroups>,
     GroupPath(id): GroupPath,
     State(state): State<AppState>,
     JsonBody(body): JsonBody,
@@ -170,7 +147,7 @@ pub async fn update(
 }
 
 pub async fn delete(
-    GroupManager(caller): GroupManager,
+    Permitted { caller, .. }: Permitted<ManageGroups>,
     GroupPath(id): GroupPath,
     State(state): State<AppState>,
 ) -> Result<StatusCode, ApiError> {

@@ -95,7 +95,7 @@ async fn me_shows_the_account_and_org_me_adds_role_and_status() {
         response.json(),
         json!({"data": {
             "id": app.standard.id.get(), "email": "standard@acme.test", "first_name": "First",
-            "last_name": "standard", "full_name": "First standard",
+            "last_name": "standard", "full_name": "First standard", "timezone": null,
             "created_at": data["created_at"], "last_updated": data["last_updated"]
         }})
     );
@@ -105,6 +105,7 @@ async fn me_shows_the_account_and_org_me_adds_role_and_status() {
         let mut expected = data.clone();
         expected["role"] = json!("standard");
         expected["status"] = json!("active");
+        expected["is_default_admin"] = json!(false);
         assert_eq!(response.json(), json!({"data": expected}));
     }
     let elsewhere = app

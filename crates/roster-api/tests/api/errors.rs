@@ -7,11 +7,12 @@ use axum::http::{Method, StatusCode};
 use roster_api::{ApiConfig, AppState};
 use roster_core::groups::GroupWrite;
 use roster_core::listing::ListParams;
-use roster_core::model::{NewUser, Page, TokenRecord};
-use roster_core::store::{Bootstrap, Principal};
+use roster_core::model::{Guest, NewUser, Page, TokenRecord};
+use roster_core::people::{GuestAction, Invite, MemberAction, MemberChanges, NewGuest};
+use roster_core::store::{Bootstrap, GuestOutcome, MemberOutcome, Principal};
 use roster_core::token::TokenHash;
 use roster_core::{
-    Group, GroupId, OrgId, OrgMember, Organization, Store, StoreError, Timestamp, UserId,
+    Email, Group, GroupId, OrgId, OrgMember, Organization, Store, StoreError, Timestamp, UserId,
     WriteError,
 };
 use serde_json::json;
@@ -123,6 +124,47 @@ impl Store for BrokenStore {
     }
     async fn members_by_ids(&self, _: &OrgId, _: &[UserId]) -> Result<Vec<OrgMember>, StoreError> {
         Err(broken())
+    }
+    async fn list_members(&self, _: &OrgId, _: &ListParams) -> Result<Page<OrgMember>, StoreError> {
+        Err(broken())
+    }
+    async fn member(&self, _: &OrgId, _: UserId) -> Result<Option<OrgMember>, StoreError> {
+        Err(broken())
+    }
+    async fn groups_of_members(&self, _: &OrgId, _: &[UserId]) -> Result<Vec<(UserId, Group)>, StoreError> {
+        Err(broken())
+    }
+    async fn invite_member(&self, _: &OrgId, _: &Invite) -> Result<OrgMember, WriteError> {
+        Err(broken().into())
+    }
+    async fn update_member(&self, _: &OrgId, _: UserId, _: &MemberChanges) -> Result<OrgMember, WriteError> {
+        Err(broken().into())
+    }
+    async fn member_action(&self, _: &OrgId, _: UserId, _: MemberAction) -> Result<MemberOutcome, WriteError> {
+        Err(broken().into())
+    }
+    async fn organizations_of(&self, _: UserId) -> Result<Vec<(Organization, OrgMember)>, StoreError> {
+        Err(broken())
+    }
+    async fn list_guests(&self, _: &OrgId, _: &ListParams) -> Result<Page<Guest>, StoreError> {
+        Err(broken())
+    }
+    async fn guest(&self, _: &OrgId, _: &Email) -> Result<Option<Guest>, StoreError> {
+        Err(broken())
+    }
+    async fn create_guest(&self, _: &OrgId, _: &NewGuest) -> Result<Guest, WriteError> {
+        Err(broken().into())
+    }
+    async fn set_guest_associated_members(
+        &self,
+        _: &OrgId,
+        _: &Email,
+        _: &[(usize, UserId)],
+    ) -> Result<Guest, WriteError> {
+        Err(broken().into())
+    }
+    async fn guest_action(&self, _: &OrgId, _: &Email, _: GuestAction) -> Result<GuestOutcome, WriteError> {
+        Err(broken().into())
     }
     async fn bootstrap_if_empty(
         &self,

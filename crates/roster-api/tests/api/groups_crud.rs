@@ -100,8 +100,10 @@ async fn with_users_and_assets_nest_fractal_includes() {
             "first_name": "First",
             "last_name": "light",
             "full_name": "First light",
+            "timezone": null,
             "role": "light",
             "status": "active",
+            "is_default_admin": false,
             "created_at": user["created_at"],
             "last_updated": user["last_updated"],
         }]})

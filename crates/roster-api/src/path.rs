@@ -1,0 +1,61 @@
+//! Path segments that name a resource. A malformed one names nothing: 404, exactly as
+//! for an unknown one.
+
+use axum::extract::{FromRequestParts, RawPathParams};
+use axum::http::request::Parts;
+use roster_core::{Email, GroupId, UserId};
+
+use crate::{ApiError, AppState};
+
+async fn param<T>(
+    parts: &mut Parts,
+    state: &AppState,
+    name: &str,
+    parse: impl Fn(&str) -> Option<T>,
+) -> Result<T, ApiError> {
+    let params = RawPathParams::from_request_parts(parts, state)
+        .await
+        .map_err(|_| ApiError::not_found())?;
+    params
+        .iter()
+        .find(|(key, _)| *key == name)
+        .and_then(|(_, value)| parse(value))
+        .ok_or_else(ApiError::not_found)
+}
+
+/// `{group}`: a 32-hex group id.
+pub struct GroupPath(pub GroupId);
+
+impl FromRequestParts<AppState> for GroupPath {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        param(parts, state, "group", GroupId::parse).await.map(Self)
+    }
+}
+
+/// `{user}`: a positive integer user id.
+pub struct UserPath(pub UserId);
+
+impl FromRequestParts<AppState> for UserPath {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        param(parts, state, "user", |raw| {
+            raw.parse::<i64>().ok().and_then(UserId::new)
+        })
+        .await
+        .map(Self)
+    }
+}
+
+/// `{email}`: a guest's URL-encoded email, matched without regard to case.
+pub struct GuestPath(pub Email);
+
+impl FromRequestParts<AppState> for GuestPath {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        param(parts, state, "email", Email::parse).await.map(Self)
+    }
+}

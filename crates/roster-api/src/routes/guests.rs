@@ -1,0 +1,164 @@
+//! `/organizations/{org}/guests`: guests, addressed by URL-encoded email.
+
+use axum::Json;
+use axum::extract::{OriginalUri, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use roster_core::Email;
+use roster_core::people::{self, GuestAction};
+use roster_core::store::GuestOutcome;
+
+use crate::auth::{ManagePeople, OrgCaller, Permitted};
+use crate::body::JsonBody;
+use crate::path::GuestPath;
+use crate::query::{self, PageLinks};
+use crate::wire::{Collection, GuestOut, Item, List, Meta, Pagination, UserOut};
+use crate::{ApiError, AppState};
+
+/// `GET /guests`: paginated, unless `without_pagination` asks for every guest at once.
+pub async fn list(
+    caller: OrgCaller,
+    State(state): State<AppState>,
+    OriginalUri(uri): OriginalUri,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let pairs = query::pairs(&uri);
+    let mut params = query::list_params(&pairs, people::GUEST_SORT_FIELDS)?;
+    params.unpaged = query::flag(&pairs, "without_pagination");
+    let page = state.store.list_guests(&caller.org, &params).await?;
+    let data = page.items.iter().map(GuestOut::new).collect();
+    if params.unpaged {
+        return Ok(Json(Collection { data }).into_response());
+    }
+    let links = PageLinks::new(&headers, &uri, &pairs);
+    let meta = Meta {
+        pagination: Pagination::new(&params, page.total, page.items.len(), &links),
+    };
+    Ok(Json(List { data, meta }).into_response())
+}
+
+/// `GET /guests-list`: every guest, no `meta`.
+pub async fn list_all(
+    caller: OrgCaller,
+    State(state): State<AppState>,
+    OriginalUri(uri): OriginalUri,
+) -> Result<Response, ApiError> {
+    let mut params = query::list_params(&query::pairs(&uri), people::GUEST_SORT_FIELDS)?;
+    params.unpaged = true;
+    let page = state.store.list_guests(&caller.org, &params).await?;
+    let data = page.items.iter().map(GuestOut::new).collect();
+    Ok(Json(Collection { data }).into_response())
+}
+
+pub async fn get(
+    caller: OrgCaller,
+    GuestPath(email): GuestPath,
+    State(state): State<AppState>,
+) -> Result<Response, ApiError> {
+    let guest = state
+        .store
+        .guest(&caller.org, &email)
+        .await?
+        .ok_or_else(ApiError::not_found)?;
+    Ok(Json(Item {
+        data: GuestOut::new(&guest),
+    })
+    .into_response())
+}
+
+pub async fn create(
+    Permitted { caller, .. }: Permitted<ManagePeople>,
+    State(state): State<AppState>,
+    JsonBody(body): JsonBody,
+) -> Result<Response, ApiError> {
+    let new = people::parse_new_guest(&body)?;
+    let guest = state.store.create_guest(&caller.org, &new).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(Item {
+            data: GuestOut::new(&guest),
+        }),
+    )
+        .into_response())
+}
+
+/// `PUT /guests/{email}`: only `associated_members` is applied.
+pub async fn update(
+    Permitted { caller, .. }: Permitted<ManagePeople>,
+    GuestPath(email): GuestPath,
+    State(state): State<AppState>,
+    JsonBody(body): JsonBody,
+) -> Result<Response, ApiError> {
+    let guest = match people::parse_guest_update(&body)? {
+        Some(members) => {
+            state
+                .store
+                .set_guest_associated_members(&caller.org, &email, &members)
+                .await?
+        }
+        None => state
+            .store
+            .guest(&caller.org, &email)
+            .await?
+            .ok_or_else(ApiError::not_found)?,
+    };
+    Ok(Json(Item {
+        data: GuestOut::new(&guest),
+    })
+    .into_response())
+}
+
+async fn act(
+    state: &AppState,
+    caller: &OrgCaller,
+    email: &Email,
+    action: GuestAction,
+) -> Result<Response, ApiError> {
+    Ok(
+        match state.store.guest_action(&caller.org, email, action).await? {
+            GuestOutcome::Guest(guest) => Json(Item {
+                data: GuestOut::new(&guest),
+            })
+            .into_response(),
+            GuestOutcome::BecameMember(member) => Json(Item {
+                data: UserOut::of(&member),
+            })
+            .into_response(),
+        },
+    )
+}
+
+pub async fn delete(
+    Permitted { caller, .. }: Permitted<ManagePeople>,
+    GuestPath(email): GuestPath,
+    State(state): State<AppState>,
+) -> Result<Response, ApiError> {
+    act(&state, &caller, &email, GuestAction::Delete).await
+}
+
+pub async fn disable(
+    Permitted { caller, .. }: Permitted<ManagePeople>,
+    GuestPath(email): GuestPath,
+    State(state): State<AppState>,
+) -> Result<Response, ApiError> {
+    act(&state, &caller, &email, GuestAction::Disable).await
+}
+
+pub async fn enable(
+    Permitted { caller, .. }: Permitted<ManagePeople>,
+    GuestPath(email): GuestPath,
+    State(state): State<AppState>,
+) -> Result<Response, ApiError> {
+    act(&state, &caller, &email, GuestAction::Enable).await
+}
+
+/// `POST /guests/{email}/to/member`: an invited member (role `standard` unless given).
+pub async fn to_member(
+    Permitted { caller, .. }: Permitted<ManagePeople>,
+    GuestPath(email): GuestPath,
+    State(state): State<AppState>,
+    JsonBody(body): JsonBody,
+) -> Result<Response, ApiError> {
+    let role = people::parse_guest_to_member(&body)?;
+    act(&state, &caller, &email, GuestAction::ToMember(role)).await
+}

@@ -1,0 +1,197 @@
+//! `/organizations/{org}/users`: Tallyfy's members.
+
+use axum::Json;
+use axum::extract::{OriginalUri, State};
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Response};
+use roster_core::people::{self, MemberAction};
+use roster_core::store::MemberOutcome;
+use roster_core::{Group, OrgId, OrgMember, UserId};
+
+use crate::auth::{ManagePeople, OrgCaller, Permitted};
+use crate::body::JsonBody;
+use crate::path::UserPath;
+use crate::query::{self, Includes, PageLinks};
+use crate::wire::{Collection, GroupOut, GuestOut, Item, List, Meta, Pagination, UserOut};
+use crate::{ApiError, AppState};
+
+/// The groups of each listed member, when `with=groups` asks for them.
+async fn groups_for(
+    state: &AppState,
+    org: &OrgId,
+    members: &[OrgMember],
+    includes: Includes,
+) -> Result<Option<Vec<(UserId, Group)>>, ApiError> {
+    if !includes.groups {
+        return Ok(None);
+    }
+    let ids: Vec<UserId> = members.iter().map(|m| m.user.id).collect();
+    Ok(Some(state.store.groups_of_members(org, &ids).await?))
+}
+
+fn shape<'a>(member: &'a OrgMember, groups: Option<&'a [(UserId, Group)]>) -> UserOut<'a> {
+    let mut out = UserOut::of(member);
+    out.groups = groups.map(|all| Collection {
+        data: all
+            .iter()
+            .filter(|(id, _)| *id == member.user.id)
+            .map(|(_, group)| GroupOut::new(group))
+            .collect(),
+    });
+    out
+}
+
+pub async fn list(
+    caller: OrgCaller,
+    State(state): State<AppState>,
+    OriginalUri(uri): OriginalUri,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let pairs = query::pairs(&uri);
+    let params = query::list_params(&pairs, people::MEMBER_SORT_FIELDS)?;
+    let includes = Includes::from_pairs(&pairs);
+    let page = state.store.list_members(&caller.org, &params).await?;
+    let groups = groups_for(&state, &caller.org, &page.items, includes).await?;
+    let links = PageLinks::new(&headers, &uri, &pairs);
+    let body = List {
+        data: page
+            .items
+            .iter()
+            .map(|m| shape(m, groups.as_deref()))
+            .collect(),
+        meta: Meta {
+            pagination: Pagination::new(&params, page.total, page.items.len(), &links),
+        },
+    };
+    Ok(Json(body).into_response())
+}
+
+/// `GET /users-list`: every member at once, no `meta`.
+pub async fn list_all(
+    caller: OrgCaller,
+    State(state): State<AppState>,
+    OriginalUri(uri): OriginalUri,
+) -> Result<Response, ApiError> {
+    let pairs = query::pairs(&uri);
+    let mut params = query::list_params(&pairs, people::MEMBER_SORT_FIELDS)?;
+    params.unpaged = true;
+    let includes = Includes::from_pairs(&pairs);
+    let page = state.store.list_members(&caller.org, &params).await?;
+    let groups = groups_for(&state, &caller.org, &page.items, includes).await?;
+    let data = page
+        .items
+        .iter()
+        .map(|m| shape(m, groups.as_deref()))
+        .collect();
+    Ok(Json(Collection { data }).into_response())
+}
+
+/// `GET /users/{id}`: admins only, as in Tallyfy.
+pub async fn get(
+    Permitted { caller, .. }: Permitted<ManagePeople>,
+    UserPath(id): UserPath,
+    State(state): State<AppState>,
+    OriginalUri(uri): OriginalUri,
+) -> Result<Response, ApiError> {
+    let includes = Includes::from_pairs(&query::pairs(&uri));
+    let member = state
+        .store
+        .member(&caller.org, id)
+        .await?
+        .ok_or_else(ApiError::not_found)?;
+    let groups = groups_for(&state, &caller.org, std::slice::from_ref(&member), includes).await?;
+    Ok(Json(Item {
+        data: shape(&member, groups.as_deref()),
+    })
+    .into_response())
+}
+
+pub async fn invite(
+    Permitted { caller, .. }: Permitted<ManagePeople>,
+    State(state): State<AppState>,
+    JsonBody(body): JsonBody,
+) -> Result<Response, ApiError> {
+    let invite = people::parse_invite(&body)?;
+    let member = state.store.invite_member(&caller.org, &invite).await?;
+    Ok(Json(Item {
+        data: UserOut::of(&member),
+    })
+    .into_response())
+}
+
+pub async fn update(
+    Permitted { caller, .. }: Permitted<ManagePeople>,
+    UserPath(id): UserPath,
+    State(state): State<AppState>,
+    JsonBody(body): JsonBody,
+) -> Result<Response, ApiError> {
+    let changes = people::parse_member_update(&body)?;
+    let member = state.store.update_member(&caller.org, id, &changes).await?;
+    Ok(Json(Item {
+        data: UserOut::of(&member),
+    })
+    .into_response())
+}
+
+async fn act(
+    state: &AppState,
+    caller: &OrgCaller,
+    id: UserId,
+    action: MemberAction,
+) -> Result<Response, ApiError> {
+    Ok(
+        match state.store.member_action(&caller.org, id, action).await? {
+            MemberOutcome::Member(member) => Json(Item {
+                data: UserOut::of(&member),
+            })
+            .into_response(),
+            MemberOutcome::BecameGuest(guest) => Json(Item {
+                data: GuestOut::new(&guest),
+            })
+            .into_response(),
+        },
+    )
+}
+
+pub async fn set_role(
+    Permitted { caller, .. }: Permitted<ManagePeople>,
+    UserPath(id): UserPath,
+    State(state): State<AppState>,
+    JsonBody(body): JsonBody,
+) -> Result<Response, ApiError> {
+    let role = people::parse_role(&body)?;
+    act(&state, &caller, id, MemberAction::SetRole(role)).await
+}
+
+pub async fn disable(
+    Permitted { caller, .. }: Permitted<ManagePeople>,
+    UserPath(id): UserPath,
+    State(state): State<AppState>,
+) -> Result<Response, ApiError> {
+    act(&state, &caller, id, MemberAction::Disable).await
+}
+
+pub async fn enable(
+    Permitted { caller, .. }: Permitted<ManagePeople>,
+    UserPath(id): UserPath,
+    State(state): State<AppState>,
+) -> Result<Response, ApiError> {
+    act(&state, &caller, id, MemberAction::Enable).await
+}
+
+/// `DELETE /users/{id}`: the member leaves the org but stays listed, as disabled.
+pub async fn remove(
+    Permitted { caller, .. }: Permitted<ManagePeople>,
+    UserPath(id): UserPath,
+    State(state): State<AppState>,
+) -> Result<Response, ApiError> {
+    act(&state, &caller, id, MemberAction::Remove).await
+}
+
+pub async fn to_guest(
+    Permitted { caller, .. }: Permitted<ManagePeople>,
+    UserPath(id): UserPath,
+    State(state): State<AppState>,
+) -> Result<Response, ApiError> {
+    act(&state, &caller, id, MemberAction::ToGuest).await
+}

@@ -1,0 +1,306 @@
+//! Rules for members and guests: what invite, update, role and guest bodies must hold,
+//! and which changes to a member the organization refuses.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::input::{self, Input, Presence};
+use crate::listing::SortField;
+use crate::{Email, MemberStatus, Role, UserId, ValidationErrors};
+
+/// Tallyfy's limit on member names (`max:32`).
+pub const USER_NAME_MAX_CHARS: usize = 32;
+pub const INVITE_MESSAGE_MAX_CHARS: usize = 5000;
+pub const GUEST_NAME_MAX_CHARS: usize = 200;
+pub const TIMEZONE_MAX_CHARS: usize = 64;
+
+pub const MEMBER_SORT_FIELDS: &[SortField] = &[
+    SortField::Name,
+    SortField::Email,
+    SortField::CreatedAt,
+    SortField::UpdatedAt,
+];
+pub const GUEST_SORT_FIELDS: &[SortField] =
+    &[SortField::Email, SortField::CreatedAt, SortField::UpdatedAt];
+
+const ROLES: &[&str] = &["admin", "standard", "light"];
+
+/// `POST /users/invite`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Invite {
+    pub email: Email,
+    pub first_name: String,
+    pub last_name: String,
+    pub role: Role,
+    pub message: Option<String>,
+}
+
+pub fn parse_invite(body: &Value) -> Result<Invite, ValidationErrors> {
+    let mut input = Input::new(body);
+    let email = input.email("email", Presence::Required);
+    let first_name = input.string("first_name", Presence::Required, Some(USER_NAME_MAX_CHARS));
+    let last_name = input.string("last_name", Presence::Required, Some(USER_NAME_MAX_CHARS));
+    let role = input
+        .one_of("role", Presence::Required, ROLES)
+        .and_then(|r| Role::parse(&r));
+    let message = input.string(
+        "message",
+        Presence::Nullable,
+        Some(INVITE_MESSAGE_MAX_CHARS),
+    );
+    // Required fields that are missing have already been reported.
+    match input.finish((email, first_name, last_name, role))? {
+        (Some(email), Some(first_name), Some(last_name), Some(role)) => Ok(Invite {
+            email,
+            first_name,
+            last_name,
+            role,
+            message,
+        }),
+        _ => Err(ValidationErrors::new()),
+    }
+}
+
+/// `PUT /users/{id}`: names and timezone, each optional but never empty.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct MemberChanges {
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub timezone: Option<String>,
+}
+
+pub fn parse_member_update(body: &Value) -> Result<MemberChanges, ValidationErrors> {
+    let mut input = Input::new(body);
+    let changes = MemberChanges {
+        first_name: input.string("first_name", Presence::Sometimes, Some(USER_NAME_MAX_CHARS)),
+        last_name: input.string("last_name", Presence::Sometimes, Some(USER_NAME_MAX_CHARS)),
+        timezone: input.string("timezone", Presence::Sometimes, Some(TIMEZONE_MAX_CHARS)),
+    };
+    if let Some(tz) = &changes.timezone
+        && !tz
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"/_+-".contains(&b))
+    {
+        input.error("timezone", "The timezone must be a valid zone.");
+    }
+    input.finish(changes)
+}
+
+/// `PUT /users/{id}/role`.
+pub fn parse_role(body: &Value) -> Result<Role, ValidationErrors> {
+    let mut input = Input::new(body);
+    let role = input
+        .one_of("role", Presence::Required, ROLES)
+        .and_then(|r| Role::parse(&r));
+    // A required field that is missing has already been reported.
+    input.finish(role)?.ok_or_else(ValidationErrors::new)
+}
+
+/// `POST /guests/{email}/to/member`: an optional role (standard unless given).
+pub fn parse_guest_to_member(body: &Value) -> Result<Role, ValidationErrors> {
+    let mut input = Input::new(body);
+    let role = input
+        .one_of("role", Presence::Nullable, ROLES)
+        .and_then(|r| Role::parse(&r));
+    input.finish(role.unwrap_or(Role::Standard))
+}
+
+/// What can happen to a member.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MemberAction {
+    SetRole(Role),
+    Disable,
+    Enable,
+    /// `DELETE /users/{id}`: the member stays listed, as disabled.
+    Remove,
+    ToGuest,
+}
+
+impl MemberAction {
+    /// Whether the member stops being an active administrator.
+    fn demotes_admin(self) -> bool {
+        match self {
+            Self::SetRole(role) => role != Role::Admin,
+            Self::Disable | Self::Remove | Self::ToGuest => true,
+            Self::Enable => false,
+        }
+    }
+
+    /// Whether the member leaves every group of the org (Tallyfy: "if a member leaves
+    /// your company, they also leave all groups").
+    pub fn leaves_groups(self) -> bool {
+        matches!(self, Self::Disable | Self::Remove | Self::ToGuest)
+    }
+}
+
+/// What the store knows about the member an action targets.
+#[derive(Clone, Copy, Debug)]
+pub struct MemberFacts {
+    pub role: Role,
+    pub status: MemberStatus,
+    pub is_default_admin: bool,
+    /// Active admins of the org other than this member.
+    pub other_active_admins: u64,
+}
+
+/// Refuses what would leave the org without its default admin or without any active admin.
+/// The message is the 400's.
+pub fn check_member_action(facts: &MemberFacts, action: MemberAction) -> Result<(), String> {
+    if !action.demotes_admin() {
+        return Ok(());
+    }
+    if facts.is_default_admin {
+        return Err(
+            "The organization's default administrator cannot be removed, disabled, demoted or converted to a guest."
+                .to_owned(),
+        );
+    }
+    let is_active_admin = facts.role == Role::Admin && facts.status == MemberStatus::Active;
+    if is_active_admin && facts.other_active_admins == 0 {
+        return Err("An organization must keep at least one active administrator.".to_owned());
+    }
+    Ok(())
+}
+
+/// The optional details Tallyfy keeps for a guest, nested under `details`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GuestDetails {
+    pub phone_1: Option<String>,
+    pub phone_2: Option<String>,
+    pub timezone: Option<String>,
+    pub image_url: Option<String>,
+    pub contact_url: Option<String>,
+    pub company_url: Option<String>,
+    pub opportunity_url: Option<String>,
+    pub company_name: Option<String>,
+    pub opportunity_name: Option<String>,
+}
+
+/// `POST /guests`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NewGuest {
+    pub email: Email,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub details: GuestDetails,
+}
+
+pub fn parse_new_guest(body: &Value) -> Result<NewGuest, ValidationErrors> {
+    let mut input = Input::new(body);
+    let email = input.email("email", Presence::Required);
+    let first_name = input.string("first_name", Presence::Nullable, Some(GUEST_NAME_MAX_CHARS));
+    let last_name = input.string("last_name", Presence::Nullable, Some(GUEST_NAME_MAX_CHARS));
+    let mut text = |key: &str, max: usize| input.string(key, Presence::Nullable, Some(max));
+    let details = GuestDetails {
+        phone_1: text("phone_1", 20),
+        phone_2: text("phone_2", 20),
+        timezone: text("timezone", TIMEZONE_MAX_CHARS),
+        image_url: text("image_url", 2000),
+        contact_url: text("contact_url", 2000),
+        company_url: text("company_url", 2000),
+        opportunity_url: text("opportunity_url", 2000),
+        company_name: text("company_name", 200),
+        opportunity_name: text("opportunity_name", 200),
+    };
+    match input.finish(email)? {
+        Some(email) => Ok(NewGuest {
+            email,
+            first_name,
+            last_name,
+            details,
+        }),
+        None => Err(ValidationErrors::new()),
+    }
+}
+
+/// `PUT /guests/{email}`: only `associated_members` is applied (a present list replaces
+/// the old one); other keys are ignored, as Tallyfy does.
+pub fn parse_guest_update(body: &Value) -> Result<Option<Vec<(usize, UserId)>>, ValidationErrors> {
+    let mut input = Input::new(body);
+    let members = input.list("associated_members", |index, path, item| {
+        input::user_id(path, item).map(|id| (index, id))
+    });
+    input.finish(members)
+}
+
+/// What can happen to a guest.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum GuestAction {
+    Delete,
+    Disable,
+    Enable,
+    ToMember(Role),
+}
+
+impl GuestAction {
+    /// Every one but `Enable` takes the guest out of the org's groups.
+    pub fn leaves_groups(self) -> bool {
+        !matches!(self, Self::Enable)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn facts(role: Role, status: MemberStatus, default: bool, others: u64) -> MemberFacts {
+        MemberFacts {
+            role,
+            status,
+            is_default_admin: default,
+            other_active_admins: others,
+        }
+    }
+
+    #[test]
+    fn the_default_admin_cannot_be_demoted_in_any_way() {
+        let f = facts(Role::Admin, MemberStatus::Active, true, 3);
+        for action in [
+            MemberAction::Disable,
+            MemberAction::Remove,
+            MemberAction::ToGuest,
+            MemberAction::SetRole(Role::Light),
+        ] {
+            assert!(check_member_action(&f, action).is_err(), "{action:?}");
+        }
+        assert!(check_member_action(&f, MemberAction::SetRole(Role::Admin)).is_ok());
+        assert!(check_member_action(&f, MemberAction::Enable).is_ok());
+    }
+
+    #[test]
+    fn the_last_active_admin_stays() {
+        let last = facts(Role::Admin, MemberStatus::Active, false, 0);
+        assert!(check_member_action(&last, MemberAction::SetRole(Role::Standard)).is_err());
+        assert!(check_member_action(&last, MemberAction::Disable).is_err());
+        let not_last = facts(Role::Admin, MemberStatus::Active, false, 1);
+        assert!(check_member_action(&not_last, MemberAction::Disable).is_ok());
+        let standard = facts(Role::Standard, MemberStatus::Active, false, 0);
+        assert!(check_member_action(&standard, MemberAction::Remove).is_ok());
+    }
+
+    #[test]
+    fn invites_need_email_names_and_a_known_role() {
+        let errors =
+            parse_invite(&json!({"email": "nope", "first_name": "x".repeat(33), "role": "owner"}))
+                .err()
+                .map(|e| e.fields().map(|(f, _)| f.to_owned()).collect::<Vec<_>>());
+        assert_eq!(
+            errors,
+            Some(vec![
+                "email".into(),
+                "first_name".into(),
+                "last_name".into(),
+                "role".into()
+            ])
+        );
+        let ok = parse_invite(
+            &json!({"email": "A@b.co", "first_name": "A", "last_name": "B", "role": "light"}),
+        );
+        assert_eq!(
+            ok.map(|i| (i.email.as_str().to_owned(), i.role)),
+            Ok(("a@b.co".to_owned(), Role::Light))
+        );
+    }
+}

@@ -1,0 +1,249 @@
+//! Guests of an organization, known by their (lowercased) email.
+
+use roster_core::listing::{ListParams, SortField};
+use roster_core::model::{Guest, GuestStatus, Page};
+use roster_core::people::{GuestAction, GuestDetails, NewGuest};
+use roster_core::store::GuestOutcome;
+use roster_core::validation::messages;
+use roster_core::{Email, OrgId, StoreError, Timestamp, UserId, ValidationErrors, WriteError};
+use rusqlite::types::Type;
+use rusqlite::{Connection, OptionalExtension, Row, Transaction, params};
+
+use crate::connection::TxError;
+
+const GUEST_COLUMNS: &str = "id, email, first_name, last_name, status, details, associated_members, \
+     disabled_at, created_at, updated_at";
+
+fn json_column<T: serde::de::DeserializeOwned>(
+    row: &Row<'_>,
+    at: usize,
+) -> rusqlite::Result<Option<T>> {
+    let raw: Option<String> = row.get(at)?;
+    raw.map(|text| {
+        serde_json::from_str(&text)
+            .map_err(|e| rusqlite::Error::FromSqlConversionFailure(at, Type::Text, Box::new(e)))
+    })
+    .transpose()
+}
+
+fn guest_from_row(row: &Row<'_>) -> rusqlite::Result<Guest> {
+    let status: String = row.get(4)?;
+    let associated: Option<Vec<i64>> = json_column(row, 6)?;
+    Ok(Guest {
+        id: row.get(0)?,
+        email: Email::from_stored(row.get(1)?),
+        first_name: row.get(2)?,
+        last_name: row.get(3)?,
+        status: GuestStatus::parse(&status).unwrap_or(GuestStatus::Active),
+        details: json_column::<GuestDetails>(row, 5)?.unwrap_or_default(),
+        associated_members: associated.map(|ids| ids.into_iter().filter_map(UserId::new).collect()),
+        disabled_at: row.get::<_, Option<i64>>(7)?.map(Timestamp::from_millis),
+        created_at: Timestamp::from_millis(row.get(8)?),
+        updated_at: Timestamp::from_millis(row.get(9)?),
+    })
+}
+
+pub(crate) fn get(
+    conn: &Connection,
+    org: &OrgId,
+    email: &Email,
+) -> rusqlite::Result<Option<Guest>> {
+    conn.prepare_cached(&format!(
+        "SELECT {GUEST_COLUMNS} FROM guests WHERE org_id = ?1 AND email = ?2"
+    ))?
+    .query_row(params![org.as_str(), email.as_str()], guest_from_row)
+    .optional()
+}
+
+pub(crate) fn list(
+    conn: &Connection,
+    org: &OrgId,
+    params: &ListParams,
+) -> rusqlite::Result<Page<Guest>> {
+    let filter = if params.q.is_some() {
+        "AND instr(email, ?2) > 0"
+    } else {
+        "AND ?2 IS NULL"
+    };
+    let column = match params.sort {
+        // Guests have no name order; `people::GUEST_SORT_FIELDS` keeps it out.
+        SortField::Email | SortField::Name => "email",
+        SortField::CreatedAt => "created_at",
+        SortField::UpdatedAt => "updated_at",
+    };
+    let direction = if params.descending { "DESC" } else { "ASC" };
+    let q = params.q.as_deref();
+    let total: i64 = conn
+        .prepare_cached(&format!(
+            "SELECT count(*) FROM guests WHERE org_id = ?1 {filter}"
+        ))?
+        .query_row(params![org.as_str(), q], |row| row.get(0))?;
+    let (limit, offset) = crate::limit_offset(params);
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {GUEST_COLUMNS} FROM guests WHERE org_id = ?1 {filter}
+         ORDER BY {column} {direction}, id {direction} LIMIT ?3 OFFSET ?4"
+    ))?;
+    let items = stmt
+        .query_map(params![org.as_str(), q, limit, offset], guest_from_row)?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(Page {
+        items,
+        total: u64::try_from(total).unwrap_or(0),
+    })
+}
+
+fn refuse(field: &str, message: impl Into<String>) -> TxError {
+    WriteError::Invalid(ValidationErrors::single(field, message)).into()
+}
+
+/// Whether the email is an active or invited member's: such a person cannot be a guest.
+pub(crate) fn is_current_member(
+    tx: &Transaction<'_>,
+    org: &OrgId,
+    email: &Email,
+) -> rusqlite::Result<bool> {
+    tx.prepare_cached(
+        "SELECT 1 FROM users u JOIN org_members m ON m.user_id = u.id
+         WHERE u.email = ?2 AND m.org_id = ?1 AND m.status IN ('active', 'invited')",
+    )?
+    .exists(params![org.as_str(), email.as_str()])
+}
+
+fn details_json(details: &GuestDetails) -> Result<String, TxError> {
+    serde_json::to_string(details).map_err(|e| StoreError::new("guest details", e).into())
+}
+
+pub(crate) fn create(tx: &Transaction<'_>, org: &OrgId, new: &NewGuest) -> Result<Guest, TxError> {
+    if is_current_member(tx, org, &new.email)? {
+        return Err(refuse(
+            "email",
+            "The email belongs to a member of this organization.",
+        ));
+    }
+    if get(tx, org, &new.email)?.is_some() {
+        return Err(refuse("email", messages::taken("email")));
+    }
+    let now = Timestamp::now();
+    tx.prepare_cached(
+        "INSERT INTO guests (org_id, email, first_name, last_name, details, created_at, updated_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)",
+    )?
+    .execute(params![
+        org.as_str(),
+        new.email.as_str(),
+        new.first_name,
+        new.last_name,
+        details_json(&new.details)?,
+        now.millis()
+    ])?;
+    reload(tx, org, &new.email)
+}
+
+fn reload(tx: &Transaction<'_>, org: &OrgId, email: &Email) -> Result<Guest, TxError> {
+    get(tx, org, email)?.ok_or_else(|| StoreError::new("guest", "guest vanished").into())
+}
+
+pub(crate) fn set_associated_members(
+    tx: &Transaction<'_>,
+    org: &OrgId,
+    email: &Email,
+    members: &[(usize, UserId)],
+) -> Result<Guest, TxError> {
+    if get(tx, org, email)?.is_none() {
+        return Err(WriteError::NotFound.into());
+    }
+    let mut is_member =
+        tx.prepare_cached("SELECT 1 FROM org_members WHERE org_id = ?1 AND user_id = ?2")?;
+    let mut errors = ValidationErrors::new();
+    for (index, id) in members {
+        if !is_member.exists(params![org.as_str(), id.get()])? {
+            let path = format!("associated_members.{index}");
+            errors.add(path.clone(), messages::invalid(&path));
+        }
+    }
+    if !errors.is_empty() {
+        return Err(WriteError::Invalid(errors).into());
+    }
+    let mut ids: Vec<i64> = members.iter().map(|(_, id)| id.get()).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let json = serde_json::to_string(&ids).map_err(|e| StoreError::new("associated members", e))?;
+    tx.prepare_cached("UPDATE guests SET associated_members = ?3, updated_at = ?4 WHERE org_id = ?1 AND email = ?2")?
+        .execute(params![org.as_str(), email.as_str(), json, Timestamp::now().millis()])?;
+    reload(tx, org, email)
+}
+
+/// Makes the email an active guest of the org (a member converted to a guest).
+pub(crate) fn become_guest(
+    tx: &Transaction<'_>,
+    org: &OrgId,
+    email: &Email,
+    first_name: &str,
+    last_name: &str,
+    now: Timestamp,
+) -> Result<Guest, TxError> {
+    tx.prepare_cached(
+        "INSERT INTO guests (org_id, email, first_name, last_name, created_at, updated_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?5)
+         ON CONFLICT (org_id, email) DO UPDATE SET status = 'active', disabled_at = NULL,
+         updated_at = excluded.updated_at",
+    )?
+    .execute(params![
+        org.as_str(),
+        email.as_str(),
+        first_name,
+        last_name,
+        now.millis()
+    ])?;
+    reload(tx, org, email)
+}
+
+pub(crate) fn action(
+    tx: &Transaction<'_>,
+    org: &OrgId,
+    email: &Email,
+    action: GuestAction,
+) -> Result<GuestOutcome, TxError> {
+    let Some(guest) = get(tx, org, email)? else {
+        return Err(WriteError::NotFound.into());
+    };
+    let now = Timestamp::now();
+    if action.leaves_groups() {
+        crate::groups::remove_guest_everywhere(tx, org, email, now)?;
+    }
+    let set_status = |status: &str, disabled_at: Option<i64>| -> rusqlite::Result<usize> {
+        tx.prepare_cached(
+            "UPDATE guests SET status = ?3, disabled_at = ?4, updated_at = ?5 WHERE org_id = ?1 AND email = ?2",
+        )?
+        .execute(params![org.as_str(), email.as_str(), status, disabled_at, now.millis()])
+    };
+    match action {
+        GuestAction::Delete => {
+            tx.prepare_cached("DELETE FROM guests WHERE org_id = ?1 AND email = ?2")?
+                .execute(params![org.as_str(), email.as_str()])?;
+            Ok(GuestOutcome::Guest(guest))
+        }
+        GuestAction::Disable => {
+            set_status("disabled", Some(now.millis()))?;
+            Ok(GuestOutcome::Guest(reload(tx, org, email)?))
+        }
+        GuestAction::Enable => {
+            set_status("active", None)?;
+            Ok(GuestOutcome::Guest(reload(tx, org, email)?))
+        }
+        GuestAction::ToMember(role) => {
+            tx.prepare_cached("DELETE FROM guests WHERE org_id = ?1 AND email = ?2")?
+                .execute(params![org.as_str(), email.as_str()])?;
+            let member = crate::people::become_invited_member(
+                tx,
+                org,
+                email,
+                guest.first_name.as_deref().unwrap_or_default(),
+                guest.last_name.as_deref().unwrap_or_default(),
+                role,
+                now,
+            )?;
+            Ok(GuestOutcome::BecameMember(member))
+        }
+    }
+}
