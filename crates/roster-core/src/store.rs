@@ -68,13 +68,13 @@ pub struct Bootstrap {
 #[derive(Clone, Debug)]
 pub enum MemberOutcome {
     Member(OrgMember),
-    BecameGuest(Guest),
+    BecameGuest(Box<Guest>),
 }
 
 /// What a guest action leaves behind.
 #[derive(Clone, Debug)]
 pub enum GuestOutcome {
-    Guest(Guest),
+    Guest(Box<Guest>),
     BecameMember(OrgMember),
 }
 

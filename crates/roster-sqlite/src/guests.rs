@@ -221,15 +221,15 @@ pub(crate) fn action(
         GuestAction::Delete => {
             tx.prepare_cached("DELETE FROM guests WHERE org_id = ?1 AND email = ?2")?
                 .execute(params![org.as_str(), email.as_str()])?;
-            Ok(GuestOutcome::Guest(guest))
+            Ok(GuestOutcome::Guest(Box::new(guest)))
         }
         GuestAction::Disable => {
             set_status("disabled", Some(now.millis()))?;
-            Ok(GuestOutcome::Guest(reload(tx, org, email)?))
+            Ok(GuestOutcome::Guest(Box::new(reload(tx, org, email)?)))
         }
         GuestAction::Enable => {
             set_status("active", None)?;
-            Ok(GuestOutcome::Guest(reload(tx, org, email)?))
+            Ok(GuestOutcome::Guest(Box::new(reload(tx, org, email)?)))
         }
         GuestAction::ToMember(role) => {
             tx.prepare_cached("DELETE FROM guests WHERE org_id = ?1 AND email = ?2")?

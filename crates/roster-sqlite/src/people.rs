@@ -477,7 +477,7 @@ pub(crate) fn member_action(
                 &user.last_name,
                 now,
             )?;
-            return Ok(MemberOutcome::BecameGuest(guest));
+            return Ok(MemberOutcome::BecameGuest(Box::new(guest)));
         }
     }
     let member =
