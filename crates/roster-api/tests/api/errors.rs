@@ -131,19 +131,36 @@ impl Store for BrokenStore {
     async fn member(&self, _: &OrgId, _: UserId) -> Result<Option<OrgMember>, StoreError> {
         Err(broken())
     }
-    async fn groups_of_members(&self, _: &OrgId, _: &[UserId]) -> Result<Vec<(UserId, Group)>, StoreError> {
+    async fn groups_of_members(
+        &self,
+        _: &OrgId,
+        _: &[UserId],
+    ) -> Result<Vec<(UserId, Group)>, StoreError> {
         Err(broken())
     }
     async fn invite_member(&self, _: &OrgId, _: &Invite) -> Result<OrgMember, WriteError> {
         Err(broken().into())
     }
-    async fn update_member(&self, _: &OrgId, _: UserId, _: &MemberChanges) -> Result<OrgMember, WriteError> {
+    async fn update_member(
+        &self,
+        _: &OrgId,
+        _: UserId,
+        _: &MemberChanges,
+    ) -> Result<OrgMember, WriteError> {
         Err(broken().into())
     }
-    async fn member_action(&self, _: &OrgId, _: UserId, _: MemberAction) -> Result<MemberOutcome, WriteError> {
+    async fn member_action(
+        &self,
+        _: &OrgId,
+        _: UserId,
+        _: MemberAction,
+    ) -> Result<MemberOutcome, WriteError> {
         Err(broken().into())
     }
-    async fn organizations_of(&self, _: UserId) -> Result<Vec<(Organization, OrgMember)>, StoreError> {
+    async fn organizations_of(
+        &self,
+        _: UserId,
+    ) -> Result<Vec<(Organization, OrgMember)>, StoreError> {
         Err(broken())
     }
     async fn list_guests(&self, _: &OrgId, _: &ListParams) -> Result<Page<Guest>, StoreError> {
@@ -163,7 +180,12 @@ impl Store for BrokenStore {
     ) -> Result<Guest, WriteError> {
         Err(broken().into())
     }
-    async fn guest_action(&self, _: &OrgId, _: &Email, _: GuestAction) -> Result<GuestOutcome, WriteError> {
+    async fn guest_action(
+        &self,
+        _: &OrgId,
+        _: &Email,
+        _: GuestAction,
+    ) -> Result<GuestOutcome, WriteError> {
         Err(broken().into())
     }
     async fn bootstrap_if_empty(

@@ -223,7 +223,11 @@ async fn q_matches_name_or_description_ignoring_case_with_form_decoding() {
         .await;
     app.create_group(json!({"name": "100% done_", "description": "d"}))
         .await;
-    assert_eq!(names(&app, "q=sales").await, vec!["Sales Team", "Support"]);
+    // Groups made in the same millisecond tie on created_at (then id); order by name.
+    assert_eq!(
+        names(&app, "q=sales&sort_by=name").await,
+        vec!["Sales Team", "Support"]
+    );
     assert_eq!(names(&app, "q=sales+team").await, vec!["Sales Team"]);
     assert_eq!(names(&app, "q=SALES%20TEAM").await, vec!["Sales Team"]);
     assert_eq!(names(&app, "q=ÜNÏ").await, vec!["Ünïcode Crew"]);
@@ -248,7 +252,10 @@ async fn listing_with_users_nests_each_groups_members() {
     app.create_group(json!({"name": "B", "description": "d"}))
         .await;
     let response = app
-        .get(&app.org_path("/groups?with=users,assets"), &app.admin.token)
+        .get(
+            &app.org_path("/groups?with=users,assets&sort_by=name"),
+            &app.admin.token,
+        )
         .await;
     let data = response.json()["data"].clone();
     let ids = |group: &Value| -> Vec<Value> {
