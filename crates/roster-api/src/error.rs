@@ -98,6 +98,14 @@ impl ApiError {
         }
     }
 
+    pub fn precondition_failed() -> Self {
+        Self::new(
+            StatusCode::PRECONDITION_FAILED,
+            "PRECONDITION_FAILED",
+            "The group has changed since the version given in If-Match.",
+        )
+    }
+
     pub fn conflict(message: impl Into<Cow<'static, str>>) -> Self {
         Self::new(StatusCode::CONFLICT, "CONFLICT", message)
     }
@@ -136,6 +144,7 @@ impl From<WriteError> for ApiError {
             WriteError::Invalid(errors) => Self::validation(errors),
             WriteError::Conflict(message) => Self::conflict(message),
             WriteError::Rejected(message) => Self::bad_request(message),
+            WriteError::PreconditionFailed => Self::precondition_failed(),
             WriteError::Store(err) => Self::internal(err.context, err.detail),
         }
     }

@@ -129,8 +129,13 @@ pub struct GroupOut<'a> {
     pub name: &'a str,
     pub description: &'a str,
     pub logo: Option<&'a str>,
-    pub members: &'a [UserId],
-    pub guests: &'a [Email],
+    /// Left out of `PATCH` answers, whose cost must not grow with the group.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub members: Option<&'a [UserId]>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub guests: Option<&'a [Email]>,
+    pub member_count: u64,
+    pub guest_count: u64,
     pub created_at: Timestamp,
     pub last_updated: Timestamp,
     pub updated_at: Timestamp,
@@ -147,13 +152,24 @@ impl<'a> GroupOut<'a> {
             name: &group.name,
             description: &group.description,
             logo: None,
-            members: &group.members,
-            guests: &group.guests,
+            members: Some(&group.members),
+            guests: Some(&group.guests),
+            member_count: group.member_count,
+            guest_count: group.guest_count,
             created_at: group.created_at,
             last_updated: group.updated_at,
             updated_at: group.updated_at,
             assets: None,
             users: None,
+        }
+    }
+
+    /// The group without its member and guest lists.
+    pub fn summary(group: &'a Group) -> Self {
+        Self {
+            members: None,
+            guests: None,
+            ..Self::new(group)
         }
     }
 }

@@ -133,34 +133,174 @@ pub fn check_references(
     if write.name.is_some() && facts.name_taken {
         errors.add("name", messages::taken("name"));
     }
-    for member in write.members.iter().flatten() {
+    member_errors(
+        &mut errors,
+        "members",
+        write.members.iter().flatten(),
+        facts,
+    );
+    guest_errors(&mut errors, "guests", write.guests.iter().flatten(), facts);
+    errors.into_result(())
+}
+
+/// The same rules for the ids a `PATCH .../members` adds (`add.N`).
+pub fn check_member_additions(
+    add: &[MemberRef],
+    facts: &ReferenceFacts,
+) -> Result<(), ValidationErrors> {
+    let mut errors = ValidationErrors::new();
+    member_errors(&mut errors, "add", add.iter(), facts);
+    errors.into_result(())
+}
+
+/// The same rules for the emails a `PATCH .../guests` adds (`add.N`).
+pub fn check_guest_additions(
+    add: &[GuestRef],
+    facts: &ReferenceFacts,
+) -> Result<(), ValidationErrors> {
+    let mut errors = ValidationErrors::new();
+    guest_errors(&mut errors, "add", add.iter(), facts);
+    errors.into_result(())
+}
+
+fn member_errors<'a>(
+    errors: &mut ValidationErrors,
+    field: &str,
+    members: impl Iterator<Item = &'a MemberRef>,
+    facts: &ReferenceFacts,
+) {
+    for member in members {
         if !facts.eligible_members.contains(&member.id) {
-            errors.add(
-                format!("members.{}", member.index),
-                messages::invalid(&format!("members.{}", member.index)),
-            );
+            let path = format!("{field}.{}", member.index);
+            errors.add(path.clone(), messages::invalid(&path));
         }
     }
-    for guest in write.guests.iter().flatten() {
+}
+
+fn guest_errors<'a>(
+    errors: &mut ValidationErrors,
+    field: &str,
+    guests: impl Iterator<Item = &'a GuestRef>,
+    facts: &ReferenceFacts,
+) {
+    for guest in guests {
+        let path = format!("{field}.{}", guest.index);
         if facts.member_emails.contains(&guest.email) {
             errors.add(
-                format!("guests.{}", guest.index),
+                path.clone(),
                 format!(
-                    "The guests.{} is a member of this organization; add them to members instead.",
-                    guest.index
+                    "The {path} is a member of this organization; add them to members instead."
                 ),
             );
         } else if facts.disabled_guests.contains(&guest.email) {
             errors.add(
-                format!("guests.{}", guest.index),
-                format!(
-                    "The guests.{} is a disabled guest of this organization.",
-                    guest.index
-                ),
+                path.clone(),
+                format!("The {path} is a disabled guest of this organization."),
             );
         }
     }
-    errors.into_result(())
+}
+
+/// An `If-Match` precondition: any current version (`*`), or one of these.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum IfMatch {
+    Any,
+    Versions(Vec<i64>),
+}
+
+impl IfMatch {
+    pub fn allows(&self, version: i64) -> bool {
+        match self {
+            Self::Any => true,
+            Self::Versions(versions) => versions.contains(&version),
+        }
+    }
+
+    /// Refuses a write against a version the client did not see.
+    pub fn check(if_match: Option<&Self>, version: i64) -> Result<(), crate::WriteError> {
+        match if_match {
+            Some(condition) if !condition.allows(version) => {
+                Err(crate::WriteError::PreconditionFailed)
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
+/// At most this many ids in one `PATCH`, `add` and `remove` together.
+pub const MAX_PATCH_IDS: usize = 1000;
+
+/// A membership edit that composes with concurrent ones: what to add and what to remove.
+/// Adding someone present or removing someone absent changes nothing.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct MembershipPatch<T> {
+    pub add: Vec<T>,
+    pub remove: Vec<T>,
+}
+
+/// A reference to a person in a request body, with its position for error keys.
+pub trait PersonRef {
+    fn index(&self) -> usize;
+    /// What makes two references name the same person.
+    fn key(&self) -> String;
+}
+
+impl PersonRef for MemberRef {
+    fn index(&self) -> usize {
+        self.index
+    }
+    fn key(&self) -> String {
+        self.id.to_string()
+    }
+}
+
+impl PersonRef for GuestRef {
+    fn index(&self) -> usize {
+        self.index
+    }
+    fn key(&self) -> String {
+        self.email.to_string()
+    }
+}
+
+/// `PATCH .../groups/{id}/members`: `{"add": [user ids], "remove": [user ids]}`.
+pub fn parse_member_patch(body: &Value) -> Result<MembershipPatch<MemberRef>, ValidationErrors> {
+    parse_patch(body, |index, path, item| {
+        input::user_id(path, item).map(|id| MemberRef { index, id })
+    })
+}
+
+/// `PATCH .../groups/{id}/guests`: `{"add": [emails], "remove": [emails]}`.
+pub fn parse_guest_patch(body: &Value) -> Result<MembershipPatch<GuestRef>, ValidationErrors> {
+    parse_patch(body, |index, path, item| {
+        input::email(path, item).map(|email| GuestRef { index, email })
+    })
+}
+
+fn parse_patch<T: PersonRef>(
+    body: &Value,
+    element: impl Fn(usize, &str, &Value) -> Result<T, String>,
+) -> Result<MembershipPatch<T>, ValidationErrors> {
+    let mut input = Input::new(body);
+    let count = |key: &str| body.get(key).and_then(Value::as_array).map_or(0, Vec::len);
+    if count("add") + count("remove") > MAX_PATCH_IDS {
+        let field = if count("add") > 0 { "add" } else { "remove" };
+        return Err(ValidationErrors::single(
+            field,
+            format!("The add and remove lists may hold at most {MAX_PATCH_IDS} entries together."),
+        ));
+    }
+    let add = input.list("add", &element).unwrap_or_default();
+    let remove = input.list("remove", &element).unwrap_or_default();
+    let adding: HashSet<String> = add.iter().map(PersonRef::key).collect();
+    for item in remove.iter().filter(|item| adding.contains(&item.key())) {
+        let index = item.index();
+        input.error(
+            format!("remove.{index}"),
+            format!("The remove.{index} is also being added."),
+        );
+    }
+    input.finish(MembershipPatch { add, remove })
 }
 
 /// The orders a group listing can take.
@@ -262,6 +402,35 @@ mod tests {
             .map(|g| g.iter().map(|e| e.as_str().to_owned()).collect());
         assert_eq!(guests, Some(vec!["a@x.io".to_owned(), "b@x.io".to_owned()]));
         Ok(())
+    }
+
+    #[test]
+    fn patches_name_bad_elements_overlaps_and_size() {
+        let patch = parse_member_patch(&json!({"add": [1, "2"], "remove": [3]}));
+        assert_eq!(patch.map(|p| (p.add.len(), p.remove.len())), Ok((2, 1)));
+        let errors = parse_member_patch(&json!({"add": [1, "x"], "remove": [2, 1]}))
+            .err()
+            .map(|e| {
+                e.fields()
+                    .map(|(f, m)| (f.to_owned(), m.to_vec()))
+                    .collect::<Vec<_>>()
+            });
+        assert_eq!(
+            errors,
+            Some(vec![
+                ("add.1".into(), vec!["The add.1 must be an integer.".into()]),
+                (
+                    "remove.1".into(),
+                    vec!["The remove.1 is also being added.".into()]
+                ),
+            ])
+        );
+        let too_many: Vec<i64> = (1..=1001).collect();
+        let errors = parse_member_patch(&json!({"remove": too_many}))
+            .err()
+            .map(|e| e.fields().map(|(f, _)| f.to_owned()).collect::<Vec<_>>());
+        assert_eq!(errors, Some(vec!["remove".to_owned()]));
+        assert!(parse_guest_patch(&json!({"add": ["A@x.io"], "remove": ["a@X.io"]})).is_err());
     }
 
     #[test]

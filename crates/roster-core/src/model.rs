@@ -153,6 +153,11 @@ pub struct Group {
     pub members: Vec<UserId>,
     /// Lowercased, ascending.
     pub guests: Vec<Email>,
+    /// Exact counts, kept in step with the membership rows.
+    pub member_count: u64,
+    pub guest_count: u64,
+    /// Goes up with every change to the group, including a person leaving it; the ETag.
+    pub version: i64,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
 }

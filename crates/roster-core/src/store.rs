@@ -4,8 +4,9 @@
 //! belongs to: nothing can be reached without its tenant.
 
 use async_trait::async_trait;
+use sha2::{Digest, Sha256};
 
-use crate::groups::GroupWrite;
+use crate::groups::{GroupWrite, GuestRef, IfMatch, MemberRef, MembershipPatch};
 use crate::listing::ListParams;
 use crate::model::{Guest, NewUser, Page, TokenRecord};
 use crate::people::{GuestAction, Invite, MemberAction, MemberChanges, NewGuest};
@@ -41,6 +42,9 @@ pub enum WriteError {
     Invalid(ValidationErrors),
     #[error("{0}")]
     Conflict(String),
+    /// `If-Match` named a version the resource no longer has.
+    #[error("precondition failed")]
+    PreconditionFailed,
     /// A business rule refused the change (Tallyfy answers these with 400).
     #[error("{0}")]
     Rejected(String),
@@ -62,6 +66,46 @@ pub struct Bootstrap {
     pub org: Organization,
     pub admin: OrgMember,
     pub token: TokenRecord,
+}
+
+/// A client's `Idempotency-Key` for a create, with a fingerprint of the request it came
+/// with: a repeat must be the same request.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IdempotencyKey {
+    pub key: String,
+    pub fingerprint: [u8; 32],
+}
+
+impl IdempotencyKey {
+    pub const MAX_LEN: usize = 255;
+
+    /// The key as sent (1 to 255 visible ASCII characters) and a fingerprint of the
+    /// parsed body, so a retry that re-serializes its JSON still counts as the same request.
+    pub fn for_request(key: &str, body: &serde_json::Value) -> Result<Self, ValidationErrors> {
+        let key = key.trim();
+        if key.is_empty() || key.len() > Self::MAX_LEN || !key.bytes().all(|b| b.is_ascii_graphic())
+        {
+            return Err(ValidationErrors::single(
+                "Idempotency-Key",
+                "The Idempotency-Key must be 1 to 255 visible ASCII characters.",
+            ));
+        }
+        let canonical = body.to_string();
+        Ok(Self {
+            key: key.to_owned(),
+            fingerprint: Sha256::digest(canonical.as_bytes()).into(),
+        })
+    }
+}
+
+/// Keys are remembered this long.
+pub const IDEMPOTENCY_WINDOW_MILLIS: i64 = 24 * 60 * 60 * 1000;
+
+/// A create's outcome: the group, and whether it was made by an earlier request.
+#[derive(Clone, Debug)]
+pub struct Created {
+    pub group: Group,
+    pub replayed: bool,
 }
 
 /// What a member action leaves behind.
@@ -101,8 +145,14 @@ pub trait Store: Send + Sync + 'static {
     async fn group(&self, org: &OrgId, id: &GroupId) -> Result<Option<Group>, StoreError>;
 
     /// Creates a group after checking its references with `groups::check_references`
-    /// in the same transaction. Guest emails new to the org become guests of it.
-    async fn create_group(&self, org: &OrgId, write: &GroupWrite) -> Result<Group, WriteError>;
+    /// in the same transaction. Guest emails new to the org become guests of it. With an
+    /// idempotency key, a repeat of an earlier request answers with that request's group.
+    async fn create_group(
+        &self,
+        org: &OrgId,
+        write: &GroupWrite,
+        idempotency: Option<&IdempotencyKey>,
+    ) -> Result<Created, WriteError>;
 
     /// Applies a partial update under the same rules as create.
     async fn update_group(
@@ -110,10 +160,53 @@ pub trait Store: Send + Sync + 'static {
         org: &OrgId,
         id: &GroupId,
         write: &GroupWrite,
+        if_match: Option<&IfMatch>,
     ) -> Result<Group, WriteError>;
 
-    /// `false` when there was no such group in the org.
-    async fn delete_group(&self, org: &OrgId, id: &GroupId) -> Result<bool, StoreError>;
+    async fn delete_group(
+        &self,
+        org: &OrgId,
+        id: &GroupId,
+        if_match: Option<&IfMatch>,
+    ) -> Result<(), WriteError>;
+
+    /// Adds and removes members without touching anyone else; additions obey
+    /// `groups::check_member_additions`. The answer carries no member or guest lists
+    /// (`members`/`guests` are empty), so its cost does not grow with the group.
+    async fn patch_group_members(
+        &self,
+        org: &OrgId,
+        id: &GroupId,
+        patch: &MembershipPatch<MemberRef>,
+        if_match: Option<&IfMatch>,
+    ) -> Result<Group, WriteError>;
+
+    /// Adds and removes guests the same way; emails new to the org become its guests.
+    async fn patch_group_guests(
+        &self,
+        org: &OrgId,
+        id: &GroupId,
+        patch: &MembershipPatch<GuestRef>,
+        if_match: Option<&IfMatch>,
+    ) -> Result<Group, WriteError>;
+
+    /// One page of a group's members in id order, after `after`; `None` for no such group.
+    async fn group_member_page(
+        &self,
+        org: &OrgId,
+        id: &GroupId,
+        after: Option<UserId>,
+        limit: u64,
+    ) -> Result<Option<Vec<OrgMember>>, StoreError>;
+
+    /// One page of a group's guests in email order, after `after`.
+    async fn group_guest_page(
+        &self,
+        org: &OrgId,
+        id: &GroupId,
+        after: Option<&Email>,
+        limit: u64,
+    ) -> Result<Option<Vec<Guest>>, StoreError>;
 
     /// The org's members among `ids`, in ascending id order.
     async fn members_by_ids(

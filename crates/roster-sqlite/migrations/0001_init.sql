@@ -64,6 +64,11 @@ CREATE TABLE groups (
     name_key TEXT NOT NULL,
     description TEXT NOT NULL,
     description_key TEXT NOT NULL,
+    -- Exact counts, changed in the same statement batch as the membership rows.
+    member_count INTEGER NOT NULL DEFAULT 0,
+    guest_count INTEGER NOT NULL DEFAULT 0,
+    -- Goes up with every change to the group; served as its ETag.
+    version INTEGER NOT NULL DEFAULT 1,
     created_at INTEGER NOT NULL,
     updated_at INTEGER NOT NULL
 );
@@ -107,3 +112,14 @@ CREATE TABLE tokens (
 );
 
 CREATE INDEX tokens_by_org_user ON tokens (org_id, user_id);
+
+-- Idempotency-Key on group creation: a repeat within 24 hours answers with the first
+-- request's group; the fingerprint tells a repeat from a different request.
+CREATE TABLE idempotency_keys (
+    org_id TEXT NOT NULL REFERENCES organizations (id) ON DELETE CASCADE,
+    key TEXT NOT NULL,
+    fingerprint BLOB NOT NULL,
+    group_id TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    PRIMARY KEY (org_id, key)
+) WITHOUT ROWID;

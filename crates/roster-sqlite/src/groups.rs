@@ -1,14 +1,23 @@
 //! Group queries. Every statement is scoped by `org_id`, or by a group `pk` that was
 //! itself looked up by `org_id`.
 
-use roster_core::groups::{self, GroupWrite, ReferenceFacts};
+use roster_core::groups::{
+    self, GroupWrite, GuestRef, IfMatch, MemberRef, MembershipPatch, ReferenceFacts,
+};
 use roster_core::listing::{ListParams, SortField};
-use roster_core::model::Page;
-use roster_core::{Email, Group, GroupId, OrgId, StoreError, Timestamp, UserId, WriteError};
+use roster_core::model::{Guest, Page};
+use roster_core::store::{Created, IDEMPOTENCY_WINDOW_MILLIS, IdempotencyKey};
+use roster_core::{
+    Email, Group, GroupId, OrgId, OrgMember, StoreError, Timestamp, UserId, ValidationErrors,
+    WriteError,
+};
 use rusqlite::{Connection, OptionalExtension, Row, Transaction, params};
 
 use crate::connection::TxError;
 
+const GROUP_COLUMNS: &str = "g.pk, g.id, g.name, g.description, g.member_count, g.guest_count, g.version, g.created_at, g.updated_at";
+
+/// Reads `GROUP_COLUMNS`; the member and guest lists are left empty.
 pub(crate) fn group_from_row(row: &Row<'_>) -> rusqlite::Result<(i64, Group)> {
     Ok((
         row.get(0)?,
@@ -18,19 +27,33 @@ pub(crate) fn group_from_row(row: &Row<'_>) -> rusqlite::Result<(i64, Group)> {
             description: row.get(3)?,
             members: Vec::new(),
             guests: Vec::new(),
-            created_at: Timestamp::from_millis(row.get(4)?),
-            updated_at: Timestamp::from_millis(row.get(5)?),
+            member_count: row.get::<_, i64>(4)?.max(0).unsigned_abs(),
+            guest_count: row.get::<_, i64>(5)?.max(0).unsigned_abs(),
+            version: row.get(6)?,
+            created_at: Timestamp::from_millis(row.get(7)?),
+            updated_at: Timestamp::from_millis(row.get(8)?),
         },
     ))
 }
 
 fn find(conn: &Connection, org: &OrgId, id: &GroupId) -> rusqlite::Result<Option<(i64, Group)>> {
-    conn.prepare_cached(
-        "SELECT pk, id, name, description, created_at, updated_at
-         FROM groups WHERE org_id = ?1 AND id = ?2",
-    )?
+    conn.prepare_cached(&format!(
+        "SELECT {GROUP_COLUMNS} FROM groups g WHERE g.org_id = ?1 AND g.id = ?2"
+    ))?
     .query_row(params![org.as_str(), id.as_str()], group_from_row)
     .optional()
+}
+
+/// The group as a write sees it, refused when missing or when `If-Match` names another version.
+fn find_for_write(
+    tx: &Transaction<'_>,
+    org: &OrgId,
+    id: &GroupId,
+    if_match: Option<&IfMatch>,
+) -> Result<(i64, Group), TxError> {
+    let (pk, group) = find(tx, org, id)?.ok_or(WriteError::NotFound)?;
+    IfMatch::check(if_match, group.version)?;
+    Ok((pk, group))
 }
 
 fn member_ids(conn: &Connection, pk: i64) -> rusqlite::Result<Vec<UserId>> {
@@ -70,32 +93,29 @@ pub(crate) fn list(
 ) -> rusqlite::Result<Page<Group>> {
     // Only fixed fragments are spliced into the SQL; user input is always bound.
     let filter = if params.q.is_some() {
-        "AND (instr(name_key, ?2) > 0 OR instr(description_key, ?2) > 0)"
+        "AND (instr(g.name_key, ?2) > 0 OR instr(g.description_key, ?2) > 0)"
     } else {
         "AND ?2 IS NULL"
     };
     let column = match params.sort {
-        SortField::Name => "name_key",
+        SortField::Name => "g.name_key",
         // Groups have no email; `groups::SORT_FIELDS` keeps it out of their listings.
-        SortField::CreatedAt | SortField::Email => "created_at",
-        SortField::UpdatedAt => "updated_at",
+        SortField::CreatedAt | SortField::Email => "g.created_at",
+        SortField::UpdatedAt => "g.updated_at",
     };
     let direction = if params.descending { "DESC" } else { "ASC" };
     let q = params.q.as_deref();
 
     let total: i64 = conn
         .prepare_cached(&format!(
-            "SELECT count(*) FROM groups WHERE org_id = ?1 {filter}"
+            "SELECT count(*) FROM groups g WHERE g.org_id = ?1 {filter}"
         ))?
         .query_row(params![org.as_str(), q], |row| row.get(0))?;
-
-    let sql = format!(
-        "SELECT pk, id, name, description, created_at, updated_at FROM groups
-         WHERE org_id = ?1 {filter}
-         ORDER BY {column} {direction}, id {direction} LIMIT ?3 OFFSET ?4"
-    );
     let (limit, offset) = crate::limit_offset(params);
-    let mut stmt = conn.prepare_cached(&sql)?;
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {GROUP_COLUMNS} FROM groups g WHERE g.org_id = ?1 {filter}
+         ORDER BY {column} {direction}, g.id {direction} LIMIT ?3 OFFSET ?4"
+    ))?;
     let found = stmt
         .query_map(params![org.as_str(), q, limit, offset], group_from_row)?
         .collect::<rusqlite::Result<Vec<_>>>()?;
@@ -109,112 +129,207 @@ pub(crate) fn list(
     })
 }
 
-/// Looks up, inside the write's transaction, what `groups::check_references` needs.
-fn reference_facts(
+/// Looks up, inside the write's transaction, what the reference rules need to know
+/// about a name, some member ids and some guest emails.
+fn reference_facts<'a>(
     tx: &Transaction<'_>,
     org: &OrgId,
-    write: &GroupWrite,
+    name_key: Option<String>,
     except_pk: Option<i64>,
+    members: impl IntoIterator<Item = UserId>,
+    guests: impl IntoIterator<Item = &'a Email>,
 ) -> rusqlite::Result<ReferenceFacts> {
     let mut facts = ReferenceFacts::default();
-    if let Some(name) = &write.name {
+    if let Some(key) = name_key {
         facts.name_taken = tx
             .prepare_cached(
                 "SELECT 1 FROM groups WHERE org_id = ?1 AND name_key = ?2 AND pk IS NOT ?3",
             )?
-            .exists(params![org.as_str(), name.key(), except_pk])?;
+            .exists(params![org.as_str(), key, except_pk])?;
     }
-    if let Some(ids) = write.member_ids() {
-        let mut stmt = tx.prepare_cached(
-            "SELECT 1 FROM org_members
-             WHERE org_id = ?1 AND user_id = ?2 AND status IN ('active', 'invited')",
-        )?;
-        for id in ids {
-            if stmt.exists(params![org.as_str(), id.get()])? {
-                facts.eligible_members.insert(id);
-            }
+    let mut eligible = tx.prepare_cached(
+        "SELECT 1 FROM org_members
+         WHERE org_id = ?1 AND user_id = ?2 AND status IN ('active', 'invited')",
+    )?;
+    for id in members {
+        if eligible.exists(params![org.as_str(), id.get()])? {
+            facts.eligible_members.insert(id);
         }
     }
-    if let Some(emails) = write.guest_emails() {
-        let mut disabled = tx.prepare_cached(
-            "SELECT 1 FROM guests WHERE org_id = ?1 AND email = ?2 AND status = 'disabled'",
-        )?;
-        for email in emails {
-            if crate::guests::is_current_member(tx, org, &email)? {
-                facts.member_emails.insert(email);
-            } else if disabled.exists(params![org.as_str(), email.as_str()])? {
-                facts.disabled_guests.insert(email);
-            }
+    let mut disabled = tx.prepare_cached(
+        "SELECT 1 FROM guests WHERE org_id = ?1 AND email = ?2 AND status = 'disabled'",
+    )?;
+    for email in guests {
+        if crate::guests::is_current_member(tx, org, email)? {
+            facts.member_emails.insert(email.clone());
+        } else if disabled.exists(params![org.as_str(), email.as_str()])? {
+            facts.disabled_guests.insert(email.clone());
         }
     }
     Ok(facts)
 }
 
-fn check(
+fn invalid(errors: ValidationErrors) -> TxError {
+    TxError::Refused(WriteError::Invalid(errors))
+}
+
+fn check_write(
     tx: &Transaction<'_>,
     org: &OrgId,
     write: &GroupWrite,
     except_pk: Option<i64>,
 ) -> Result<(), TxError> {
-    let facts = reference_facts(tx, org, write, except_pk)?;
-    groups::check_references(write, &facts)
-        .map_err(|errors| TxError::Refused(WriteError::Invalid(errors)))
+    let members = write.member_ids().unwrap_or_default();
+    let guests = write.guest_emails().unwrap_or_default();
+    let facts = reference_facts(
+        tx,
+        org,
+        write.name.as_ref().map(|n| n.key()),
+        except_pk,
+        members,
+        &guests,
+    )?;
+    groups::check_references(write, &facts).map_err(invalid)
 }
 
-fn replace_members(
+/// Inserts members; answers how many were not there before.
+fn add_members(
     tx: &Transaction<'_>,
     org: &OrgId,
     pk: i64,
     ids: &[UserId],
-) -> rusqlite::Result<()> {
-    tx.prepare_cached("DELETE FROM group_members WHERE group_pk = ?1")?
-        .execute([pk])?;
+) -> rusqlite::Result<i64> {
     let mut insert = tx.prepare_cached(
-        "INSERT INTO group_members (group_pk, org_id, user_id) VALUES (?1, ?2, ?3)",
+        "INSERT INTO group_members (group_pk, org_id, user_id) VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING",
     )?;
+    let mut added = 0;
     for id in ids {
-        insert.execute(params![pk, org.as_str(), id.get()])?;
+        added += insert.execute(params![pk, org.as_str(), id.get()])? as i64;
     }
-    Ok(())
+    Ok(added)
 }
 
-/// Emails new to the org become its guests first.
-fn replace_guests(
+/// Deletes members; answers how many were there.
+fn remove_members(tx: &Transaction<'_>, pk: i64, ids: &[UserId]) -> rusqlite::Result<i64> {
+    let mut delete =
+        tx.prepare_cached("DELETE FROM group_members WHERE group_pk = ?1 AND user_id = ?2")?;
+    let mut removed = 0;
+    for id in ids {
+        removed += delete.execute(params![pk, id.get()])? as i64;
+    }
+    Ok(removed)
+}
+
+/// Inserts guests (emails new to the org become its guests first); answers how many were new.
+fn add_guests(
     tx: &Transaction<'_>,
     org: &OrgId,
     pk: i64,
     emails: &[Email],
     now: Timestamp,
-) -> rusqlite::Result<()> {
-    tx.prepare_cached("DELETE FROM group_guests WHERE group_pk = ?1")?
-        .execute([pk])?;
+) -> rusqlite::Result<i64> {
     let mut add_guest = tx.prepare_cached(
         "INSERT INTO guests (org_id, email, created_at, updated_at) VALUES (?1, ?2, ?3, ?3)
          ON CONFLICT (org_id, email) DO NOTHING",
     )?;
-    let mut insert = tx
-        .prepare_cached("INSERT INTO group_guests (group_pk, org_id, email) VALUES (?1, ?2, ?3)")?;
+    let mut insert = tx.prepare_cached(
+        "INSERT INTO group_guests (group_pk, org_id, email) VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING",
+    )?;
+    let mut added = 0;
     for email in emails {
         add_guest.execute(params![org.as_str(), email.as_str(), now.millis()])?;
-        insert.execute(params![pk, org.as_str(), email.as_str()])?;
+        added += insert.execute(params![pk, org.as_str(), email.as_str()])? as i64;
     }
+    Ok(added)
+}
+
+fn remove_guests(tx: &Transaction<'_>, pk: i64, emails: &[Email]) -> rusqlite::Result<i64> {
+    let mut delete =
+        tx.prepare_cached("DELETE FROM group_guests WHERE group_pk = ?1 AND email = ?2")?;
+    let mut removed = 0;
+    for email in emails {
+        removed += delete.execute(params![pk, email.as_str()])? as i64;
+    }
+    Ok(removed)
+}
+
+/// Records a change to a group: new version, new `updated_at`, counts moved by the deltas.
+fn touch(
+    tx: &Transaction<'_>,
+    pk: i64,
+    member_delta: i64,
+    guest_delta: i64,
+    now: Timestamp,
+) -> rusqlite::Result<()> {
+    tx.prepare_cached(
+        "UPDATE groups SET version = version + 1, updated_at = ?2,
+         member_count = member_count + ?3, guest_count = guest_count + ?4 WHERE pk = ?1",
+    )?
+    .execute(params![pk, now.millis(), member_delta, guest_delta])?;
     Ok(())
+}
+
+/// An earlier create with this key, if it is still remembered.
+fn replay(
+    tx: &Transaction<'_>,
+    org: &OrgId,
+    key: &IdempotencyKey,
+    now: Timestamp,
+) -> Result<Option<Created>, TxError> {
+    let earlier: Option<(Vec<u8>, String)> = tx
+        .prepare_cached(
+            "SELECT fingerprint, group_id FROM idempotency_keys
+             WHERE org_id = ?1 AND key = ?2 AND created_at > ?3",
+        )?
+        .query_row(
+            params![
+                org.as_str(),
+                key.key,
+                now.millis() - IDEMPOTENCY_WINDOW_MILLIS
+            ],
+            |row| Ok((row.get(0)?, row.get(1)?)),
+        )
+        .optional()?;
+    let Some((fingerprint, group_id)) = earlier else {
+        return Ok(None);
+    };
+    if fingerprint != key.fingerprint {
+        return Err(invalid(ValidationErrors::single(
+            "Idempotency-Key",
+            "The Idempotency-Key was already used with a different request.",
+        )));
+    }
+    // The group may have changed or gone since; the answer is what it is now.
+    let group = get(tx, org, &GroupId::from_stored(group_id))?.ok_or(WriteError::NotFound)?;
+    Ok(Some(Created {
+        group,
+        replayed: true,
+    }))
 }
 
 pub(crate) fn create(
     tx: &Transaction<'_>,
     org: &OrgId,
     write: &GroupWrite,
-) -> Result<Group, TxError> {
-    check(tx, org, write, None)?;
+    idempotency: Option<&IdempotencyKey>,
+) -> Result<Created, TxError> {
+    let now = Timestamp::now();
+    if let Some(key) = idempotency
+        && let Some(earlier) = replay(tx, org, key, now)?
+    {
+        return Ok(earlier);
+    }
+    check_write(tx, org, write, None)?;
     let (Some(name), Some(description)) = (&write.name, &write.description) else {
         return Err(StoreError::new("create group", "create without name or description").into());
     };
     let id = GroupId::generate().map_err(|e| StoreError::new("generate group id", e))?;
-    let now = Timestamp::now();
+    let members = write.member_ids().unwrap_or_default();
+    let guests = write.guest_emails().unwrap_or_default();
     tx.prepare_cached(
-        "INSERT INTO groups (id, org_id, name, name_key, description, description_key, created_at, updated_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)",
+        "INSERT INTO groups (id, org_id, name, name_key, description, description_key,
+         member_count, guest_count, version, created_at, updated_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 1, ?9, ?9)",
     )?
     .execute(params![
         id.as_str(),
@@ -223,21 +338,43 @@ pub(crate) fn create(
         name.key(),
         description,
         groups::fold_case(description),
+        members.len() as i64,
+        guests.len() as i64,
         now.millis()
     ])?;
     let pk = tx.last_insert_rowid();
-    let members = write.member_ids().unwrap_or_default();
-    let guests = write.guest_emails().unwrap_or_default();
-    replace_members(tx, org, pk, &members)?;
-    replace_guests(tx, org, pk, &guests, now)?;
-    Ok(Group {
+    add_members(tx, org, pk, &members)?;
+    add_guests(tx, org, pk, &guests, now)?;
+    if let Some(key) = idempotency {
+        tx.prepare_cached(
+            "INSERT INTO idempotency_keys (org_id, key, fingerprint, group_id, created_at)
+             VALUES (?1, ?2, ?3, ?4, ?5)
+             ON CONFLICT (org_id, key) DO UPDATE SET fingerprint = excluded.fingerprint,
+             group_id = excluded.group_id, created_at = excluded.created_at",
+        )?
+        .execute(params![
+            org.as_str(),
+            key.key,
+            &key.fingerprint[..],
+            id.as_str(),
+            now.millis()
+        ])?;
+    }
+    let group = Group {
         id,
         name: name.as_str().to_owned(),
         description: description.clone(),
+        member_count: members.len() as u64,
+        guest_count: guests.len() as u64,
         members,
         guests,
+        version: 1,
         created_at: now,
         updated_at: now,
+    };
+    Ok(Created {
+        group,
+        replayed: false,
     })
 }
 
@@ -246,14 +383,12 @@ pub(crate) fn update(
     org: &OrgId,
     id: &GroupId,
     write: &GroupWrite,
+    if_match: Option<&IfMatch>,
 ) -> Result<Group, TxError> {
-    let Some((pk, current)) = find(tx, org, id)? else {
-        return Err(WriteError::NotFound.into());
-    };
-    check(tx, org, write, Some(pk))?;
+    let (pk, current) = find_for_write(tx, org, id, if_match)?;
+    check_write(tx, org, write, Some(pk))?;
     let mut group = with_people(tx, (pk, current))?;
     let mut changed = false;
-    let now = Timestamp::now();
     if let Some(name) = write.name.as_ref().filter(|n| n.as_str() != group.name) {
         group.name = name.as_str().to_owned();
         changed = true;
@@ -266,22 +401,30 @@ pub(crate) fn update(
         group.description = description.clone();
         changed = true;
     }
+    let now = Timestamp::now();
     if let Some(members) = write.member_ids().filter(|m| *m != group.members) {
-        replace_members(tx, org, pk, &members)?;
+        tx.prepare_cached("DELETE FROM group_members WHERE group_pk = ?1")?
+            .execute([pk])?;
+        add_members(tx, org, pk, &members)?;
         group.members = members;
         changed = true;
     }
     if let Some(guests) = write.guest_emails().filter(|g| *g != group.guests) {
-        replace_guests(tx, org, pk, &guests, now)?;
+        tx.prepare_cached("DELETE FROM group_guests WHERE group_pk = ?1")?
+            .execute([pk])?;
+        add_guests(tx, org, pk, &guests, now)?;
         group.guests = guests;
         changed = true;
     }
-    // An update that changes nothing leaves `last_updated` alone.
+    // An update that changes nothing keeps its version and `last_updated`.
     if changed {
+        group.member_count = group.members.len() as u64;
+        group.guest_count = group.guests.len() as u64;
+        group.version += 1;
         group.updated_at = now;
         tx.prepare_cached(
             "UPDATE groups SET name = ?2, name_key = ?3, description = ?4, description_key = ?5,
-             updated_at = ?6 WHERE pk = ?1",
+             member_count = ?6, guest_count = ?7, version = ?8, updated_at = ?9 WHERE pk = ?1",
         )?
         .execute(params![
             pk,
@@ -289,17 +432,114 @@ pub(crate) fn update(
             groups::fold_case(&group.name),
             group.description,
             groups::fold_case(&group.description),
+            group.member_count as i64,
+            group.guest_count as i64,
+            group.version,
             now.millis()
         ])?;
     }
     Ok(group)
 }
 
-pub(crate) fn delete(tx: &Transaction<'_>, org: &OrgId, id: &GroupId) -> Result<bool, TxError> {
-    let deleted = tx
-        .prepare_cached("DELETE FROM groups WHERE org_id = ?1 AND id = ?2")?
-        .execute(params![org.as_str(), id.as_str()])?;
-    Ok(deleted > 0)
+pub(crate) fn delete(
+    tx: &Transaction<'_>,
+    org: &OrgId,
+    id: &GroupId,
+    if_match: Option<&IfMatch>,
+) -> Result<(), TxError> {
+    let (pk, _) = find_for_write(tx, org, id, if_match)?;
+    tx.prepare_cached("DELETE FROM groups WHERE pk = ?1")?
+        .execute([pk])?;
+    Ok(())
+}
+
+/// The group after a patch, without its lists (see `Store::patch_group_members`).
+fn reload_summary(tx: &Transaction<'_>, org: &OrgId, id: &GroupId) -> Result<Group, TxError> {
+    let (_, group) = find(tx, org, id)?.ok_or(WriteError::NotFound)?;
+    Ok(group)
+}
+
+pub(crate) fn patch_members(
+    tx: &Transaction<'_>,
+    org: &OrgId,
+    id: &GroupId,
+    patch: &MembershipPatch<MemberRef>,
+    if_match: Option<&IfMatch>,
+) -> Result<Group, TxError> {
+    let (pk, _) = find_for_write(tx, org, id, if_match)?;
+    let adding: Vec<UserId> = patch.add.iter().map(|r| r.id).collect();
+    let facts = reference_facts(tx, org, None, None, adding.iter().copied(), [])?;
+    groups::check_member_additions(&patch.add, &facts).map_err(invalid)?;
+    let removing: Vec<UserId> = patch.remove.iter().map(|r| r.id).collect();
+    let added = add_members(tx, org, pk, &adding)?;
+    let removed = remove_members(tx, pk, &removing)?;
+    if added + removed > 0 {
+        touch(tx, pk, added - removed, 0, Timestamp::now())?;
+    }
+    reload_summary(tx, org, id)
+}
+
+pub(crate) fn patch_guests(
+    tx: &Transaction<'_>,
+    org: &OrgId,
+    id: &GroupId,
+    patch: &MembershipPatch<GuestRef>,
+    if_match: Option<&IfMatch>,
+) -> Result<Group, TxError> {
+    let (pk, _) = find_for_write(tx, org, id, if_match)?;
+    let adding: Vec<Email> = patch.add.iter().map(|r| r.email.clone()).collect();
+    let facts = reference_facts(tx, org, None, None, [], &adding)?;
+    groups::check_guest_additions(&patch.add, &facts).map_err(invalid)?;
+    let removing: Vec<Email> = patch.remove.iter().map(|r| r.email.clone()).collect();
+    let now = Timestamp::now();
+    let added = add_guests(tx, org, pk, &adding, now)?;
+    let removed = remove_guests(tx, pk, &removing)?;
+    if added + removed > 0 {
+        touch(tx, pk, 0, added - removed, now)?;
+    }
+    reload_summary(tx, org, id)
+}
+
+pub(crate) fn member_page(
+    conn: &Connection,
+    org: &OrgId,
+    id: &GroupId,
+    after: Option<UserId>,
+    limit: u64,
+) -> rusqlite::Result<Option<Vec<OrgMember>>> {
+    let Some((pk, _)) = find(conn, org, id)? else {
+        return Ok(None);
+    };
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {} FROM group_members gm
+         JOIN org_members m ON m.org_id = gm.org_id AND m.user_id = gm.user_id
+         JOIN users u ON u.id = gm.user_id
+         WHERE gm.group_pk = ?1 AND gm.user_id > ?2 ORDER BY gm.user_id LIMIT ?3",
+        crate::people::MEMBER_COLUMNS
+    ))?;
+    let after = after.map_or(0, UserId::get);
+    let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+    let members = stmt
+        .query_map(params![pk, after, limit], |row| {
+            crate::people::member_from_row(row, 0)
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(Some(members))
+}
+
+pub(crate) fn guest_page(
+    conn: &Connection,
+    org: &OrgId,
+    id: &GroupId,
+    after: Option<&Email>,
+    limit: u64,
+) -> rusqlite::Result<Option<Vec<Guest>>> {
+    let Some((pk, _)) = find(conn, org, id)? else {
+        return Ok(None);
+    };
+    let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+    let guests = crate::guests::in_group(conn, org, pk, after.map_or("", Email::as_str), limit)?;
+    Ok(Some(guests))
 }
 
 /// Groups of the org that each of `ids` is a member of, in creation order.
@@ -308,12 +548,11 @@ pub(crate) fn groups_of_members(
     org: &OrgId,
     ids: &[UserId],
 ) -> rusqlite::Result<Vec<(UserId, Group)>> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT g.pk, g.id, g.name, g.description, g.created_at, g.updated_at
-         FROM group_members gm JOIN groups g ON g.pk = gm.group_pk
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {GROUP_COLUMNS} FROM group_members gm JOIN groups g ON g.pk = gm.group_pk
          WHERE gm.org_id = ?1 AND gm.user_id = ?2 AND g.org_id = ?1
-         ORDER BY g.created_at, g.id",
-    )?;
+         ORDER BY g.created_at, g.id"
+    ))?;
     let mut out = Vec::new();
     for id in ids {
         let found = stmt
@@ -326,7 +565,7 @@ pub(crate) fn groups_of_members(
     Ok(out)
 }
 
-/// A member who leaves the org leaves each of its groups; each group's change is recorded.
+/// A member who leaves the org leaves each of its groups; each of those groups changes.
 pub(crate) fn remove_member_everywhere(
     tx: &Transaction<'_>,
     org: &OrgId,
@@ -334,7 +573,8 @@ pub(crate) fn remove_member_everywhere(
     now: Timestamp,
 ) -> rusqlite::Result<()> {
     tx.prepare_cached(
-        "UPDATE groups SET updated_at = ?3 WHERE org_id = ?1
+        "UPDATE groups SET version = version + 1, updated_at = ?3, member_count = member_count - 1
+         WHERE org_id = ?1
          AND pk IN (SELECT group_pk FROM group_members WHERE org_id = ?1 AND user_id = ?2)",
     )?
     .execute(params![org.as_str(), user.get(), now.millis()])?;
@@ -351,7 +591,8 @@ pub(crate) fn remove_guest_everywhere(
     now: Timestamp,
 ) -> rusqlite::Result<()> {
     tx.prepare_cached(
-        "UPDATE groups SET updated_at = ?3 WHERE org_id = ?1
+        "UPDATE groups SET version = version + 1, updated_at = ?3, guest_count = guest_count - 1
+         WHERE org_id = ?1
          AND pk IN (SELECT group_pk FROM group_guests WHERE org_id = ?1 AND email = ?2)",
     )?
     .execute(params![org.as_str(), email.as_str(), now.millis()])?;

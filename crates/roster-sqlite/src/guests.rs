@@ -11,8 +11,8 @@ use rusqlite::{Connection, OptionalExtension, Row, Transaction, params};
 
 use crate::connection::TxError;
 
-const GUEST_COLUMNS: &str = "id, email, first_name, last_name, status, details, associated_members, \
-     disabled_at, created_at, updated_at";
+const GUEST_COLUMNS: &str = "g.id, g.email, g.first_name, g.last_name, g.status, g.details, \
+     g.associated_members, g.disabled_at, g.created_at, g.updated_at";
 
 fn json_column<T: serde::de::DeserializeOwned>(
     row: &Row<'_>,
@@ -49,10 +49,27 @@ pub(crate) fn get(
     email: &Email,
 ) -> rusqlite::Result<Option<Guest>> {
     conn.prepare_cached(&format!(
-        "SELECT {GUEST_COLUMNS} FROM guests WHERE org_id = ?1 AND email = ?2"
+        "SELECT {GUEST_COLUMNS} FROM guests g WHERE org_id = ?1 AND email = ?2"
     ))?
     .query_row(params![org.as_str(), email.as_str()], guest_from_row)
     .optional()
+}
+
+/// Guests of one group (`pk` found by org) in email order, after `after`.
+pub(crate) fn in_group(
+    conn: &Connection,
+    org: &OrgId,
+    pk: i64,
+    after: &str,
+    limit: i64,
+) -> rusqlite::Result<Vec<Guest>> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {GUEST_COLUMNS} FROM group_guests gg
+         JOIN guests g ON g.org_id = gg.org_id AND g.email = gg.email
+         WHERE gg.group_pk = ?1 AND gg.org_id = ?2 AND gg.email > ?3 ORDER BY gg.email LIMIT ?4"
+    ))?;
+    stmt.query_map(params![pk, org.as_str(), after, limit], guest_from_row)?
+        .collect()
 }
 
 pub(crate) fn list(
@@ -80,7 +97,7 @@ pub(crate) fn list(
         .query_row(params![org.as_str(), q], |row| row.get(0))?;
     let (limit, offset) = crate::limit_offset(params);
     let mut stmt = conn.prepare_cached(&format!(
-        "SELECT {GUEST_COLUMNS} FROM guests WHERE org_id = ?1 {filter}
+        "SELECT {GUEST_COLUMNS} FROM guests g WHERE org_id = ?1 {filter}
          ORDER BY {column} {direction}, id {direction} LIMIT ?3 OFFSET ?4"
     ))?;
     let items = stmt

@@ -14,11 +14,13 @@ mod people;
 use std::path::{Path, PathBuf};
 
 use async_trait::async_trait;
-use roster_core::groups::GroupWrite;
+use roster_core::groups::{GroupWrite, GuestRef, IfMatch, MemberRef, MembershipPatch};
 use roster_core::listing::ListParams;
 use roster_core::model::{Guest, NewUser, Page, TokenRecord};
 use roster_core::people::{GuestAction, Invite, MemberAction, MemberChanges, NewGuest};
-use roster_core::store::{Bootstrap, GuestOutcome, MemberOutcome, Principal};
+use roster_core::store::{
+    Bootstrap, Created, GuestOutcome, IdempotencyKey, MemberOutcome, Principal,
+};
 use roster_core::token::TokenHash;
 use roster_core::{
     Email, Group, GroupId, OrgId, OrgMember, Organization, Store, StoreError, Timestamp, UserId,
@@ -96,10 +98,17 @@ impl Store for SqliteStore {
             .read("get group", |conn| groups::get(conn, org, id))
     }
 
-    async fn create_group(&self, org: &OrgId, write: &GroupWrite) -> Result<Group, WriteError> {
-        let (org, write) = (org.clone(), write.clone());
+    async fn create_group(
+        &self,
+        org: &OrgId,
+        write: &GroupWrite,
+        idempotency: Option<&IdempotencyKey>,
+    ) -> Result<Created, WriteError> {
+        let (org, write, key) = (org.clone(), write.clone(), idempotency.cloned());
         self.connections
-            .write("create group", move |tx| groups::create(tx, &org, &write))
+            .write("create group", move |tx| {
+                groups::create(tx, &org, &write, key.as_ref())
+            })
             .await
     }
 
@@ -108,20 +117,85 @@ impl Store for SqliteStore {
         org: &OrgId,
         id: &GroupId,
         write: &GroupWrite,
+        if_match: Option<&IfMatch>,
     ) -> Result<Group, WriteError> {
-        let (org, id, write) = (org.clone(), id.clone(), write.clone());
+        let (org, id, write, if_match) =
+            (org.clone(), id.clone(), write.clone(), if_match.cloned());
         self.connections
             .write("update group", move |tx| {
-                groups::update(tx, &org, &id, &write)
+                groups::update(tx, &org, &id, &write, if_match.as_ref())
             })
             .await
     }
 
-    async fn delete_group(&self, org: &OrgId, id: &GroupId) -> Result<bool, StoreError> {
-        let (org, id) = (org.clone(), id.clone());
+    async fn delete_group(
+        &self,
+        org: &OrgId,
+        id: &GroupId,
+        if_match: Option<&IfMatch>,
+    ) -> Result<(), WriteError> {
+        let (org, id, if_match) = (org.clone(), id.clone(), if_match.cloned());
         self.connections
-            .write_plain("delete group", move |tx| groups::delete(tx, &org, &id))
+            .write("delete group", move |tx| {
+                groups::delete(tx, &org, &id, if_match.as_ref())
+            })
             .await
+    }
+
+    async fn patch_group_members(
+        &self,
+        org: &OrgId,
+        id: &GroupId,
+        patch: &MembershipPatch<MemberRef>,
+        if_match: Option<&IfMatch>,
+    ) -> Result<Group, WriteError> {
+        let (org, id, patch, if_match) =
+            (org.clone(), id.clone(), patch.clone(), if_match.cloned());
+        self.connections
+            .write("patch group members", move |tx| {
+                groups::patch_members(tx, &org, &id, &patch, if_match.as_ref())
+            })
+            .await
+    }
+
+    async fn patch_group_guests(
+        &self,
+        org: &OrgId,
+        id: &GroupId,
+        patch: &MembershipPatch<GuestRef>,
+        if_match: Option<&IfMatch>,
+    ) -> Result<Group, WriteError> {
+        let (org, id, patch, if_match) =
+            (org.clone(), id.clone(), patch.clone(), if_match.cloned());
+        self.connections
+            .write("patch group guests", move |tx| {
+                groups::patch_guests(tx, &org, &id, &patch, if_match.as_ref())
+            })
+            .await
+    }
+
+    async fn group_member_page(
+        &self,
+        org: &OrgId,
+        id: &GroupId,
+        after: Option<UserId>,
+        limit: u64,
+    ) -> Result<Option<Vec<OrgMember>>, StoreError> {
+        self.connections.read("group member page", |conn| {
+            groups::member_page(conn, org, id, after, limit)
+        })
+    }
+
+    async fn group_guest_page(
+        &self,
+        org: &OrgId,
+        id: &GroupId,
+        after: Option<&Email>,
+        limit: u64,
+    ) -> Result<Option<Vec<Guest>>, StoreError> {
+        self.connections.read("group guest page", |conn| {
+            groups::guest_page(conn, org, id, after, limit)
+        })
     }
 
     async fn members_by_ids(

@@ -4,13 +4,15 @@ use std::collections::HashMap;
 
 use axum::Json;
 use axum::extract::{OriginalUri, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use roster_core::groups;
+use roster_core::store::IdempotencyKey;
 use roster_core::{Group, OrgId, OrgMember, UserId};
 
 use crate::auth::{ManageGroups, OrgCaller, Permitted};
 use crate::body::JsonBody;
+use crate::conditional::{IfMatchHeader, not_modified, with_etag};
 use crate::path::GroupPath;
 use crate::query::{self, Includes, PageLinks};
 use crate::wire::{Collection, GroupOut, Item, List, Meta, Pagination, UserOut};
@@ -32,7 +34,7 @@ async fn members_of(
     Ok(members.into_iter().map(|m| (m.user.id, m)).collect())
 }
 
-pub(crate) fn shape<'a>(
+fn shape<'a>(
     group: &'a Group,
     includes: Includes,
     members: &'a HashMap<UserId, OrgMember>,
@@ -53,6 +55,7 @@ pub(crate) fn shape<'a>(
     out
 }
 
+/// One group as `{"data": group}`, with its ETag.
 async fn respond(
     state: &AppState,
     caller: &OrgCaller,
@@ -65,13 +68,13 @@ async fn respond(
     } else {
         HashMap::new()
     };
-    Ok((
-        status,
-        Json(Item {
-            data: shape(group, includes, &members),
-        }),
-    )
-        .into_response())
+    let body = Item {
+        data: shape(group, includes, &members),
+    };
+    Ok(with_etag(
+        (status, Json(body)).into_response(),
+        group.version,
+    ))
 }
 
 pub async fn list(
@@ -108,6 +111,7 @@ pub async fn get(
     GroupPath(id): GroupPath,
     State(state): State<AppState>,
     OriginalUri(uri): OriginalUri,
+    headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let includes = Includes::from_pairs(&query::pairs(&uri));
     let group = state
@@ -115,45 +119,72 @@ pub async fn get(
         .group(&caller.org, &id)
         .await?
         .ok_or_else(ApiError::not_found)?;
+    if let Some(unchanged) = not_modified(&headers, group.version) {
+        return Ok(unchanged);
+    }
     respond(&state, &caller, StatusCode::OK, &group, includes).await
 }
 
+/// `POST .../groups`; with `Idempotency-Key`, a retry answers as the first request did.
 pub async fn create(
     Permitted { caller, .. }: Permitted<ManageGroups>,
     State(state): State<AppState>,
+    headers: HeaderMap,
     JsonBody(body): JsonBody,
 ) -> Result<Response, ApiError> {
     let write = groups::parse_create(&body)?;
-    let group = state.store.create_group(&caller.org, &write).await?;
-    respond(
+    let key = match headers.get("idempotency-key") {
+        Some(value) => Some(IdempotencyKey::for_request(
+            value.to_str().unwrap_or_default(),
+            &body,
+        )?),
+        None => None,
+    };
+    let created = state
+        .store
+        .create_group(&caller.org, &write, key.as_ref())
+        .await?;
+    let mut response = respond(
         &state,
         &caller,
         StatusCode::CREATED,
-        &group,
+        &created.group,
         Includes::default(),
     )
-    .await
+    .await?;
+    if created.replayed {
+        response
+            .headers_mut()
+            .insert("idempotent-replayed", HeaderValue::from_static("true"));
+    }
+    Ok(response)
 }
 
+/// `PUT`: last writer wins, as in Tallyfy, unless `If-Match` names the version it read.
 pub async fn update(
     Permitted { caller, .. }: Permitted<ManageGroups>,
     GroupPath(id): GroupPath,
+    IfMatchHeader(if_match): IfMatchHeader,
     State(state): State<AppState>,
     JsonBody(body): JsonBody,
 ) -> Result<Response, ApiError> {
     let write = groups::parse_update(&body)?;
-    let group = state.store.update_group(&caller.org, &id, &write).await?;
+    let group = state
+        .store
+        .update_group(&caller.org, &id, &write, if_match.as_ref())
+        .await?;
     respond(&state, &caller, StatusCode::OK, &group, Includes::default()).await
 }
 
 pub async fn delete(
     Permitted { caller, .. }: Permitted<ManageGroups>,
     GroupPath(id): GroupPath,
+    IfMatchHeader(if_match): IfMatchHeader,
     State(state): State<AppState>,
 ) -> Result<StatusCode, ApiError> {
-    if state.store.delete_group(&caller.org, &id).await? {
-        Ok(StatusCode::NO_CONTENT)
-    } else {
-        Err(ApiError::not_found())
-    }
+    state
+        .store
+        .delete_group(&caller.org, &id, if_match.as_ref())
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
 }

@@ -1,5 +1,6 @@
 //! One module per resource.
 
+mod group_people;
 mod groups;
 mod guests;
 mod me;
@@ -22,6 +23,14 @@ pub fn api_routes() -> Router<AppState> {
         .route(
             "/organizations/{org}/groups/{group}",
             get(groups::get).put(groups::update).delete(groups::delete),
+        )
+        .route(
+            "/organizations/{org}/groups/{group}/members",
+            get(group_people::members).patch(group_people::patch_members),
+        )
+        .route(
+            "/organizations/{org}/groups/{group}/guests",
+            get(group_people::guests).patch(group_people::patch_guests),
         )
         .route("/organizations/{org}/users", get(users::list))
         .route("/organizations/{org}/users-list", get(users::list_all))

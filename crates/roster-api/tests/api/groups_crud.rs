@@ -18,6 +18,8 @@ fn expected_group(
         "name": name,
         "description": description,
         "logo": null,
+        "member_count": members.as_array().map_or(0, Vec::len),
+        "guest_count": guests.as_array().map_or(0, Vec::len),
         "members": members,
         "guests": guests,
         "created_at": actual["created_at"],

@@ -27,7 +27,7 @@ pub struct TestApp {
     pub light: Seeded,
     pub other_org: OrgId,
     pub other_admin: Seeded,
-    _dir: tempfile::TempDir,
+    dir: tempfile::TempDir,
 }
 
 pub struct TestResponse {
@@ -103,8 +103,15 @@ impl TestApp {
             light,
             other_org,
             other_admin,
-            _dir: dir,
+            dir,
         }
+    }
+
+    /// Drops the groups table behind the store's back, to provoke storage faults.
+    pub fn break_groups_table(&self) {
+        let conn = rusqlite::Connection::open(self.dir.path().join("roster.db")).expect("open");
+        conn.execute_batch("PRAGMA foreign_keys = OFF; DROP TABLE group_members; DROP TABLE group_guests; DROP TABLE groups;")
+            .expect("drop");
     }
 
     /// `/organizations/{org}` followed by `rest`.
