@@ -32,10 +32,7 @@ fn presented_token(parts: &Parts, state: &AppState) -> Result<TokenHash, ApiErro
         .get(AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .ok_or_else(ApiError::unauthenticated)?;
-    let (scheme, token) = header
-        .trim()
-        .split_once(' ')
-        .ok_or_else(ApiError::unauthenticated)?;
+    let (scheme, token) = header.trim().split_once(' ').ok_or_else(ApiError::unauthenticated)?;
     let token = token.trim();
     if !scheme.eq_ignore_ascii_case("bearer") || token.is_empty() {
         return Err(ApiError::unauthenticated());
@@ -49,11 +46,7 @@ async fn principal(
     org: Option<&OrgId>,
 ) -> Result<Principal, ApiError> {
     let token = presented_token(parts, state)?;
-    state
-        .store
-        .principal(&token, org)
-        .await?
-        .ok_or_else(ApiError::unauthenticated)
+    state.store.principal(&token, org).await?.ok_or_else(ApiError::unauthenticated)
 }
 
 /// Any holder of a live token, whatever organization (for `GET /me`).
@@ -66,9 +59,7 @@ impl FromRequestParts<AppState> for Caller {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let principal = principal(parts, state, None).await?;
-        Ok(Self {
-            user: principal.user,
-        })
+        Ok(Self { user: principal.user })
     }
 }
 
@@ -83,14 +74,9 @@ impl FromRequestParts<AppState> for OrgCaller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let raw_org = RawPathParams::from_request_parts(parts, state)
-            .await
-            .ok()
-            .and_then(|params| {
-                params
-                    .iter()
-                    .find(|(key, _)| *key == "org")
-                    .map(|(_, value)| value.to_owned())
+        let raw_org =
+            RawPathParams::from_request_parts(parts, state).await.ok().and_then(|params| {
+                params.iter().find(|(key, _)| *key == "org").map(|(_, value)| value.to_owned())
             });
         let org = raw_org.as_deref().and_then(OrgId::parse);
         // Authenticate before saying anything about the org, even that its id is malformed.
@@ -100,11 +86,7 @@ impl FromRequestParts<AppState> for OrgCaller {
             .membership
             .filter(Membership::can_access_org)
             .ok_or_else(ApiError::not_in_org)?;
-        Ok(Self {
-            org,
-            user: principal.user,
-            membership,
-        })
+        Ok(Self { org, user: principal.user, membership })
     }
 }
 
@@ -144,10 +126,7 @@ impl<P: Permission> FromRequestParts<AppState> for Permitted<P> {
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let caller = OrgCaller::from_request_parts(parts, state).await?;
         if P::allows(&caller.membership) {
-            Ok(Self {
-                caller,
-                _permission: PhantomData,
-            })
+            Ok(Self { caller, _permission: PhantomData })
         } else {
             Err(ApiError::forbidden())
         }

@@ -26,13 +26,7 @@ pub fn with_etag(mut response: Response, version: i64) -> Response {
 /// for `If-Match`), nor does anything that is not one of our tags.
 fn versions(list: &str) -> Vec<i64> {
     list.split(',')
-        .filter_map(|tag| {
-            tag.trim()
-                .strip_prefix('"')?
-                .strip_suffix('"')?
-                .parse()
-                .ok()
-        })
+        .filter_map(|tag| tag.trim().strip_prefix('"')?.strip_suffix('"')?.parse().ok())
         .collect()
 }
 
@@ -47,11 +41,7 @@ impl FromRequestParts<AppState> for IfMatchHeader {
             return Ok(Self(None));
         };
         let raw = value.to_str().unwrap_or_default().trim();
-        Ok(Self(Some(if raw == "*" {
-            IfMatch::Any
-        } else {
-            IfMatch::Versions(versions(raw))
-        })))
+        Ok(Self(Some(if raw == "*" { IfMatch::Any } else { IfMatch::Versions(versions(raw)) })))
     }
 }
 

@@ -27,20 +27,11 @@ struct ErrorBody<'a> {
 
 impl ApiError {
     fn new(status: StatusCode, code: &'static str, message: impl Into<Cow<'static, str>>) -> Self {
-        Self {
-            status,
-            code,
-            message: message.into(),
-            errors: None,
-        }
+        Self { status, code, message: message.into(), errors: None }
     }
 
     pub fn unauthenticated() -> Self {
-        Self::new(
-            StatusCode::UNAUTHORIZED,
-            "UNAUTHENTICATED",
-            "Unauthenticated.",
-        )
+        Self::new(StatusCode::UNAUTHORIZED, "UNAUTHENTICATED", "Unauthenticated.")
     }
 
     pub fn missing_client_header() -> Self {
@@ -60,19 +51,11 @@ impl ApiError {
     }
 
     pub fn not_in_org() -> Self {
-        Self::new(
-            StatusCode::FORBIDDEN,
-            "FORBIDDEN",
-            "You are not a member of this organization.",
-        )
+        Self::new(StatusCode::FORBIDDEN, "FORBIDDEN", "You are not a member of this organization.")
     }
 
     pub fn not_found() -> Self {
-        Self::new(
-            StatusCode::NOT_FOUND,
-            "RESOURCE_NOT_FOUND",
-            "Resource not found",
-        )
+        Self::new(StatusCode::NOT_FOUND, "RESOURCE_NOT_FOUND", "Resource not found")
     }
 
     pub fn bad_request(message: impl Into<Cow<'static, str>>) -> Self {
@@ -120,6 +103,16 @@ impl ApiError {
         )
     }
 
+    /// The storage is saturated: the client should retry shortly (503 with `Retry-After`).
+    pub fn unavailable(context: &'static str, detail: impl std::fmt::Display) -> Self {
+        tracing::warn!(context, %detail, "storage unavailable");
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "SERVICE_UNAVAILABLE",
+            "The service is busy; retry shortly.",
+        )
+    }
+
     pub fn status(&self) -> StatusCode {
         self.status
     }
@@ -127,7 +120,11 @@ impl ApiError {
 
 impl From<StoreError> for ApiError {
     fn from(err: StoreError) -> Self {
-        Self::internal(err.context, err.detail)
+        if err.unavailable {
+            Self::unavailable(err.context, err.detail)
+        } else {
+            Self::internal(err.context, err.detail)
+        }
     }
 }
 
@@ -145,7 +142,7 @@ impl From<WriteError> for ApiError {
             WriteError::Conflict(message) => Self::conflict(message),
             WriteError::Rejected(message) => Self::bad_request(message),
             WriteError::PreconditionFailed => Self::precondition_failed(),
-            WriteError::Store(err) => Self::internal(err.context, err.detail),
+            WriteError::Store(err) => err.into(),
         }
     }
 }
@@ -164,16 +161,15 @@ impl IntoResponse for ApiError {
                 .headers_mut()
                 .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }
+        if self.status == StatusCode::SERVICE_UNAVAILABLE {
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        }
         response
     }
 }
 
 pub(crate) async fn endpoint_not_found() -> ApiError {
-    ApiError::new(
-        StatusCode::NOT_FOUND,
-        "ENDPOINT_NOT_FOUND",
-        "API endpoint not found",
-    )
+    ApiError::new(StatusCode::NOT_FOUND, "ENDPOINT_NOT_FOUND", "API endpoint not found")
 }
 
 pub(crate) async fn method_not_allowed() -> ApiError {

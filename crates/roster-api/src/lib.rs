@@ -28,9 +28,7 @@ pub struct ApiConfig {
 
 impl Default for ApiConfig {
     fn default() -> Self {
-        Self {
-            require_client_header: true,
-        }
+        Self { require_client_header: true }
     }
 }
 
@@ -43,10 +41,7 @@ pub struct AppState {
 
 impl AppState {
     pub fn new(store: Arc<dyn Store>, config: ApiConfig) -> Self {
-        Self {
-            store,
-            config: Arc::new(config),
-        }
+        Self { store, config: Arc::new(config) }
     }
 }
 
@@ -59,9 +54,7 @@ pub fn router(state: AppState) -> Router {
         .nest("/api", api)
         .fallback(error::endpoint_not_found)
         .method_not_allowed_fallback(error::method_not_allowed)
-        .layer(tower_http::catch_panic::CatchPanicLayer::custom(
-            error::panic_response,
-        ))
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom(error::panic_response))
         .layer(tower_http::trace::TraceLayer::new_for_http())
         .with_state(state)
 }

@@ -13,9 +13,8 @@ async fn param<T>(
     name: &str,
     parse: impl Fn(&str) -> Option<T>,
 ) -> Result<T, ApiError> {
-    let params = RawPathParams::from_request_parts(parts, state)
-        .await
-        .map_err(|_| ApiError::not_found())?;
+    let params =
+        RawPathParams::from_request_parts(parts, state).await.map_err(|_| ApiError::not_found())?;
     params
         .iter()
         .find(|(key, _)| *key == name)
@@ -41,11 +40,9 @@ impl FromRequestParts<AppState> for UserPath {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        param(parts, state, "user", |raw| {
-            raw.parse::<i64>().ok().and_then(UserId::new)
-        })
-        .await
-        .map(Self)
+        param(parts, state, "user", |raw| raw.parse::<i64>().ok().and_then(UserId::new))
+            .await
+            .map(Self)
     }
 }
 

@@ -54,10 +54,7 @@ impl<'a> PageLinks<'a> {
             .and_then(|v| v.to_str().ok())
             .or_else(|| uri.authority().map(|a| a.as_str()))
             .unwrap_or("localhost");
-        Self {
-            base: format!("{scheme}://{host}{}", uri.path()),
-            pairs,
-        }
+        Self { base: format!("{scheme}://{host}{}", uri.path()), pairs }
     }
 
     pub fn page(&self, page: u64) -> String {
@@ -82,16 +79,9 @@ impl<'a> PageLinks<'a> {
 
 /// A boolean query flag as PHP reads one: `1`, `true`, `yes`, `on`.
 pub fn flag(pairs: &[(String, String)], name: &str) -> bool {
-    pairs
-        .iter()
-        .rev()
-        .find(|(k, _)| k == name)
-        .is_some_and(|(_, v)| {
-            matches!(
-                v.trim().to_ascii_lowercase().as_str(),
-                "1" | "true" | "yes" | "on"
-            )
-        })
+    pairs.iter().rev().find(|(k, _)| k == name).is_some_and(|(_, v)| {
+        matches!(v.trim().to_ascii_lowercase().as_str(), "1" | "true" | "yes" | "on")
+    })
 }
 
 /// Parses listing parameters from decoded pairs.

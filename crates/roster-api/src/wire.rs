@@ -166,11 +166,7 @@ impl<'a> GroupOut<'a> {
 
     /// The group without its member and guest lists.
     pub fn summary(group: &'a Group) -> Self {
-        Self {
-            members: None,
-            guests: None,
-            ..Self::new(group)
-        }
+        Self { members: None, guests: None, ..Self::new(group) }
     }
 }
 

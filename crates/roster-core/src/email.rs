@@ -43,9 +43,7 @@ fn valid_local(local: &str) -> bool {
         && !local.starts_with('.')
         && !local.ends_with('.')
         && !local.contains("..")
-        && local
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || SPECIALS.contains(&b))
+        && local.bytes().all(|b| b.is_ascii_alphanumeric() || SPECIALS.contains(&b))
 }
 
 fn valid_domain(domain: &str) -> bool {
@@ -55,9 +53,7 @@ fn valid_domain(domain: &str) -> bool {
                 && label.len() <= 63
                 && !label.starts_with('-')
                 && !label.ends_with('-')
-                && label
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+                && label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
         })
 }
 
@@ -68,10 +64,7 @@ mod tests {
     #[test]
     fn accepts_and_lowercases_ordinary_addresses() {
         let email = Email::parse("  Client.A+tag@Example.COM ");
-        assert_eq!(
-            email.as_ref().map(Email::as_str),
-            Some("client.a+tag@example.com")
-        );
+        assert_eq!(email.as_ref().map(Email::as_str), Some("client.a+tag@example.com"));
     }
 
     #[test]

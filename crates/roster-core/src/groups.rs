@@ -95,9 +95,7 @@ pub fn parse_update(body: &Value) -> Result<GroupWrite, ValidationErrors> {
 fn parse(body: &Value, presence: Presence) -> Result<GroupWrite, ValidationErrors> {
     let mut input = Input::new(body);
     let write = GroupWrite {
-        name: input
-            .string("name", presence, Some(NAME_MAX_CHARS))
-            .map(GroupName),
+        name: input.string("name", presence, Some(NAME_MAX_CHARS)).map(GroupName),
         description: input.string("description", presence, None),
         members: input.list("members", |index, path, item| {
             input::user_id(path, item).map(|id| MemberRef { index, id })
@@ -133,12 +131,7 @@ pub fn check_references(
     if write.name.is_some() && facts.name_taken {
         errors.add("name", messages::taken("name"));
     }
-    member_errors(
-        &mut errors,
-        "members",
-        write.members.iter().flatten(),
-        facts,
-    );
+    member_errors(&mut errors, "members", write.members.iter().flatten(), facts);
     guest_errors(&mut errors, "guests", write.guests.iter().flatten(), facts);
     errors.into_result(())
 }
@@ -193,10 +186,8 @@ fn guest_errors<'a>(
                 ),
             );
         } else if facts.disabled_guests.contains(&guest.email) {
-            errors.add(
-                path.clone(),
-                format!("The {path} is a disabled guest of this organization."),
-            );
+            errors
+                .add(path.clone(), format!("The {path} is a disabled guest of this organization."));
         }
     }
 }
@@ -295,10 +286,7 @@ fn parse_patch<T: PersonRef>(
     let adding: HashSet<String> = add.iter().map(PersonRef::key).collect();
     for item in remove.iter().filter(|item| adding.contains(&item.key())) {
         let index = item.index();
-        input.error(
-            format!("remove.{index}"),
-            format!("The remove.{index} is also being added."),
-        );
+        input.error(format!("remove.{index}"), format!("The remove.{index} is also being added."));
     }
     input.finish(MembershipPatch { add, remove })
 }
@@ -316,10 +304,7 @@ mod tests {
     fn errors_of(result: Result<GroupWrite, ValidationErrors>) -> Vec<(String, Vec<String>)> {
         match result {
             Ok(write) => panic!("expected errors, got {write:?}"),
-            Err(errors) => errors
-                .fields()
-                .map(|(f, m)| (f.to_owned(), m.to_vec()))
-                .collect(),
+            Err(errors) => errors.fields().map(|(f, m)| (f.to_owned(), m.to_vec())).collect(),
         }
     }
 
@@ -330,10 +315,7 @@ mod tests {
             errors,
             vec![
                 ("name".into(), vec!["The name field is required.".into()]),
-                (
-                    "description".into(),
-                    vec!["The description field is required.".into()]
-                ),
+                ("description".into(), vec!["The description field is required.".into()]),
             ]
         );
     }
@@ -346,10 +328,7 @@ mod tests {
         let errors = errors_of(parse_create(&json!({"name": long, "description": "d"})));
         assert_eq!(
             errors,
-            vec![(
-                "name".into(),
-                vec!["The name must not be greater than 200 characters.".into()]
-            )]
+            vec![("name".into(), vec!["The name must not be greater than 200 characters.".into()])]
         );
     }
 
@@ -361,26 +340,11 @@ mod tests {
         assert_eq!(
             errors,
             vec![
-                (
-                    "members.2".into(),
-                    vec!["The members.2 must be an integer.".into()]
-                ),
-                (
-                    "members.3".into(),
-                    vec!["The members.3 must be an integer.".into()]
-                ),
-                (
-                    "members.4".into(),
-                    vec!["The selected members.4 is invalid.".into()]
-                ),
-                (
-                    "guests.1".into(),
-                    vec!["The guests.1 must be a valid email address.".into()]
-                ),
-                (
-                    "guests.2".into(),
-                    vec!["The guests.2 must be a string.".into()]
-                ),
+                ("members.2".into(), vec!["The members.2 must be an integer.".into()]),
+                ("members.3".into(), vec!["The members.3 must be an integer.".into()]),
+                ("members.4".into(), vec!["The selected members.4 is invalid.".into()]),
+                ("guests.1".into(), vec!["The guests.1 must be a valid email address.".into()]),
+                ("guests.2".into(), vec!["The guests.2 must be a string.".into()]),
             ]
         );
     }
@@ -392,14 +356,11 @@ mod tests {
         }))?;
         assert_eq!(write.name.as_ref().map(GroupName::as_str), Some("Sales"));
         assert_eq!(
-            write
-                .member_ids()
-                .map(|ids| ids.into_iter().map(UserId::get).collect::<Vec<_>>()),
+            write.member_ids().map(|ids| ids.into_iter().map(UserId::get).collect::<Vec<_>>()),
             Some(vec![3, 5])
         );
-        let guests: Option<Vec<String>> = write
-            .guest_emails()
-            .map(|g| g.iter().map(|e| e.as_str().to_owned()).collect());
+        let guests: Option<Vec<String>> =
+            write.guest_emails().map(|g| g.iter().map(|e| e.as_str().to_owned()).collect());
         assert_eq!(guests, Some(vec!["a@x.io".to_owned(), "b@x.io".to_owned()]));
         Ok(())
     }
@@ -410,19 +371,12 @@ mod tests {
         assert_eq!(patch.map(|p| (p.add.len(), p.remove.len())), Ok((2, 1)));
         let errors = parse_member_patch(&json!({"add": [1, "x"], "remove": [2, 1]}))
             .err()
-            .map(|e| {
-                e.fields()
-                    .map(|(f, m)| (f.to_owned(), m.to_vec()))
-                    .collect::<Vec<_>>()
-            });
+            .map(|e| e.fields().map(|(f, m)| (f.to_owned(), m.to_vec())).collect::<Vec<_>>());
         assert_eq!(
             errors,
             Some(vec![
                 ("add.1".into(), vec!["The add.1 must be an integer.".into()]),
-                (
-                    "remove.1".into(),
-                    vec!["The remove.1 is also being added.".into()]
-                ),
+                ("remove.1".into(), vec!["The remove.1 is also being added.".into()]),
             ])
         );
         let too_many: Vec<i64> = (1..=1001).collect();
@@ -436,22 +390,13 @@ mod tests {
     #[test]
     fn update_fields_are_optional_but_not_nullable() {
         assert_eq!(parse_update(&json!({})), Ok(GroupWrite::default()));
-        assert_eq!(
-            parse_update(&json!({"ignored": 1})),
-            Ok(GroupWrite::default())
-        );
+        assert_eq!(parse_update(&json!({"ignored": 1})), Ok(GroupWrite::default()));
         let errors = errors_of(parse_update(&json!({"description": "", "members": null})));
         assert_eq!(
             errors,
             vec![
-                (
-                    "description".into(),
-                    vec!["The description field is required.".into()]
-                ),
-                (
-                    "members".into(),
-                    vec!["The members must be an array.".into()]
-                ),
+                ("description".into(), vec!["The description field is required.".into()]),
+                ("members".into(), vec!["The members must be an array.".into()]),
             ]
         );
     }

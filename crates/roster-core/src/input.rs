@@ -36,10 +36,7 @@ enum Field<'a> {
 impl<'a> Input<'a> {
     /// A body that is not a JSON object holds no fields.
     pub fn new(body: &'a Value) -> Self {
-        Self {
-            body: body.as_object(),
-            errors: ValidationErrors::new(),
-        }
+        Self { body: body.as_object(), errors: ValidationErrors::new() }
     }
 
     fn field(&self, key: &str) -> Field<'a> {

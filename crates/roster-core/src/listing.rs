@@ -144,10 +144,7 @@ mod tests {
         let p = ListParams::parse([("per_page", "500"), ("page", "0"), ("q", " Foo ")], GROUPS)?;
         assert_eq!((p.per_page, p.page, p.q.as_deref()), (100, 1, Some("foo")));
         assert_eq!(ListParams::parse([("per_page", "0")], GROUPS)?.per_page, 10);
-        assert_eq!(
-            ListParams::parse([("per_page", "abc")], GROUPS)?.per_page,
-            10
-        );
+        assert_eq!(ListParams::parse([("per_page", "abc")], GROUPS)?.per_page, 10);
         let p = ListParams::parse([("sort_by", "-name")], GROUPS)?;
         assert_eq!((p.sort, p.descending), (SortField::Name, true));
         let p = ListParams::parse([("sort_by", "updated_at"), ("sort", "desc")], GROUPS)?;
@@ -156,10 +153,7 @@ mod tests {
         assert_eq!((p.sort, p.descending), (SortField::Name, true));
         assert_eq!(
             ListParams::parse([("sort_by", "email")], GROUPS),
-            Err(ValidationErrors::single(
-                "sort_by",
-                "The selected sort by is invalid."
-            ))
+            Err(ValidationErrors::single("sort_by", "The selected sort by is invalid."))
         );
         Ok(())
     }

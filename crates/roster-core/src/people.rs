@@ -14,12 +14,8 @@ pub const INVITE_MESSAGE_MAX_CHARS: usize = 5000;
 pub const GUEST_NAME_MAX_CHARS: usize = 200;
 pub const TIMEZONE_MAX_CHARS: usize = 64;
 
-pub const MEMBER_SORT_FIELDS: &[SortField] = &[
-    SortField::Name,
-    SortField::Email,
-    SortField::CreatedAt,
-    SortField::UpdatedAt,
-];
+pub const MEMBER_SORT_FIELDS: &[SortField] =
+    &[SortField::Name, SortField::Email, SortField::CreatedAt, SortField::UpdatedAt];
 pub const GUEST_SORT_FIELDS: &[SortField] =
     &[SortField::Email, SortField::CreatedAt, SortField::UpdatedAt];
 
@@ -40,23 +36,13 @@ pub fn parse_invite(body: &Value) -> Result<Invite, ValidationErrors> {
     let email = input.email("email", Presence::Required);
     let first_name = input.string("first_name", Presence::Required, Some(USER_NAME_MAX_CHARS));
     let last_name = input.string("last_name", Presence::Required, Some(USER_NAME_MAX_CHARS));
-    let role = input
-        .one_of("role", Presence::Required, ROLES)
-        .and_then(|r| Role::parse(&r));
-    let message = input.string(
-        "message",
-        Presence::Nullable,
-        Some(INVITE_MESSAGE_MAX_CHARS),
-    );
+    let role = input.one_of("role", Presence::Required, ROLES).and_then(|r| Role::parse(&r));
+    let message = input.string("message", Presence::Nullable, Some(INVITE_MESSAGE_MAX_CHARS));
     // Required fields that are missing have already been reported.
     match input.finish((email, first_name, last_name, role))? {
-        (Some(email), Some(first_name), Some(last_name), Some(role)) => Ok(Invite {
-            email,
-            first_name,
-            last_name,
-            role,
-            message,
-        }),
+        (Some(email), Some(first_name), Some(last_name), Some(role)) => {
+            Ok(Invite { email, first_name, last_name, role, message })
+        }
         _ => Err(ValidationErrors::new()),
     }
 }
@@ -77,9 +63,7 @@ pub fn parse_member_update(body: &Value) -> Result<MemberChanges, ValidationErro
         timezone: input.string("timezone", Presence::Sometimes, Some(TIMEZONE_MAX_CHARS)),
     };
     if let Some(tz) = &changes.timezone
-        && !tz
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"/_+-".contains(&b))
+        && !tz.bytes().all(|b| b.is_ascii_alphanumeric() || b"/_+-".contains(&b))
     {
         input.error("timezone", "The timezone must be a valid zone.");
     }
@@ -89,9 +73,7 @@ pub fn parse_member_update(body: &Value) -> Result<MemberChanges, ValidationErro
 /// `PUT /users/{id}/role`.
 pub fn parse_role(body: &Value) -> Result<Role, ValidationErrors> {
     let mut input = Input::new(body);
-    let role = input
-        .one_of("role", Presence::Required, ROLES)
-        .and_then(|r| Role::parse(&r));
+    let role = input.one_of("role", Presence::Required, ROLES).and_then(|r| Role::parse(&r));
     // A required field that is missing has already been reported.
     input.finish(role)?.ok_or_else(ValidationErrors::new)
 }
@@ -99,9 +81,7 @@ pub fn parse_role(body: &Value) -> Result<Role, ValidationErrors> {
 /// `POST /guests/{email}/to/member`: an optional role (standard unless given).
 pub fn parse_guest_to_member(body: &Value) -> Result<Role, ValidationErrors> {
     let mut input = Input::new(body);
-    let role = input
-        .one_of("role", Presence::Nullable, ROLES)
-        .and_then(|r| Role::parse(&r));
+    let role = input.one_of("role", Presence::Nullable, ROLES).and_then(|r| Role::parse(&r));
     input.finish(role.unwrap_or(Role::Standard))
 }
 
@@ -203,12 +183,7 @@ pub fn parse_new_guest(body: &Value) -> Result<NewGuest, ValidationErrors> {
         opportunity_name: text("opportunity_name", 200),
     };
     match input.finish(email)? {
-        Some(email) => Ok(NewGuest {
-            email,
-            first_name,
-            last_name,
-            details,
-        }),
+        Some(email) => Ok(NewGuest { email, first_name, last_name, details }),
         None => Err(ValidationErrors::new()),
     }
 }
@@ -246,12 +221,7 @@ mod tests {
     use super::*;
 
     fn facts(role: Role, status: MemberStatus, default: bool, others: u64) -> MemberFacts {
-        MemberFacts {
-            role,
-            status,
-            is_default_admin: default,
-            other_active_admins: others,
-        }
+        MemberFacts { role, status, is_default_admin: default, other_active_admins: others }
     }
 
     #[test]
@@ -288,12 +258,7 @@ mod tests {
                 .map(|e| e.fields().map(|(f, _)| f.to_owned()).collect::<Vec<_>>());
         assert_eq!(
             errors,
-            Some(vec![
-                "email".into(),
-                "first_name".into(),
-                "last_name".into(),
-                "role".into()
-            ])
+            Some(vec!["email".into(), "first_name".into(), "last_name".into(), "role".into()])
         );
         let ok = parse_invite(
             &json!({"email": "A@b.co", "first_name": "A", "last_name": "B", "role": "light"}),

@@ -46,11 +46,7 @@ mod tests {
     use super::*;
 
     fn member(role: Role, status: MemberStatus, allow: bool) -> Membership {
-        Membership {
-            role,
-            status,
-            org_allows_non_admins_to_manage_groups: allow,
-        }
+        Membership { role, status, org_allows_non_admins_to_manage_groups: allow }
     }
 
     #[test]

@@ -22,14 +22,17 @@ use crate::{
 pub struct StoreError {
     pub context: &'static str,
     pub detail: String,
+    /// The storage is busy rather than broken (no connection free in time): worth a retry.
+    pub unavailable: bool,
 }
 
 impl StoreError {
     pub fn new(context: &'static str, detail: impl std::fmt::Display) -> Self {
-        Self {
-            context,
-            detail: detail.to_string(),
-        }
+        Self { context, detail: detail.to_string(), unavailable: false }
+    }
+
+    pub fn unavailable(context: &'static str, detail: impl std::fmt::Display) -> Self {
+        Self { unavailable: true, ..Self::new(context, detail) }
     }
 }
 
@@ -91,10 +94,7 @@ impl IdempotencyKey {
             ));
         }
         let canonical = body.to_string();
-        Ok(Self {
-            key: key.to_owned(),
-            fingerprint: Sha256::digest(canonical.as_bytes()).into(),
-        })
+        Ok(Self { key: key.to_owned(), fingerprint: Sha256::digest(canonical.as_bytes()).into() })
     }
 }
 

@@ -10,10 +10,8 @@ pub struct Timestamp(i64);
 
 impl Timestamp {
     pub fn now() -> Self {
-        let millis = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_millis())
-            .unwrap_or(0);
+        let millis =
+            SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis()).unwrap_or(0);
         Self(i64::try_from(millis).unwrap_or(i64::MAX))
     }
 
@@ -54,10 +52,7 @@ mod tests {
 
     #[test]
     fn formats_as_utc_with_milliseconds() {
-        assert_eq!(
-            Timestamp::from_millis(0).to_rfc3339_millis(),
-            "1970-01-01T00:00:00.000Z"
-        );
+        assert_eq!(Timestamp::from_millis(0).to_rfc3339_millis(), "1970-01-01T00:00:00.000Z");
         assert_eq!(
             Timestamp::from_millis(1_718_030_400_123).to_rfc3339_millis(),
             "2024-06-10T14:40:00.123Z"

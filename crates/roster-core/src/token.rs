@@ -16,10 +16,7 @@ pub struct TokenSecret(String);
 
 impl TokenSecret {
     pub fn generate() -> Result<Self, getrandom::Error> {
-        Ok(Self(format!(
-            "{TOKEN_PREFIX}{}",
-            hex::encode(random_bytes::<32>()?)
-        )))
+        Ok(Self(format!("{TOKEN_PREFIX}{}", hex::encode(random_bytes::<32>()?))))
     }
 
     pub fn expose(&self) -> &str {

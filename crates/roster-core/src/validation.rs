@@ -33,11 +33,7 @@ impl ValidationErrors {
 
     /// `Ok(value)` when nothing was found wrong.
     pub fn into_result<T>(self, value: T) -> Result<T, Self> {
-        if self.is_empty() {
-            Ok(value)
-        } else {
-            Err(self)
-        }
+        if self.is_empty() { Ok(value) } else { Err(self) }
     }
 
     pub fn fields(&self) -> impl Iterator<Item = (&str, &[String])> {
@@ -80,10 +76,7 @@ pub mod messages {
         format!("The {} must be a valid email address.", attribute(field))
     }
     pub fn max_chars(field: &str, max: usize) -> String {
-        format!(
-            "The {} must not be greater than {max} characters.",
-            attribute(field)
-        )
+        format!("The {} must not be greater than {max} characters.", attribute(field))
     }
     pub fn taken(field: &str) -> String {
         format!("The {} has already been taken.", attribute(field))

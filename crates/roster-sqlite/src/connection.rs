@@ -37,11 +37,7 @@ impl Connections {
         context: &'static str,
         f: impl FnOnce(&Transaction<'_>) -> rusqlite::Result<T>,
     ) -> Result<T, StoreError> {
-        let pooled = self
-            .readers
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .pop();
+        let pooled = self.readers.lock().unwrap_or_else(PoisonError::into_inner).pop();
         let mut conn = match pooled {
             Some(conn) => conn,
             None => open_connection(&self.path)?,
@@ -78,8 +74,7 @@ impl Connections {
             tx.commit().map_err(|e| StoreError::new(context, e))?;
             Ok(value)
         });
-        task.await
-            .map_err(|e| WriteError::Store(StoreError::new(context, e)))?
+        task.await.map_err(|e| WriteError::Store(StoreError::new(context, e)))?
     }
 }
 
@@ -122,8 +117,7 @@ fn open_connection(path: &Path) -> Result<Connection, StoreError> {
         | OpenFlags::SQLITE_OPEN_NO_MUTEX;
     let conn = Connection::open_with_flags(path, flags)
         .map_err(|e| StoreError::new("open database", format!("{}: {e}", path.display())))?;
-    conn.busy_timeout(Duration::from_secs(5))
-        .map_err(|e| StoreError::new("open database", e))?;
+    conn.busy_timeout(Duration::from_secs(5)).map_err(|e| StoreError::new("open database", e))?;
     // WAL lets readers run beside the writer (and beside admin commands in another
     // process); synchronous=FULL makes every acknowledged commit survive power loss.
     conn.execute_batch(
@@ -158,8 +152,7 @@ fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
             .map_err(|e| StoreError::new("migrate", format!("migration {}: {e}", index + 1)))?;
     }
     let version = i64::try_from(MIGRATIONS.len()).unwrap_or(i64::MAX);
-    tx.pragma_update(None, "user_version", version)
-        .map_err(|e| StoreError::new("migrate", e))?;
+    tx.pragma_update(None, "user_version", version).map_err(|e| StoreError::new("migrate", e))?;
     tx.commit().map_err(|e| StoreError::new("migrate", e))
 }
 

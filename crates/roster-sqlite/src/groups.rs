@@ -60,8 +60,7 @@ fn member_ids(conn: &Connection, pk: i64) -> rusqlite::Result<Vec<UserId>> {
     let mut stmt = conn
         .prepare_cached("SELECT user_id FROM group_members WHERE group_pk = ?1 ORDER BY user_id")?;
     let rows = stmt.query_map([pk], |row| row.get::<_, i64>(0))?;
-    rows.filter_map(|id| id.map(UserId::new).transpose())
-        .collect()
+    rows.filter_map(|id| id.map(UserId::new).transpose()).collect()
 }
 
 fn guest_emails(conn: &Connection, pk: i64) -> rusqlite::Result<Vec<Email>> {
@@ -81,9 +80,7 @@ pub(crate) fn with_people(
 }
 
 pub(crate) fn get(conn: &Connection, org: &OrgId, id: &GroupId) -> rusqlite::Result<Option<Group>> {
-    find(conn, org, id)?
-        .map(|found| with_people(conn, found))
-        .transpose()
+    find(conn, org, id)?.map(|found| with_people(conn, found)).transpose()
 }
 
 pub(crate) fn list(
@@ -107,9 +104,7 @@ pub(crate) fn list(
     let q = params.q.as_deref();
 
     let total: i64 = conn
-        .prepare_cached(&format!(
-            "SELECT count(*) FROM groups g WHERE g.org_id = ?1 {filter}"
-        ))?
+        .prepare_cached(&format!("SELECT count(*) FROM groups g WHERE g.org_id = ?1 {filter}"))?
         .query_row(params![org.as_str(), q], |row| row.get(0))?;
     let (limit, offset) = crate::limit_offset(params);
     let mut stmt = conn.prepare_cached(&format!(
@@ -123,10 +118,7 @@ pub(crate) fn list(
         .into_iter()
         .map(|found| with_people(conn, found))
         .collect::<rusqlite::Result<Vec<_>>>()?;
-    Ok(Page {
-        items,
-        total: u64::try_from(total).unwrap_or(0),
-    })
+    Ok(Page { items, total: u64::try_from(total).unwrap_or(0) })
 }
 
 /// Looks up, inside the write's transaction, what the reference rules need to know
@@ -282,11 +274,7 @@ fn replay(
              WHERE org_id = ?1 AND key = ?2 AND created_at > ?3",
         )?
         .query_row(
-            params![
-                org.as_str(),
-                key.key,
-                now.millis() - IDEMPOTENCY_WINDOW_MILLIS
-            ],
+            params![org.as_str(), key.key, now.millis() - IDEMPOTENCY_WINDOW_MILLIS],
             |row| Ok((row.get(0)?, row.get(1)?)),
         )
         .optional()?;
@@ -301,10 +289,7 @@ fn replay(
     }
     // The group may have changed or gone since; the answer is what it is now.
     let group = get(tx, org, &GroupId::from_stored(group_id))?.ok_or(WriteError::NotFound)?;
-    Ok(Some(Created {
-        group,
-        replayed: true,
-    }))
+    Ok(Some(Created { group, replayed: true }))
 }
 
 pub(crate) fn create(
@@ -372,10 +357,7 @@ pub(crate) fn create(
         created_at: now,
         updated_at: now,
     };
-    Ok(Created {
-        group,
-        replayed: false,
-    })
+    Ok(Created { group, replayed: false })
 }
 
 pub(crate) fn update(
@@ -393,25 +375,19 @@ pub(crate) fn update(
         group.name = name.as_str().to_owned();
         changed = true;
     }
-    if let Some(description) = write
-        .description
-        .as_ref()
-        .filter(|d| **d != group.description)
-    {
+    if let Some(description) = write.description.as_ref().filter(|d| **d != group.description) {
         group.description = description.clone();
         changed = true;
     }
     let now = Timestamp::now();
     if let Some(members) = write.member_ids().filter(|m| *m != group.members) {
-        tx.prepare_cached("DELETE FROM group_members WHERE group_pk = ?1")?
-            .execute([pk])?;
+        tx.prepare_cached("DELETE FROM group_members WHERE group_pk = ?1")?.execute([pk])?;
         add_members(tx, org, pk, &members)?;
         group.members = members;
         changed = true;
     }
     if let Some(guests) = write.guest_emails().filter(|g| *g != group.guests) {
-        tx.prepare_cached("DELETE FROM group_guests WHERE group_pk = ?1")?
-            .execute([pk])?;
+        tx.prepare_cached("DELETE FROM group_guests WHERE group_pk = ?1")?.execute([pk])?;
         add_guests(tx, org, pk, &guests, now)?;
         group.guests = guests;
         changed = true;
@@ -448,8 +424,7 @@ pub(crate) fn delete(
     if_match: Option<&IfMatch>,
 ) -> Result<(), TxError> {
     let (pk, _) = find_for_write(tx, org, id, if_match)?;
-    tx.prepare_cached("DELETE FROM groups WHERE pk = ?1")?
-        .execute([pk])?;
+    tx.prepare_cached("DELETE FROM groups WHERE pk = ?1")?.execute([pk])?;
     Ok(())
 }
 
@@ -520,9 +495,7 @@ pub(crate) fn member_page(
     let after = after.map_or(0, UserId::get);
     let limit = i64::try_from(limit).unwrap_or(i64::MAX);
     let members = stmt
-        .query_map(params![pk, after, limit], |row| {
-            crate::people::member_from_row(row, 0)
-        })?
+        .query_map(params![pk, after, limit], |row| crate::people::member_from_row(row, 0))?
         .collect::<rusqlite::Result<Vec<_>>>()?;
     Ok(Some(members))
 }

@@ -68,8 +68,7 @@ pub(crate) fn in_group(
          JOIN guests g ON g.org_id = gg.org_id AND g.email = gg.email
          WHERE gg.group_pk = ?1 AND gg.org_id = ?2 AND gg.email > ?3 ORDER BY gg.email LIMIT ?4"
     ))?;
-    stmt.query_map(params![pk, org.as_str(), after, limit], guest_from_row)?
-        .collect()
+    stmt.query_map(params![pk, org.as_str(), after, limit], guest_from_row)?.collect()
 }
 
 pub(crate) fn list(
@@ -77,11 +76,7 @@ pub(crate) fn list(
     org: &OrgId,
     params: &ListParams,
 ) -> rusqlite::Result<Page<Guest>> {
-    let filter = if params.q.is_some() {
-        "AND instr(email, ?2) > 0"
-    } else {
-        "AND ?2 IS NULL"
-    };
+    let filter = if params.q.is_some() { "AND instr(email, ?2) > 0" } else { "AND ?2 IS NULL" };
     let column = match params.sort {
         // Guests have no name order; `people::GUEST_SORT_FIELDS` keeps it out.
         SortField::Email | SortField::Name => "email",
@@ -91,9 +86,7 @@ pub(crate) fn list(
     let direction = if params.descending { "DESC" } else { "ASC" };
     let q = params.q.as_deref();
     let total: i64 = conn
-        .prepare_cached(&format!(
-            "SELECT count(*) FROM guests WHERE org_id = ?1 {filter}"
-        ))?
+        .prepare_cached(&format!("SELECT count(*) FROM guests WHERE org_id = ?1 {filter}"))?
         .query_row(params![org.as_str(), q], |row| row.get(0))?;
     let (limit, offset) = crate::limit_offset(params);
     let mut stmt = conn.prepare_cached(&format!(
@@ -103,10 +96,7 @@ pub(crate) fn list(
     let items = stmt
         .query_map(params![org.as_str(), q, limit, offset], guest_from_row)?
         .collect::<rusqlite::Result<Vec<_>>>()?;
-    Ok(Page {
-        items,
-        total: u64::try_from(total).unwrap_or(0),
-    })
+    Ok(Page { items, total: u64::try_from(total).unwrap_or(0) })
 }
 
 fn refuse(field: &str, message: impl Into<String>) -> TxError {
@@ -132,10 +122,7 @@ fn details_json(details: &GuestDetails) -> Result<String, TxError> {
 
 pub(crate) fn create(tx: &Transaction<'_>, org: &OrgId, new: &NewGuest) -> Result<Guest, TxError> {
     if is_current_member(tx, org, &new.email)? {
-        return Err(refuse(
-            "email",
-            "The email belongs to a member of this organization.",
-        ));
+        return Err(refuse("email", "The email belongs to a member of this organization."));
     }
     if get(tx, org, &new.email)?.is_some() {
         return Err(refuse("email", messages::taken("email")));
@@ -205,13 +192,7 @@ pub(crate) fn become_guest(
          ON CONFLICT (org_id, email) DO UPDATE SET status = 'active', disabled_at = NULL,
          updated_at = excluded.updated_at",
     )?
-    .execute(params![
-        org.as_str(),
-        email.as_str(),
-        first_name,
-        last_name,
-        now.millis()
-    ])?;
+    .execute(params![org.as_str(), email.as_str(), first_name, last_name, now.millis()])?;
     reload(tx, org, email)
 }
 

@@ -79,9 +79,8 @@ impl Store for SqliteStore {
         token: &TokenHash,
         org: Option<&OrgId>,
     ) -> Result<Option<Principal>, StoreError> {
-        self.connections.read("principal", |conn| {
-            people::principal(conn, token, org, Timestamp::now())
-        })
+        self.connections
+            .read("principal", |conn| people::principal(conn, token, org, Timestamp::now()))
     }
 
     async fn list_groups(
@@ -89,13 +88,11 @@ impl Store for SqliteStore {
         org: &OrgId,
         params: &ListParams,
     ) -> Result<Page<Group>, StoreError> {
-        self.connections
-            .read("list groups", |conn| groups::list(conn, org, params))
+        self.connections.read("list groups", |conn| groups::list(conn, org, params))
     }
 
     async fn group(&self, org: &OrgId, id: &GroupId) -> Result<Option<Group>, StoreError> {
-        self.connections
-            .read("get group", |conn| groups::get(conn, org, id))
+        self.connections.read("get group", |conn| groups::get(conn, org, id))
     }
 
     async fn create_group(
@@ -106,9 +103,7 @@ impl Store for SqliteStore {
     ) -> Result<Created, WriteError> {
         let (org, write, key) = (org.clone(), write.clone(), idempotency.cloned());
         self.connections
-            .write("create group", move |tx| {
-                groups::create(tx, &org, &write, key.as_ref())
-            })
+            .write("create group", move |tx| groups::create(tx, &org, &write, key.as_ref()))
             .await
     }
 
@@ -136,9 +131,7 @@ impl Store for SqliteStore {
     ) -> Result<(), WriteError> {
         let (org, id, if_match) = (org.clone(), id.clone(), if_match.cloned());
         self.connections
-            .write("delete group", move |tx| {
-                groups::delete(tx, &org, &id, if_match.as_ref())
-            })
+            .write("delete group", move |tx| groups::delete(tx, &org, &id, if_match.as_ref()))
             .await
     }
 
@@ -181,9 +174,8 @@ impl Store for SqliteStore {
         after: Option<UserId>,
         limit: u64,
     ) -> Result<Option<Vec<OrgMember>>, StoreError> {
-        self.connections.read("group member page", |conn| {
-            groups::member_page(conn, org, id, after, limit)
-        })
+        self.connections
+            .read("group member page", |conn| groups::member_page(conn, org, id, after, limit))
     }
 
     async fn group_guest_page(
@@ -193,9 +185,8 @@ impl Store for SqliteStore {
         after: Option<&Email>,
         limit: u64,
     ) -> Result<Option<Vec<Guest>>, StoreError> {
-        self.connections.read("group guest page", |conn| {
-            groups::guest_page(conn, org, id, after, limit)
-        })
+        self.connections
+            .read("group guest page", |conn| groups::guest_page(conn, org, id, after, limit))
     }
 
     async fn members_by_ids(
@@ -203,9 +194,7 @@ impl Store for SqliteStore {
         org: &OrgId,
         ids: &[UserId],
     ) -> Result<Vec<OrgMember>, StoreError> {
-        self.connections.read("members by ids", |conn| {
-            people::members_by_ids(conn, org, ids)
-        })
+        self.connections.read("members by ids", |conn| people::members_by_ids(conn, org, ids))
     }
 
     async fn list_members(
@@ -213,14 +202,11 @@ impl Store for SqliteStore {
         org: &OrgId,
         params: &ListParams,
     ) -> Result<Page<OrgMember>, StoreError> {
-        self.connections.read("list members", |conn| {
-            people::list_members(conn, org, params)
-        })
+        self.connections.read("list members", |conn| people::list_members(conn, org, params))
     }
 
     async fn member(&self, org: &OrgId, id: UserId) -> Result<Option<OrgMember>, StoreError> {
-        self.connections
-            .read("get member", |conn| people::member(conn, org, id))
+        self.connections.read("get member", |conn| people::member(conn, org, id))
     }
 
     async fn groups_of_members(
@@ -228,17 +214,13 @@ impl Store for SqliteStore {
         org: &OrgId,
         ids: &[UserId],
     ) -> Result<Vec<(UserId, Group)>, StoreError> {
-        self.connections.read("groups of members", |conn| {
-            groups::groups_of_members(conn, org, ids)
-        })
+        self.connections.read("groups of members", |conn| groups::groups_of_members(conn, org, ids))
     }
 
     async fn invite_member(&self, org: &OrgId, invite: &Invite) -> Result<OrgMember, WriteError> {
         let (org, invite) = (org.clone(), invite.clone());
         self.connections
-            .write("invite member", move |tx| {
-                people::invite_member(tx, &org, &invite)
-            })
+            .write("invite member", move |tx| people::invite_member(tx, &org, &invite))
             .await
     }
 
@@ -250,9 +232,7 @@ impl Store for SqliteStore {
     ) -> Result<OrgMember, WriteError> {
         let (org, changes) = (org.clone(), changes.clone());
         self.connections
-            .write("update member", move |tx| {
-                people::update_member(tx, &org, id, &changes)
-            })
+            .write("update member", move |tx| people::update_member(tx, &org, id, &changes))
             .await
     }
 
@@ -264,9 +244,7 @@ impl Store for SqliteStore {
     ) -> Result<MemberOutcome, WriteError> {
         let org = org.clone();
         self.connections
-            .write("member action", move |tx| {
-                people::member_action(tx, &org, id, action)
-            })
+            .write("member action", move |tx| people::member_action(tx, &org, id, action))
             .await
     }
 
@@ -274,9 +252,7 @@ impl Store for SqliteStore {
         &self,
         user: UserId,
     ) -> Result<Vec<(Organization, OrgMember)>, StoreError> {
-        self.connections.read("organizations of", |conn| {
-            people::organizations_of(conn, user)
-        })
+        self.connections.read("organizations of", |conn| people::organizations_of(conn, user))
     }
 
     async fn list_guests(
@@ -284,20 +260,16 @@ impl Store for SqliteStore {
         org: &OrgId,
         params: &ListParams,
     ) -> Result<Page<Guest>, StoreError> {
-        self.connections
-            .read("list guests", |conn| guests::list(conn, org, params))
+        self.connections.read("list guests", |conn| guests::list(conn, org, params))
     }
 
     async fn guest(&self, org: &OrgId, email: &Email) -> Result<Option<Guest>, StoreError> {
-        self.connections
-            .read("get guest", |conn| guests::get(conn, org, email))
+        self.connections.read("get guest", |conn| guests::get(conn, org, email))
     }
 
     async fn create_guest(&self, org: &OrgId, guest: &NewGuest) -> Result<Guest, WriteError> {
         let (org, guest) = (org.clone(), guest.clone());
-        self.connections
-            .write("create guest", move |tx| guests::create(tx, &org, &guest))
-            .await
+        self.connections.write("create guest", move |tx| guests::create(tx, &org, &guest)).await
     }
 
     async fn set_guest_associated_members(
@@ -322,9 +294,7 @@ impl Store for SqliteStore {
     ) -> Result<GuestOutcome, WriteError> {
         let (org, email) = (org.clone(), email.clone());
         self.connections
-            .write("guest action", move |tx| {
-                guests::action(tx, &org, &email, action)
-            })
+            .write("guest action", move |tx| guests::action(tx, &org, &email, action))
             .await
     }
 
@@ -345,9 +315,7 @@ impl Store for SqliteStore {
 
     async fn create_org(&self, name: &str) -> Result<Organization, StoreError> {
         let name = name.to_owned();
-        self.connections
-            .write_plain("create org", move |tx| people::create_org(tx, &name))
-            .await
+        self.connections.write_plain("create org", move |tx| people::create_org(tx, &name)).await
     }
 
     async fn set_org_allow_non_admins_manage_groups(
@@ -356,16 +324,12 @@ impl Store for SqliteStore {
         allow: bool,
     ) -> Result<Organization, WriteError> {
         let org = org.clone();
-        self.connections
-            .write("set org", move |tx| people::set_org_allow(tx, &org, allow))
-            .await
+        self.connections.write("set org", move |tx| people::set_org_allow(tx, &org, allow)).await
     }
 
     async fn add_member(&self, org: &OrgId, user: &NewUser) -> Result<OrgMember, WriteError> {
         let (org, user) = (org.clone(), user.clone());
-        self.connections
-            .write("add member", move |tx| people::add_member(tx, &org, &user))
-            .await
+        self.connections.write("add member", move |tx| people::add_member(tx, &org, &user)).await
     }
 
     async fn create_token(
@@ -390,18 +354,12 @@ mod tests {
 
     #[test]
     fn urls_name_files() {
-        assert_eq!(
-            path_from_url("sqlite://roster.db").ok(),
-            Some(PathBuf::from("roster.db"))
-        );
+        assert_eq!(path_from_url("sqlite://roster.db").ok(), Some(PathBuf::from("roster.db")));
         assert_eq!(
             path_from_url("sqlite:///var/lib/roster.db").ok(),
             Some(PathBuf::from("/var/lib/roster.db"))
         );
-        assert_eq!(
-            path_from_url("sqlite:x.db?mode=rwc").ok(),
-            Some(PathBuf::from("x.db"))
-        );
+        assert_eq!(path_from_url("sqlite:x.db?mode=rwc").ok(), Some(PathBuf::from("x.db")));
         assert!(path_from_url("sqlite::memory:").is_err());
         assert!(path_from_url("postgres://x").is_err());
     }

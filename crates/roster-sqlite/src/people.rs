@@ -20,17 +20,13 @@ struct StoredStatus(MemberStatus);
 
 impl FromSql for StoredRole {
     fn column_result(value: ValueRef<'_>) -> FromSqlResult<Self> {
-        Role::parse(value.as_str()?)
-            .map(Self)
-            .ok_or(FromSqlError::InvalidType)
+        Role::parse(value.as_str()?).map(Self).ok_or(FromSqlError::InvalidType)
     }
 }
 
 impl FromSql for StoredStatus {
     fn column_result(value: ValueRef<'_>) -> FromSqlResult<Self> {
-        MemberStatus::parse(value.as_str()?)
-            .map(Self)
-            .ok_or(FromSqlError::InvalidType)
+        MemberStatus::parse(value.as_str()?).map(Self).ok_or(FromSqlError::InvalidType)
     }
 }
 
@@ -91,26 +87,20 @@ pub(crate) fn principal(
          WHERE t.hash = ?1 AND t.revoked_at IS NULL AND (t.expires_at IS NULL OR t.expires_at > ?3)"
     );
     conn.prepare_cached(&sql)?
-        .query_row(
-            params![&token.as_bytes()[..], org.map(OrgId::as_str), now.millis()],
-            |row| {
-                let role: Option<StoredRole> = row.get(7)?;
-                let status: Option<StoredStatus> = row.get(8)?;
-                let allow: Option<bool> = row.get(9)?;
-                let membership = match (role, status) {
-                    (Some(role), Some(status)) => Some(Membership {
-                        role: role.0,
-                        status: status.0,
-                        org_allows_non_admins_to_manage_groups: allow.unwrap_or(false),
-                    }),
-                    _ => None,
-                };
-                Ok(Principal {
-                    user: user_from_row(row, 0)?,
-                    membership,
-                })
-            },
-        )
+        .query_row(params![&token.as_bytes()[..], org.map(OrgId::as_str), now.millis()], |row| {
+            let role: Option<StoredRole> = row.get(7)?;
+            let status: Option<StoredStatus> = row.get(8)?;
+            let allow: Option<bool> = row.get(9)?;
+            let membership = match (role, status) {
+                (Some(role), Some(status)) => Some(Membership {
+                    role: role.0,
+                    status: status.0,
+                    org_allows_non_admins_to_manage_groups: allow.unwrap_or(false),
+                }),
+                _ => None,
+            };
+            Ok(Principal { user: user_from_row(row, 0)?, membership })
+        })
         .optional()
 }
 
@@ -185,12 +175,7 @@ pub(crate) fn add_member(
             "INSERT INTO org_members (org_id, user_id, role, status, created_at, updated_at)
              VALUES (?1, ?2, ?3, 'active', ?4, ?4) ON CONFLICT (org_id, user_id) DO NOTHING",
         )?
-        .execute(params![
-            org.as_str(),
-            user.id.get(),
-            new.role.as_str(),
-            now.millis()
-        ])?;
+        .execute(params![org.as_str(), user.id.get(), new.role.as_str(), now.millis()])?;
     if inserted == 0 {
         return Err(WriteError::Conflict(format!(
             "{} is already a member of organization {org}",
@@ -207,12 +192,7 @@ pub(crate) fn add_member(
             )?
             .execute(params![org.as_str(), user.id.get()])?
             > 0;
-    Ok(OrgMember {
-        user,
-        role: new.role,
-        status: MemberStatus::Active,
-        is_default_admin,
-    })
+    Ok(OrgMember { user, role: new.role, status: MemberStatus::Active, is_default_admin })
 }
 
 fn create_account(
@@ -255,9 +235,7 @@ pub(crate) fn account_for(
     now: Timestamp,
 ) -> Result<User, TxError> {
     let existing = tx
-        .prepare_cached(&format!(
-            "SELECT {USER_COLUMNS} FROM users u WHERE u.email = ?1"
-        ))?
+        .prepare_cached(&format!("SELECT {USER_COLUMNS} FROM users u WHERE u.email = ?1"))?
         .query_row([email.as_str()], |row| user_from_row(row, 0))
         .optional()?;
     match existing {
@@ -279,9 +257,7 @@ pub(crate) fn member(
         "SELECT {MEMBER_COLUMNS} FROM org_members m JOIN users u ON u.id = m.user_id
          WHERE m.org_id = ?1 AND m.user_id = ?2"
     ))?
-    .query_row(params![org.as_str(), id.get()], |row| {
-        member_from_row(row, 0)
-    })
+    .query_row(params![org.as_str(), id.get()], |row| member_from_row(row, 0))
     .optional()
 }
 
@@ -313,14 +289,9 @@ pub(crate) fn list_members(
          ORDER BY {column} {direction}, u.id {direction} LIMIT ?3 OFFSET ?4"
     ))?;
     let items = stmt
-        .query_map(params![org.as_str(), q, limit, offset], |row| {
-            member_from_row(row, 0)
-        })?
+        .query_map(params![org.as_str(), q, limit, offset], |row| member_from_row(row, 0))?
         .collect::<rusqlite::Result<Vec<_>>>()?;
-    Ok(Page {
-        items,
-        total: u64::try_from(total).unwrap_or(0),
-    })
+    Ok(Page { items, total: u64::try_from(total).unwrap_or(0) })
 }
 
 pub(crate) fn organizations_of(
@@ -332,10 +303,8 @@ pub(crate) fn organizations_of(
          FROM org_members m JOIN users u ON u.id = m.user_id JOIN organizations o ON o.id = m.org_id
          WHERE m.user_id = ?1 ORDER BY o.created_at, o.id"
     ))?;
-    stmt.query_map([user.get()], |row| {
-        Ok((org_from_row(row)?, member_from_row(row, 4)?))
-    })?
-    .collect()
+    stmt.query_map([user.get()], |row| Ok((org_from_row(row)?, member_from_row(row, 4)?)))?
+        .collect()
 }
 
 fn conflict(field: &str, message: &str) -> TxError {
@@ -359,13 +328,7 @@ pub(crate) fn invite_member(
         ));
     }
     let now = Timestamp::now();
-    let user = account_for(
-        tx,
-        &invite.email,
-        &invite.first_name,
-        &invite.last_name,
-        now,
-    )?;
+    let user = account_for(tx, &invite.email, &invite.first_name, &invite.last_name, now)?;
     if let Some(current) = member(tx, org, user.id)?
         && current.status != MemberStatus::Disabled
     {
@@ -378,12 +341,7 @@ pub(crate) fn invite_member(
          ON CONFLICT (org_id, user_id) DO UPDATE SET role = excluded.role, status = 'invited',
          updated_at = excluded.updated_at",
     )?
-    .execute(params![
-        org.as_str(),
-        user.id.get(),
-        invite.role.as_str(),
-        now.millis()
-    ])?;
+    .execute(params![org.as_str(), user.id.get(), invite.role.as_str(), now.millis()])?;
     member(tx, org, user.id)?.ok_or_else(|| StoreError::new("invite", "member vanished").into())
 }
 
@@ -502,12 +460,7 @@ pub(crate) fn become_invited_member(
          ON CONFLICT (org_id, user_id) DO UPDATE SET role = excluded.role, status = 'invited',
          updated_at = excluded.updated_at",
     )?
-    .execute(params![
-        org.as_str(),
-        user.id.get(),
-        role.as_str(),
-        now.millis()
-    ])?;
+    .execute(params![org.as_str(), user.id.get(), role.as_str(), now.millis()])?;
     member(tx, org, user.id)?
         .ok_or_else(|| StoreError::new("convert guest", "member vanished").into())
 }
@@ -552,9 +505,7 @@ pub(crate) fn bootstrap_if_empty(
     token: &TokenHash,
     token_expires_at: Option<Timestamp>,
 ) -> Result<Option<Bootstrap>, TxError> {
-    let has_org = tx
-        .prepare_cached("SELECT 1 FROM organizations LIMIT 1")?
-        .exists([])?;
+    let has_org = tx.prepare_cached("SELECT 1 FROM organizations LIMIT 1")?.exists([])?;
     if has_org {
         return Ok(None);
     }

@@ -13,19 +13,10 @@ use serde_json::json;
 use crate::serve::{self, ServeArgs};
 
 #[derive(Parser, Debug)]
-#[command(
-    name = "roster",
-    version,
-    about = "A self-hostable, Tallyfy-compatible groups service"
-)]
+#[command(name = "roster", version, about = "A self-hostable, Tallyfy-compatible groups service")]
 pub struct Args {
     /// Where the data lives: sqlite://PATH (the embedded default).
-    #[arg(
-        long,
-        global = true,
-        env = "ROSTER_DATABASE",
-        default_value = "sqlite://roster.db"
-    )]
+    #[arg(long, global = true, env = "ROSTER_DATABASE", default_value = "sqlite://roster.db")]
     pub database: String,
 
     /// Print one JSON object on stdout instead of text (for scripts).
@@ -138,10 +129,7 @@ async fn org(store: &dyn Store, command: OrgCommand, as_json: bool) -> anyhow::R
             }
             store.create_org(name).await?
         }
-        OrgCommand::Set {
-            org,
-            allow_non_admins_manage_groups,
-        } => {
+        OrgCommand::Set { org, allow_non_admins_manage_groups } => {
             let id = org_id(&org)?;
             match store
                 .set_org_allow_non_admins_manage_groups(&id, allow_non_admins_manage_groups)
@@ -169,13 +157,7 @@ async fn org(store: &dyn Store, command: OrgCommand, as_json: bool) -> anyhow::R
 }
 
 async fn user(store: &dyn Store, command: UserCommand, as_json: bool) -> anyhow::Result<()> {
-    let UserCommand::Create {
-        org,
-        email,
-        first_name,
-        last_name,
-        role,
-    } = command;
+    let UserCommand::Create { org, email, first_name, last_name, role } = command;
     let org = org_id(&org)?;
     let new = NewUser {
         email: Email::parse(&email).with_context(|| format!("{email:?} is not a valid email"))?,
@@ -201,12 +183,7 @@ async fn user(store: &dyn Store, command: UserCommand, as_json: bool) -> anyhow:
             "role": member.role.as_str(),
             "status": member.status.as_str(),
         }),
-        format!(
-            "user {} <{}> is now {} in {org}",
-            user.id,
-            user.email,
-            member.role.as_str()
-        ),
+        format!("user {} <{}> is now {} in {org}", user.id, user.email, member.role.as_str()),
     );
     Ok(())
 }
@@ -217,10 +194,7 @@ async fn token(store: &dyn Store, command: TokenCommand, as_json: bool) -> anyho
     let user_id = UserId::new(user).context("--user must be a positive user id")?;
     let secret = TokenSecret::generate().context("cannot generate a token")?;
     let expires_at = Some(Timestamp::now().plus_days(DEFAULT_LIFETIME_DAYS));
-    let record = match store
-        .create_token(&org, user_id, &secret.hash(), expires_at)
-        .await
-    {
+    let record = match store.create_token(&org, user_id, &secret.hash(), expires_at).await {
         Err(WriteError::NotFound) => bail!("user {user_id} is not a member of organization {org}"),
         other => other?,
     };

@@ -35,15 +35,11 @@ pub async fn run(store: Arc<dyn Store>, args: ServeArgs, database: &str) -> anyh
 
     bootstrap(store.as_ref(), local).await?;
 
-    let config = ApiConfig {
-        require_client_header: !args.allow_missing_client_header,
-    };
+    let config = ApiConfig { require_client_header: !args.allow_missing_client_header };
     let app = roster_api::router(AppState::new(store, config));
     println!("Roster is listening on http://{local} (database {database})");
     tracing::info!(%local, "listening");
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown_signal())
-        .await?;
+    axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await?;
     tracing::info!("stopped");
     Ok(())
 }
@@ -59,9 +55,8 @@ async fn bootstrap(store: &dyn Store, local: SocketAddr) -> anyhow::Result<()> {
     };
     let secret = TokenSecret::generate().context("cannot generate a token")?;
     let expires_at = Some(Timestamp::now().plus_days(DEFAULT_LIFETIME_DAYS));
-    let Some(created) = store
-        .bootstrap_if_empty("My Organization", &admin, &secret.hash(), expires_at)
-        .await?
+    let Some(created) =
+        store.bootstrap_if_empty("My Organization", &admin, &secret.hash(), expires_at).await?
     else {
         return Ok(());
     };

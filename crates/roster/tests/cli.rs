@@ -22,11 +22,7 @@ fn roster(args: &[&str]) -> Output {
 /// Runs a command that must succeed and print exactly one JSON object.
 fn roster_json(args: &[&str]) -> Value {
     let output = roster(args);
-    assert!(
-        output.status.success(),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    assert!(output.status.success(), "{args:?}: {}", String::from_utf8_lossy(&output.stderr));
     let stdout = String::from_utf8(output.stdout).expect("utf-8");
     assert_eq!(stdout.lines().count(), 1, "one line of JSON: {stdout}");
     serde_json::from_str(&stdout).expect("json")
@@ -38,9 +34,7 @@ fn url(dir: &Path) -> String {
 
 fn is_hex32(value: &Value) -> bool {
     value.as_str().is_some_and(|s| {
-        s.len() == 32
-            && s.bytes()
-                .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
+        s.len() == 32 && s.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
     })
 }
 
@@ -50,15 +44,7 @@ fn admin_commands_print_json_and_accept_database_anywhere() {
     let db = url(dir.path());
 
     // --database before the subcommand...
-    let org = roster_json(&[
-        "--database",
-        &db,
-        "org",
-        "create",
-        "--name",
-        "Acme",
-        "--json",
-    ]);
+    let org = roster_json(&["--database", &db, "org", "create", "--name", "Acme", "--json"]);
     assert!(is_hex32(&org["id"]), "{org}");
     assert_eq!(org["name"], json!("Acme"));
     assert_eq!(org["allow_non_admins_manage_groups"], json!(false));
@@ -106,15 +92,7 @@ fn admin_commands_print_json_and_accept_database_anywhere() {
     );
 
     // The same email in a second org is the same account, with its own role there.
-    let other = roster_json(&[
-        "--database",
-        &db,
-        "--json",
-        "org",
-        "create",
-        "--name",
-        "Other",
-    ]);
+    let other = roster_json(&["--database", &db, "--json", "org", "create", "--name", "Other"]);
     let other_id = other["id"].as_str().expect("id");
     let again = roster_json(&[
         "--database",
@@ -170,26 +148,11 @@ fn admin_commands_print_json_and_accept_database_anywhere() {
 fn admin_command_mistakes_fail_with_a_message() {
     let dir = tempfile::tempdir().expect("tempdir");
     let db = url(dir.path());
-    let org = roster_json(&[
-        "--database",
-        &db,
-        "--json",
-        "org",
-        "create",
-        "--name",
-        "Acme",
-    ]);
+    let org = roster_json(&["--database", &db, "--json", "org", "create", "--name", "Acme"]);
     let org_id = org["id"].as_str().expect("id");
     for (args, message) in [
         (
-            vec![
-                "org",
-                "set",
-                "--org",
-                "nope",
-                "--allow-non-admins-manage-groups",
-                "true",
-            ],
+            vec!["org", "set", "--org", "nope", "--allow-non-admins-manage-groups", "true"],
             "is not an organization id",
         ),
         (
@@ -220,10 +183,7 @@ fn admin_command_mistakes_fail_with_a_message() {
             ],
             "not a valid email",
         ),
-        (
-            vec!["token", "create", "--org", org_id, "--user", "42"],
-            "is not a member",
-        ),
+        (vec!["token", "create", "--org", org_id, "--user", "42"], "is not a member"),
         (vec!["org", "create", "--name", "  "], "must not be empty"),
     ] {
         let mut full = vec!["--database", db.as_str()];
@@ -273,11 +233,7 @@ impl Server {
             let line = line.expect("line");
             if let Some(rest) = line.strip_prefix("Roster is listening on http://") {
                 let addr = rest.split_whitespace().next().expect("addr").to_owned();
-                return Self {
-                    child,
-                    addr,
-                    banner,
-                };
+                return Self { child, addr, banner };
             }
             banner.push(line);
         }
@@ -286,10 +242,7 @@ impl Server {
     }
 
     fn printed(&self, prefix: &str) -> Option<String> {
-        self.banner
-            .iter()
-            .find_map(|line| line.strip_prefix(prefix))
-            .map(str::to_owned)
+        self.banner.iter().find_map(|line| line.strip_prefix(prefix)).map(str::to_owned)
     }
 
     /// SIGTERM, then the exit status.
@@ -317,33 +270,18 @@ fn serve_bootstraps_an_empty_database_answers_and_stops_on_sigterm() {
     let db = url(dir.path());
     let mut server = Server::start(&db);
     let org = server.printed("Organization id: ").expect("org id printed");
-    let token = server
-        .printed("Access token (shown once): ")
-        .expect("token printed");
+    let token = server.printed("Access token (shown once): ").expect("token printed");
     assert!(is_hex32(&json!(org)), "{org:?}");
     assert!(token.starts_with("roster_pat_"), "{token:?}");
-    let curl = server
-        .banner
-        .iter()
-        .find(|l| l.trim_start().starts_with("curl "))
-        .expect("curl line");
-    assert!(
-        curl.contains(&format!(
-            "http://{}/organizations/{org}/groups",
-            server.addr
-        )),
-        "{curl}"
-    );
+    let curl =
+        server.banner.iter().find(|l| l.trim_start().starts_with("curl ")).expect("curl line");
+    assert!(curl.contains(&format!("http://{}/organizations/{org}/groups", server.addr)), "{curl}");
     assert!(
         curl.contains(&format!("Bearer {token}")) && curl.contains("X-Tallyfy-Client"),
         "{curl}"
     );
 
-    let (head, body) = http_get(
-        &server.addr,
-        &format!("/organizations/{org}/groups"),
-        &token,
-    );
+    let (head, body) = http_get(&server.addr, &format!("/organizations/{org}/groups"), &token);
     assert!(head.starts_with("HTTP/1.1 200 OK"), "{head}");
     assert_eq!(
         body,
@@ -351,11 +289,7 @@ fn serve_bootstraps_an_empty_database_answers_and_stops_on_sigterm() {
             "total": 0, "count": 0, "per_page": 10, "current_page": 1, "total_pages": 1, "links": {}
         }}})
     );
-    let (_, me) = http_get(
-        &server.addr,
-        &format!("/api/organizations/{org}/me"),
-        &token,
-    );
+    let (_, me) = http_get(&server.addr, &format!("/api/organizations/{org}/me"), &token);
     assert_eq!(me["data"]["role"], json!("admin"));
     let exit = server.stop();
     assert!(exit.success(), "graceful shutdown exits 0: {exit:?}");
@@ -363,12 +297,7 @@ fn serve_bootstraps_an_empty_database_answers_and_stops_on_sigterm() {
     // A second start finds the organization: it creates and prints nothing new, and the
     // first token still works.
     let mut again = Server::start(&db);
-    assert_eq!(
-        again.printed("Organization id: "),
-        None,
-        "{:?}",
-        again.banner
-    );
+    assert_eq!(again.printed("Organization id: "), None, "{:?}", again.banner);
     let (head, _) = http_get(&again.addr, &format!("/organizations/{org}/groups"), &token);
     assert!(head.starts_with("HTTP/1.1 200 OK"), "{head}");
     assert!(again.stop().success());

@@ -38,13 +38,7 @@ fn page_request<T>(
     pairs: &[(String, String)],
     decode: impl Fn(&str) -> Option<T>,
 ) -> Result<(u64, Option<T>), ValidationErrors> {
-    let value = |name: &str| {
-        pairs
-            .iter()
-            .rev()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.trim())
-    };
+    let value = |name: &str| pairs.iter().rev().find(|(k, _)| k == name).map(|(_, v)| v.trim());
     let per_page = match value("per_page").map(str::parse::<i64>) {
         Some(Ok(n)) if n > MAX_PAGE as i64 => MAX_PAGE,
         Some(Ok(n)) if n >= 1 => n as u64,
@@ -68,10 +62,7 @@ fn member_cursor(raw: &str) -> Option<UserId> {
 fn guest_cursor(raw: &str) -> Option<Email> {
     let bytes = (0..raw.len())
         .step_by(2)
-        .map(|i| {
-            raw.get(i..i + 2)
-                .and_then(|h| u8::from_str_radix(h, 16).ok())
-        })
+        .map(|i| raw.get(i..i + 2).and_then(|h| u8::from_str_radix(h, 16).ok()))
         .collect::<Option<Vec<u8>>>()?;
     Email::parse(&String::from_utf8(bytes).ok()?)
 }
@@ -96,14 +87,7 @@ pub async fn members(
         .then(|| members.last().map(|m| m.user.id.to_string()))
         .flatten();
     let data = members.iter().map(UserOut::of).collect();
-    Ok(Json(CursorPage {
-        data,
-        meta: CursorMeta {
-            per_page,
-            next_cursor,
-        },
-    })
-    .into_response())
+    Ok(Json(CursorPage { data, meta: CursorMeta { per_page, next_cursor } }).into_response())
 }
 
 pub async fn guests(
@@ -122,14 +106,7 @@ pub async fn guests(
         .then(|| guests.last().map(|g| encode_guest_cursor(&g.email)))
         .flatten();
     let data = guests.iter().map(GuestOut::new).collect();
-    Ok(Json(CursorPage {
-        data,
-        meta: CursorMeta {
-            per_page,
-            next_cursor,
-        },
-    })
-    .into_response())
+    Ok(Json(CursorPage { data, meta: CursorMeta { per_page, next_cursor } }).into_response())
 }
 
 pub async fn patch_members(
@@ -140,17 +117,9 @@ pub async fn patch_members(
     JsonBody(body): JsonBody,
 ) -> Result<Response, ApiError> {
     let patch = groups::parse_member_patch(&body)?;
-    let group = state
-        .store
-        .patch_group_members(&caller.org, &id, &patch, if_match.as_ref())
-        .await?;
-    Ok(with_etag(
-        Json(Item {
-            data: GroupOut::summary(&group),
-        })
-        .into_response(),
-        group.version,
-    ))
+    let group =
+        state.store.patch_group_members(&caller.org, &id, &patch, if_match.as_ref()).await?;
+    Ok(with_etag(Json(Item { data: GroupOut::summary(&group) }).into_response(), group.version))
 }
 
 pub async fn patch_guests(
@@ -161,15 +130,6 @@ pub async fn patch_guests(
     JsonBody(body): JsonBody,
 ) -> Result<Response, ApiError> {
     let patch = groups::parse_guest_patch(&body)?;
-    let group = state
-        .store
-        .patch_group_guests(&caller.org, &id, &patch, if_match.as_ref())
-        .await?;
-    Ok(with_etag(
-        Json(Item {
-            data: GroupOut::summary(&group),
-        })
-        .into_response(),
-        group.version,
-    ))
+    let group = state.store.patch_group_guests(&caller.org, &id, &patch, if_match.as_ref()).await?;
+    Ok(with_etag(Json(Item { data: GroupOut::summary(&group) }).into_response(), group.version))
 }

@@ -24,10 +24,7 @@ async fn members_of(
     org: &OrgId,
     groups: &[Group],
 ) -> Result<HashMap<UserId, OrgMember>, ApiError> {
-    let mut ids: Vec<UserId> = groups
-        .iter()
-        .flat_map(|g| g.members.iter().copied())
-        .collect();
+    let mut ids: Vec<UserId> = groups.iter().flat_map(|g| g.members.iter().copied()).collect();
     ids.sort_unstable();
     ids.dedup();
     let members = state.store.members_by_ids(org, &ids).await?;
@@ -44,12 +41,7 @@ fn shape<'a>(
         out.assets = Some(Collection { data: Vec::new() });
     }
     if includes.users {
-        let data = group
-            .members
-            .iter()
-            .filter_map(|id| members.get(id))
-            .map(UserOut::of)
-            .collect();
+        let data = group.members.iter().filter_map(|id| members.get(id)).map(UserOut::of).collect();
         out.users = Some(Collection { data });
     }
     out
@@ -68,13 +60,8 @@ async fn respond(
     } else {
         HashMap::new()
     };
-    let body = Item {
-        data: shape(group, includes, &members),
-    };
-    Ok(with_etag(
-        (status, Json(body)).into_response(),
-        group.version,
-    ))
+    let body = Item { data: shape(group, includes, &members) };
+    Ok(with_etag((status, Json(body)).into_response(), group.version))
 }
 
 pub async fn list(
@@ -94,14 +81,8 @@ pub async fn list(
     };
     let links = PageLinks::new(&headers, &uri, &pairs);
     let body = List {
-        data: page
-            .items
-            .iter()
-            .map(|g| shape(g, includes, &members))
-            .collect(),
-        meta: Meta {
-            pagination: Pagination::new(&params, page.total, page.items.len(), &links),
-        },
+        data: page.items.iter().map(|g| shape(g, includes, &members)).collect(),
+        meta: Meta { pagination: Pagination::new(&params, page.total, page.items.len(), &links) },
     };
     Ok(Json(body).into_response())
 }
@@ -114,11 +95,7 @@ pub async fn get(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let includes = Includes::from_pairs(&query::pairs(&uri));
-    let group = state
-        .store
-        .group(&caller.org, &id)
-        .await?
-        .ok_or_else(ApiError::not_found)?;
+    let group = state.store.group(&caller.org, &id).await?.ok_or_else(ApiError::not_found)?;
     if let Some(unchanged) = not_modified(&headers, group.version) {
         return Ok(unchanged);
     }
@@ -134,28 +111,16 @@ pub async fn create(
 ) -> Result<Response, ApiError> {
     let write = groups::parse_create(&body)?;
     let key = match headers.get("idempotency-key") {
-        Some(value) => Some(IdempotencyKey::for_request(
-            value.to_str().unwrap_or_default(),
-            &body,
-        )?),
+        Some(value) => {
+            Some(IdempotencyKey::for_request(value.to_str().unwrap_or_default(), &body)?)
+        }
         None => None,
     };
-    let created = state
-        .store
-        .create_group(&caller.org, &write, key.as_ref())
-        .await?;
-    let mut response = respond(
-        &state,
-        &caller,
-        StatusCode::CREATED,
-        &created.group,
-        Includes::default(),
-    )
-    .await?;
+    let created = state.store.create_group(&caller.org, &write, key.as_ref()).await?;
+    let mut response =
+        respond(&state, &caller, StatusCode::CREATED, &created.group, Includes::default()).await?;
     if created.replayed {
-        response
-            .headers_mut()
-            .insert("idempotent-replayed", HeaderValue::from_static("true"));
+        response.headers_mut().insert("idempotent-replayed", HeaderValue::from_static("true"));
     }
     Ok(response)
 }
@@ -169,10 +134,7 @@ pub async fn update(
     JsonBody(body): JsonBody,
 ) -> Result<Response, ApiError> {
     let write = groups::parse_update(&body)?;
-    let group = state
-        .store
-        .update_group(&caller.org, &id, &write, if_match.as_ref())
-        .await?;
+    let group = state.store.update_group(&caller.org, &id, &write, if_match.as_ref()).await?;
     respond(&state, &caller, StatusCode::OK, &group, Includes::default()).await
 }
 
@@ -182,9 +144,6 @@ pub async fn delete(
     IfMatchHeader(if_match): IfMatchHeader,
     State(state): State<AppState>,
 ) -> Result<StatusCode, ApiError> {
-    state
-        .store
-        .delete_group(&caller.org, &id, if_match.as_ref())
-        .await?;
+    state.store.delete_group(&caller.org, &id, if_match.as_ref()).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -31,9 +31,7 @@ pub async fn list(
         return Ok(Json(Collection { data }).into_response());
     }
     let links = PageLinks::new(&headers, &uri, &pairs);
-    let meta = Meta {
-        pagination: Pagination::new(&params, page.total, page.items.len(), &links),
-    };
+    let meta = Meta { pagination: Pagination::new(&params, page.total, page.items.len(), &links) };
     Ok(Json(List { data, meta }).into_response())
 }
 
@@ -55,15 +53,8 @@ pub async fn get(
     GuestPath(email): GuestPath,
     State(state): State<AppState>,
 ) -> Result<Response, ApiError> {
-    let guest = state
-        .store
-        .guest(&caller.org, &email)
-        .await?
-        .ok_or_else(ApiError::not_found)?;
-    Ok(Json(Item {
-        data: GuestOut::new(&guest),
-    })
-    .into_response())
+    let guest = state.store.guest(&caller.org, &email).await?.ok_or_else(ApiError::not_found)?;
+    Ok(Json(Item { data: GuestOut::new(&guest) }).into_response())
 }
 
 pub async fn create(
@@ -73,13 +64,7 @@ pub async fn create(
 ) -> Result<Response, ApiError> {
     let new = people::parse_new_guest(&body)?;
     let guest = state.store.create_guest(&caller.org, &new).await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(Item {
-            data: GuestOut::new(&guest),
-        }),
-    )
-        .into_response())
+    Ok((StatusCode::CREATED, Json(Item { data: GuestOut::new(&guest) })).into_response())
 }
 
 /// `PUT /guests/{email}`: only `associated_members` is applied.
@@ -91,21 +76,11 @@ pub async fn update(
 ) -> Result<Response, ApiError> {
     let guest = match people::parse_guest_update(&body)? {
         Some(members) => {
-            state
-                .store
-                .set_guest_associated_members(&caller.org, &email, &members)
-                .await?
+            state.store.set_guest_associated_members(&caller.org, &email, &members).await?
         }
-        None => state
-            .store
-            .guest(&caller.org, &email)
-            .await?
-            .ok_or_else(ApiError::not_found)?,
+        None => state.store.guest(&caller.org, &email).await?.ok_or_else(ApiError::not_found)?,
     };
-    Ok(Json(Item {
-        data: GuestOut::new(&guest),
-    })
-    .into_response())
+    Ok(Json(Item { data: GuestOut::new(&guest) }).into_response())
 }
 
 async fn act(
@@ -114,18 +89,12 @@ async fn act(
     email: &Email,
     action: GuestAction,
 ) -> Result<Response, ApiError> {
-    Ok(
-        match state.store.guest_action(&caller.org, email, action).await? {
-            GuestOutcome::Guest(guest) => Json(Item {
-                data: GuestOut::new(&guest),
-            })
-            .into_response(),
-            GuestOutcome::BecameMember(member) => Json(Item {
-                data: UserOut::of(&member),
-            })
-            .into_response(),
-        },
-    )
+    Ok(match state.store.guest_action(&caller.org, email, action).await? {
+        GuestOutcome::Guest(guest) => Json(Item { data: GuestOut::new(&guest) }).into_response(),
+        GuestOutcome::BecameMember(member) => {
+            Json(Item { data: UserOut::of(&member) }).into_response()
+        }
+    })
 }
 
 pub async fn delete(

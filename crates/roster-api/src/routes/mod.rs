@@ -16,10 +16,7 @@ pub fn api_routes() -> Router<AppState> {
         .route("/me", get(me::me))
         .route("/me/organizations", get(me::organizations))
         .route("/organizations/{org}/me", get(me::org_me))
-        .route(
-            "/organizations/{org}/groups",
-            get(groups::list).post(groups::create),
-        )
+        .route("/organizations/{org}/groups", get(groups::list).post(groups::create))
         .route(
             "/organizations/{org}/groups/{group}",
             get(groups::get).put(groups::update).delete(groups::delete),
@@ -39,41 +36,17 @@ pub fn api_routes() -> Router<AppState> {
             "/organizations/{org}/users/{user}",
             get(users::get).put(users::update).delete(users::remove),
         )
-        .route(
-            "/organizations/{org}/users/{user}/role",
-            put(users::set_role),
-        )
-        .route(
-            "/organizations/{org}/users/{user}/disable",
-            delete(users::disable),
-        )
-        .route(
-            "/organizations/{org}/users/{user}/enable",
-            put(users::enable),
-        )
-        .route(
-            "/organizations/{org}/users/{user}/to/guest",
-            post(users::to_guest),
-        )
-        .route(
-            "/organizations/{org}/guests",
-            get(guests::list).post(guests::create),
-        )
+        .route("/organizations/{org}/users/{user}/role", put(users::set_role))
+        .route("/organizations/{org}/users/{user}/disable", delete(users::disable))
+        .route("/organizations/{org}/users/{user}/enable", put(users::enable))
+        .route("/organizations/{org}/users/{user}/to/guest", post(users::to_guest))
+        .route("/organizations/{org}/guests", get(guests::list).post(guests::create))
         .route("/organizations/{org}/guests-list", get(guests::list_all))
         .route(
             "/organizations/{org}/guests/{email}",
             get(guests::get).put(guests::update).delete(guests::delete),
         )
-        .route(
-            "/organizations/{org}/guests/{email}/disable",
-            delete(guests::disable),
-        )
-        .route(
-            "/organizations/{org}/guests/{email}/enable",
-            put(guests::enable),
-        )
-        .route(
-            "/organizations/{org}/guests/{email}/to/member",
-            post(guests::to_member),
-        )
+        .route("/organizations/{org}/guests/{email}/disable", delete(guests::disable))
+        .route("/organizations/{org}/guests/{email}/enable", put(guests::enable))
+        .route("/organizations/{org}/guests/{email}/to/member", post(guests::to_member))
 }

@@ -54,14 +54,8 @@ pub async fn list(
     let groups = groups_for(&state, &caller.org, &page.items, includes).await?;
     let links = PageLinks::new(&headers, &uri, &pairs);
     let body = List {
-        data: page
-            .items
-            .iter()
-            .map(|m| shape(m, groups.as_deref()))
-            .collect(),
-        meta: Meta {
-            pagination: Pagination::new(&params, page.total, page.items.len(), &links),
-        },
+        data: page.items.iter().map(|m| shape(m, groups.as_deref())).collect(),
+        meta: Meta { pagination: Pagination::new(&params, page.total, page.items.len(), &links) },
     };
     Ok(Json(body).into_response())
 }
@@ -78,11 +72,7 @@ pub async fn list_all(
     let includes = Includes::from_pairs(&pairs);
     let page = state.store.list_members(&caller.org, &params).await?;
     let groups = groups_for(&state, &caller.org, &page.items, includes).await?;
-    let data = page
-        .items
-        .iter()
-        .map(|m| shape(m, groups.as_deref()))
-        .collect();
+    let data = page.items.iter().map(|m| shape(m, groups.as_deref())).collect();
     Ok(Json(Collection { data }).into_response())
 }
 
@@ -94,16 +84,9 @@ pub async fn get(
     OriginalUri(uri): OriginalUri,
 ) -> Result<Response, ApiError> {
     let includes = Includes::from_pairs(&query::pairs(&uri));
-    let member = state
-        .store
-        .member(&caller.org, id)
-        .await?
-        .ok_or_else(ApiError::not_found)?;
+    let member = state.store.member(&caller.org, id).await?.ok_or_else(ApiError::not_found)?;
     let groups = groups_for(&state, &caller.org, std::slice::from_ref(&member), includes).await?;
-    Ok(Json(Item {
-        data: shape(&member, groups.as_deref()),
-    })
-    .into_response())
+    Ok(Json(Item { data: shape(&member, groups.as_deref()) }).into_response())
 }
 
 pub async fn invite(
@@ -113,10 +96,7 @@ pub async fn invite(
 ) -> Result<Response, ApiError> {
     let invite = people::parse_invite(&body)?;
     let member = state.store.invite_member(&caller.org, &invite).await?;
-    Ok(Json(Item {
-        data: UserOut::of(&member),
-    })
-    .into_response())
+    Ok(Json(Item { data: UserOut::of(&member) }).into_response())
 }
 
 pub async fn update(
@@ -127,10 +107,7 @@ pub async fn update(
 ) -> Result<Response, ApiError> {
     let changes = people::parse_member_update(&body)?;
     let member = state.store.update_member(&caller.org, id, &changes).await?;
-    Ok(Json(Item {
-        data: UserOut::of(&member),
-    })
-    .into_response())
+    Ok(Json(Item { data: UserOut::of(&member) }).into_response())
 }
 
 async fn act(
@@ -139,18 +116,12 @@ async fn act(
     id: UserId,
     action: MemberAction,
 ) -> Result<Response, ApiError> {
-    Ok(
-        match state.store.member_action(&caller.org, id, action).await? {
-            MemberOutcome::Member(member) => Json(Item {
-                data: UserOut::of(&member),
-            })
-            .into_response(),
-            MemberOutcome::BecameGuest(guest) => Json(Item {
-                data: GuestOut::new(&guest),
-            })
-            .into_response(),
-        },
-    )
+    Ok(match state.store.member_action(&caller.org, id, action).await? {
+        MemberOutcome::Member(member) => Json(Item { data: UserOut::of(&member) }).into_response(),
+        MemberOutcome::BecameGuest(guest) => {
+            Json(Item { data: GuestOut::new(&guest) }).into_response()
+        }
+    })
 }
 
 pub async fn set_role(

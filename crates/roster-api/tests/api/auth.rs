@@ -29,9 +29,7 @@ async fn missing_unknown_or_malformed_tokens_are_401() {
             let mut req = request(Method::GET, &path, None, None);
             req.headers_mut().insert(
                 "authorization",
-                format!("Basic {}", app.admin.token)
-                    .parse()
-                    .expect("header"),
+                format!("Basic {}", app.admin.token).parse().expect("header"),
             );
             req
         },
@@ -60,8 +58,7 @@ async fn the_client_header_is_required_unless_turned_off() {
         let mut req = request(Method::GET, "/me", Some(&app.admin.token), None);
         req.headers_mut().remove("x-tallyfy-client");
         if let Some(value) = value {
-            req.headers_mut()
-                .insert("x-tallyfy-client", value.parse().expect("header"));
+            req.headers_mut().insert("x-tallyfy-client", value.parse().expect("header"));
         }
         let response = app.send(req).await;
         assert_eq!(response.status, StatusCode::UNAUTHORIZED, "{value:?}");
@@ -72,14 +69,10 @@ async fn the_client_header_is_required_unless_turned_off() {
     }
     // Any non-empty value will do.
     let mut req = request(Method::GET, "/me", Some(&app.admin.token), None);
-    req.headers_mut()
-        .insert("x-tallyfy-client", "TallyfySDK".parse().expect("header"));
+    req.headers_mut().insert("x-tallyfy-client", "TallyfySDK".parse().expect("header"));
     assert_eq!(app.send(req).await.status, StatusCode::OK);
 
-    let relaxed = TestApp::with_config(ApiConfig {
-        require_client_header: false,
-    })
-    .await;
+    let relaxed = TestApp::with_config(ApiConfig { require_client_header: false }).await;
     let mut req = request(Method::GET, "/me", Some(&relaxed.admin.token), None);
     req.headers_mut().remove("x-tallyfy-client");
     assert_eq!(relaxed.send(req).await.status, StatusCode::OK);
@@ -108,12 +101,8 @@ async fn me_shows_the_account_and_org_me_adds_role_and_status() {
         expected["is_default_admin"] = json!(false);
         assert_eq!(response.json(), json!({"data": expected}));
     }
-    let elsewhere = app
-        .get(
-            &format!("/organizations/{}/me", app.other_org),
-            &app.standard.token,
-        )
-        .await;
+    let elsewhere =
+        app.get(&format!("/organizations/{}/me", app.other_org), &app.standard.token).await;
     assert_eq!(elsewhere.status, StatusCode::FORBIDDEN);
 }
 
@@ -121,15 +110,10 @@ async fn me_shows_the_account_and_org_me_adds_role_and_status() {
 #[tokio::test]
 async fn permission_matrix() {
     let app = TestApp::new().await;
-    let group = app
-        .create_group(json!({"name": "Base", "description": "d"}))
-        .await;
+    let group = app.create_group(json!({"name": "Base", "description": "d"})).await;
     let group_path = app.org_path(&format!("/groups/{}", group["id"].as_str().expect("id")));
     for allow in [false, true] {
-        app.store
-            .set_org_allow_non_admins_manage_groups(&app.org, allow)
-            .await
-            .expect("setting");
+        app.store.set_org_allow_non_admins_manage_groups(&app.org, allow).await.expect("setting");
         for (who, token, may_write) in [
             ("admin", &app.admin.token, true),
             ("standard", &app.standard.token, allow),
@@ -142,51 +126,30 @@ async fn permission_matrix() {
 
             let name = format!("{who}-{allow}");
             let create = app
-                .post(
-                    &app.org_path("/groups"),
-                    token,
-                    &json!({"name": name, "description": "d"}),
-                )
+                .post(&app.org_path("/groups"), token, &json!({"name": name, "description": "d"}))
                 .await;
-            let update = app
-                .put(
-                    &group_path,
-                    token,
-                    &json!({"description": format!("by {name}")}),
-                )
-                .await;
+            let update =
+                app.put(&group_path, token, &json!({"description": format!("by {name}")})).await;
             if may_write {
-                assert_eq!(
-                    create.status,
-                    StatusCode::CREATED,
-                    "{who} create allow={allow}"
-                );
+                assert_eq!(create.status, StatusCode::CREATED, "{who} create allow={allow}");
                 assert_eq!(update.status, StatusCode::OK, "{who} update allow={allow}");
                 let created_path = app.org_path(&format!(
                     "/groups/{}",
                     create.json()["data"]["id"].as_str().expect("id")
                 ));
-                assert_eq!(
-                    app.delete(&created_path, token).await.status,
-                    StatusCode::NO_CONTENT
-                );
+                assert_eq!(app.delete(&created_path, token).await.status, StatusCode::NO_CONTENT);
             } else {
                 for (op, response) in [
                     ("create", create),
                     ("update", update),
                     ("delete", app.delete(&group_path, token).await),
                 ] {
-                    assert_eq!(
-                        response.status,
-                        StatusCode::FORBIDDEN,
-                        "{who} {op} allow={allow}"
-                    );
+                    assert_eq!(response.status, StatusCode::FORBIDDEN, "{who} {op} allow={allow}");
                     assert_eq!(response.json(), forbidden());
                 }
                 // Refused before the body is read: even a broken body gets 403.
-                let broken = app
-                    .call(Method::POST, &app.org_path("/groups"), token, Some("{"))
-                    .await;
+                let broken =
+                    app.call(Method::POST, &app.org_path("/groups"), token, Some("{")).await;
                 assert_eq!(broken.status, StatusCode::FORBIDDEN);
             }
         }
@@ -201,9 +164,7 @@ async fn permission_matrix() {
 #[tokio::test]
 async fn another_orgs_token_is_403_and_learns_nothing() {
     let app = TestApp::new().await;
-    let group = app
-        .create_group(json!({"name": "Secret", "description": "d"}))
-        .await;
+    let group = app.create_group(json!({"name": "Secret", "description": "d"})).await;
     let group_path = app.org_path(&format!("/groups/{}", group["id"].as_str().expect("id")));
     let expected = json!({"error": true, "message": "You are not a member of this organization.", "code": "FORBIDDEN"});
     let token = &app.other_admin.token;
@@ -211,30 +172,17 @@ async fn another_orgs_token_is_403_and_learns_nothing() {
         app.get(&app.org_path("/groups"), token).await,
         app.get(&group_path, token).await,
         app.get(&app.org_path("/me"), token).await,
-        app.post(
-            &app.org_path("/groups"),
-            token,
-            &json!({"name": "x", "description": "d"}),
-        )
-        .await,
-        app.put(&group_path, token, &json!({"name": "Hacked"}))
-            .await,
+        app.post(&app.org_path("/groups"), token, &json!({"name": "x", "description": "d"})).await,
+        app.put(&group_path, token, &json!({"name": "Hacked"})).await,
         app.delete(&group_path, token).await,
         // An org that does not exist looks the same as one the caller is not in.
-        app.get(
-            "/organizations/00000000000000000000000000000000/groups",
-            token,
-        )
-        .await,
+        app.get("/organizations/00000000000000000000000000000000/groups", token).await,
     ] {
         assert_eq!(response.status, StatusCode::FORBIDDEN);
         assert_eq!(response.json(), expected);
         assert!(!response.text.contains("Secret"));
     }
-    assert_eq!(
-        app.get(&group_path, &app.admin.token).await.json()["data"],
-        group
-    );
+    assert_eq!(app.get(&group_path, &app.admin.token).await.json()["data"], group);
     assert_eq!(app.group_count().await, 1);
 }
 
@@ -257,22 +205,16 @@ async fn a_group_of_another_org_is_404_under_this_org() {
         json!({"error": true, "message": "Resource not found", "code": "RESOURCE_NOT_FOUND"});
     for response in [
         app.get(&path, &app.admin.token).await,
-        app.put(&path, &app.admin.token, &json!({"name": "Mine"}))
-            .await,
+        app.put(&path, &app.admin.token, &json!({"name": "Mine"})).await,
         app.delete(&path, &app.admin.token).await,
     ] {
         assert_eq!(response.status, StatusCode::NOT_FOUND);
         assert_eq!(response.json(), not_found);
     }
-    let listed = app
-        .get(&app.org_path("/groups?q=theirs"), &app.admin.token)
-        .await;
+    let listed = app.get(&app.org_path("/groups?q=theirs"), &app.admin.token).await;
     assert_eq!(listed.json()["data"], json!([]));
     let still = app
-        .get(
-            &format!("/organizations/{}/groups/{id}", app.other_org),
-            &app.other_admin.token,
-        )
+        .get(&format!("/organizations/{}/groups/{id}", app.other_org), &app.other_admin.token)
         .await;
     assert_eq!(still.json()["data"], theirs);
 }
@@ -288,14 +230,8 @@ async fn a_user_in_two_orgs_sees_each_orgs_groups_only_there() {
     )
     .await;
     assert_eq!(member.id, app.admin.id, "same email, same account");
-    app.create_group(json!({"name": "Acme only", "description": "d"}))
-        .await;
-    let there = app
-        .get(
-            &format!("/organizations/{}/groups", app.other_org),
-            &member.token,
-        )
-        .await;
+    app.create_group(json!({"name": "Acme only", "description": "d"})).await;
+    let there = app.get(&format!("/organizations/{}/groups", app.other_org), &member.token).await;
     assert_eq!(there.status, StatusCode::OK);
     assert_eq!(there.json()["data"], json!([]));
     // The light role there does not carry over the admin role here, and vice versa.

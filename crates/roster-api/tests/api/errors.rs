@@ -32,19 +32,10 @@ async fn wrong_methods_are_405() {
         (Method::PATCH, app.org_path("/groups")),
         (Method::DELETE, app.org_path("/groups")),
         (Method::POST, "/me".to_owned()),
-        (
-            Method::POST,
-            app.org_path("/groups/0123456789abcdef0123456789abcdef"),
-        ),
+        (Method::POST, app.org_path("/groups/0123456789abcdef0123456789abcdef")),
     ] {
-        let response = app
-            .call(method.clone(), &path, &app.admin.token, None)
-            .await;
-        assert_eq!(
-            response.status,
-            StatusCode::METHOD_NOT_ALLOWED,
-            "{method} {path}"
-        );
+        let response = app.call(method.clone(), &path, &app.admin.token, None).await;
+        assert_eq!(response.status, StatusCode::METHOD_NOT_ALLOWED, "{method} {path}");
         assert_eq!(
             response.json(),
             json!({"error": true, "message": "The method is not allowed for this endpoint.", "code": "METHOD_NOT_ALLOWED"})
@@ -80,7 +71,12 @@ async fn a_storage_fault_is_a_500_that_reveals_nothing() {
     app.break_groups_table();
     for response in [
         app.get(&app.org_path("/groups"), &app.admin.token).await,
-        app.post(&app.org_path("/groups"), &app.admin.token, &json!({"name": "x", "description": "d"})).await,
+        app.post(
+            &app.org_path("/groups"),
+            &app.admin.token,
+            &json!({"name": "x", "description": "d"}),
+        )
+        .await,
     ] {
         assert_eq!(response.status, StatusCode::INTERNAL_SERVER_ERROR);
         assert_eq!(

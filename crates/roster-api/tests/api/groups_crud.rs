@@ -38,9 +38,7 @@ async fn create_answers_201_with_the_whole_group() {
         "guests": ["Client.Liaison@Partner.com", "a@partner.com"],
         "ignored_key": true
     });
-    let response = app
-        .post(&app.org_path("/groups"), &app.admin.token, &body)
-        .await;
+    let response = app.post(&app.org_path("/groups"), &app.admin.token, &body).await;
     assert_eq!(response.status, StatusCode::CREATED);
     assert_eq!(response.header("content-type"), Some("application/json"));
     let data = &response.json()["data"];
@@ -62,9 +60,7 @@ async fn create_answers_201_with_the_whole_group() {
 #[tokio::test]
 async fn get_returns_the_group_under_both_prefixes() {
     let app = TestApp::new().await;
-    let created = app
-        .create_group(json!({"name": "Sales", "description": "Sells"}))
-        .await;
+    let created = app.create_group(json!({"name": "Sales", "description": "Sells"})).await;
     let id = created["id"].as_str().expect("id");
     for path in [
         app.org_path(&format!("/groups/{id}")),
@@ -84,10 +80,7 @@ async fn with_users_and_assets_nest_fractal_includes() {
         .await;
     let id = created["id"].as_str().expect("id");
     let response = app
-        .get(
-            &app.org_path(&format!("/groups/{id}?with=assets,users,unknown")),
-            &app.admin.token,
-        )
+        .get(&app.org_path(&format!("/groups/{id}?with=assets,users,unknown")), &app.admin.token)
         .await;
     assert_eq!(response.status, StatusCode::OK);
     let data = &response.json()["data"];
@@ -110,10 +103,7 @@ async fn with_users_and_assets_nest_fractal_includes() {
             "last_updated": user["last_updated"],
         }]})
     );
-    let plain = app
-        .get(&app.org_path(&format!("/groups/{id}")), &app.admin.token)
-        .await
-        .json();
+    let plain = app.get(&app.org_path(&format!("/groups/{id}")), &app.admin.token).await.json();
     assert_eq!(plain["data"].get("assets"), None);
     assert_eq!(plain["data"].get("users"), None);
 }
@@ -130,13 +120,7 @@ async fn update_replaces_present_lists_and_keeps_absent_ones() {
     let path = app.org_path(&format!("/groups/{}", created["id"].as_str().expect("id")));
 
     // Only the description: lists and name untouched.
-    let response = app
-        .put(
-            &path,
-            &app.admin.token,
-            &json!({"description": "Sells more"}),
-        )
-        .await;
+    let response = app.put(&path, &app.admin.token, &json!({"description": "Sells more"})).await;
     assert_eq!(response.status, StatusCode::OK);
     let data = response.json()["data"].clone();
     assert_eq!(
@@ -163,50 +147,25 @@ async fn update_replaces_present_lists_and_keeps_absent_ones() {
     let data = response.json()["data"].clone();
     assert_eq!(
         data,
-        expected_group(
-            &data,
-            "SALES",
-            "Sells more",
-            json!([app.light.id.get()]),
-            json!([])
-        )
+        expected_group(&data, "SALES", "Sells more", json!([app.light.id.get()]), json!([]))
     );
 
     // And it sticks.
-    assert_eq!(
-        app.get(&path, &app.light.token).await.json(),
-        json!({"data": data})
-    );
+    assert_eq!(app.get(&path, &app.light.token).await.json(), json!({"data": data}));
 }
 
 #[tokio::test]
 async fn an_update_that_changes_nothing_keeps_last_updated() {
     let app = TestApp::new().await;
-    let created = app
-        .create_group(json!({"name": "Sales", "description": "Sells"}))
-        .await;
+    let created = app.create_group(json!({"name": "Sales", "description": "Sells"})).await;
     let path = app.org_path(&format!("/groups/{}", created["id"].as_str().expect("id")));
     tokio::time::sleep(std::time::Duration::from_millis(5)).await;
-    let same = app
-        .put(
-            &path,
-            &app.admin.token,
-            &json!({"name": "Sales", "members": []}),
-        )
-        .await;
+    let same = app.put(&path, &app.admin.token, &json!({"name": "Sales", "members": []})).await;
     assert_eq!(same.status, StatusCode::OK);
     assert_eq!(same.json()["data"]["last_updated"], created["last_updated"]);
-    let renamed = app
-        .put(&path, &app.admin.token, &json!({"name": "Sales 2"}))
-        .await;
-    assert_ne!(
-        renamed.json()["data"]["last_updated"],
-        created["last_updated"]
-    );
-    assert_eq!(
-        renamed.json()["data"]["updated_at"],
-        renamed.json()["data"]["last_updated"]
-    );
+    let renamed = app.put(&path, &app.admin.token, &json!({"name": "Sales 2"})).await;
+    assert_ne!(renamed.json()["data"]["last_updated"], created["last_updated"]);
+    assert_eq!(renamed.json()["data"]["updated_at"], renamed.json()["data"]["last_updated"]);
 }
 
 #[tokio::test]
@@ -225,14 +184,12 @@ async fn delete_answers_204_then_the_group_is_gone_and_its_name_free() {
     for response in [
         app.get(&path, &app.admin.token).await,
         app.delete(&path, &app.admin.token).await,
-        app.put(&path, &app.admin.token, &json!({"name": "x"}))
-            .await,
+        app.put(&path, &app.admin.token, &json!({"name": "x"})).await,
     ] {
         assert_eq!(response.status, StatusCode::NOT_FOUND);
         assert_eq!(response.json(), not_found);
     }
-    app.create_group(json!({"name": "temp", "description": "again"}))
-        .await;
+    app.create_group(json!({"name": "temp", "description": "again"})).await;
     assert_eq!(app.group_count().await, 1);
 }
 
@@ -246,10 +203,7 @@ async fn new_guest_emails_join_the_org_and_numeric_string_members_are_accepted()
             "guests": [" New.Guest@Example.org "]
         }))
         .await;
-    assert_eq!(
-        data["members"],
-        json!([app.admin.id.get(), app.light.id.get()])
-    );
+    assert_eq!(data["members"], json!([app.admin.id.get(), app.light.id.get()]));
     assert_eq!(data["guests"], json!(["new.guest@example.org"]));
     // The same guest in a second group is the same org guest, in any case.
     let second = app

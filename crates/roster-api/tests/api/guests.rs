@@ -27,9 +27,7 @@ fn guest_json(actual: &Value, email: &str, first: Value, last: Value, details: V
 }
 
 async fn create_guest(app: &TestApp, body: Value) -> Value {
-    let response = app
-        .post(&app.org_path("/guests"), &app.admin.token, &body)
-        .await;
+    let response = app.post(&app.org_path("/guests"), &app.admin.token, &body).await;
     assert_eq!(response.status, StatusCode::CREATED, "{}", response.text);
     response.json()["data"].clone()
 }
@@ -56,12 +54,7 @@ async fn create_answers_201_with_details_nested() {
         )
     );
     // Fetched by its URL-encoded email, in any case.
-    let fetched = app
-        .get(
-            &app.org_path("/guests/CLIENT%40partner.com"),
-            &app.light.token,
-        )
-        .await;
+    let fetched = app.get(&app.org_path("/guests/CLIENT%40partner.com"), &app.light.token).await;
     assert_eq!(fetched.status, StatusCode::OK);
     assert_eq!(fetched.json(), json!({"data": data}));
 }
@@ -83,30 +76,21 @@ async fn create_refuses_duplicates_members_and_bad_input() {
             json!({"email": "not an email"}),
             json!({"email": ["The email must be a valid email address."]}),
         ),
-        (
-            json!({}),
-            json!({"email": ["The email field is required."]}),
-        ),
+        (json!({}), json!({"email": ["The email field is required."]})),
         (
             json!({"email": "x@y.co", "phone_1": "1".repeat(21), "first_name": 3}),
             json!({"first_name": ["The first name must be a string."], "phone_1": ["The phone 1 must not be greater than 20 characters."]}),
         ),
     ] {
-        let response = app
-            .post(&app.org_path("/guests"), &app.admin.token, &body)
-            .await;
+        let response = app.post(&app.org_path("/guests"), &app.admin.token, &body).await;
         assert_eq!(response.status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
         assert_eq!(response.json(), invalid(errors), "{body}");
     }
     for token in [&app.standard.token, &app.light.token] {
-        let refused = app
-            .post(&app.org_path("/guests"), token, &json!({"email": "z@y.co"}))
-            .await;
+        let refused = app.post(&app.org_path("/guests"), token, &json!({"email": "z@y.co"})).await;
         assert_eq!(refused.status, StatusCode::FORBIDDEN);
     }
-    let all = app
-        .get(&app.org_path("/guests-list"), &app.admin.token)
-        .await;
+    let all = app.get(&app.org_path("/guests-list"), &app.admin.token).await;
     assert_eq!(all.json()["data"].as_array().map(Vec::len), Some(1));
 }
 
@@ -125,40 +109,20 @@ async fn listing_paginates_searches_and_can_return_everything() {
             .map(|g| g["email"].as_str().expect("email").to_owned())
             .collect()
     };
-    let page = app
-        .get(&app.org_path("/guests?per_page=2"), &app.light.token)
-        .await
-        .json();
+    let page = app.get(&app.org_path("/guests?per_page=2"), &app.light.token).await.json();
     assert_eq!(emails(&page), vec!["a@one.test", "b@two.test"]);
     assert_eq!(page["meta"]["pagination"]["total"], json!(3));
-    let found = app
-        .get(
-            &app.org_path("/guests?q=ONE.test&sort=-email"),
-            &app.light.token,
-        )
-        .await
-        .json();
+    let found =
+        app.get(&app.org_path("/guests?q=ONE.test&sort=-email"), &app.light.token).await.json();
     assert_eq!(emails(&found), vec!["c@one.test", "a@one.test"]);
     let everything = app
-        .get(
-            &app.org_path("/guests?without_pagination=true&per_page=1"),
-            &app.light.token,
-        )
+        .get(&app.org_path("/guests?without_pagination=true&per_page=1"), &app.light.token)
         .await
         .json();
-    assert_eq!(
-        emails(&everything),
-        vec!["a@one.test", "b@two.test", "c@one.test"]
-    );
+    assert_eq!(emails(&everything), vec!["a@one.test", "b@two.test", "c@one.test"]);
     assert_eq!(everything.get("meta"), None);
-    let flat = app
-        .get(&app.org_path("/guests-list"), &app.light.token)
-        .await
-        .json();
-    assert_eq!(
-        emails(&flat),
-        vec!["a@one.test", "b@two.test", "c@one.test"]
-    );
+    let flat = app.get(&app.org_path("/guests-list"), &app.light.token).await.json();
+    assert_eq!(emails(&flat), vec!["a@one.test", "b@two.test", "c@one.test"]);
     assert_eq!(flat.get("meta"), None);
 }
 
@@ -176,14 +140,8 @@ async fn unknown_guests_are_404() {
         (Method::PUT, "/guests/nobody%40x.test/enable"),
         (Method::POST, "/guests/nobody%40x.test/to/member"),
     ] {
-        let response = app
-            .call(
-                method.clone(),
-                &app.org_path(path),
-                &app.admin.token,
-                Some("{}"),
-            )
-            .await;
+        let response =
+            app.call(method.clone(), &app.org_path(path), &app.admin.token, Some("{}")).await;
         assert_eq!(response.status, StatusCode::NOT_FOUND, "{method} {path}");
         assert_eq!(response.json(), not_found);
     }
@@ -217,19 +175,13 @@ async fn update_sets_only_associated_members() {
         invalid(json!({"associated_members.1": ["The associated members.1 must be an integer."]}))
     );
     let foreign = app
-        .put(
-            &path,
-            &app.admin.token,
-            &json!({"associated_members": [app.other_admin.id.get()]}),
-        )
+        .put(&path, &app.admin.token, &json!({"associated_members": [app.other_admin.id.get()]}))
         .await;
     assert_eq!(
         foreign.json(),
         invalid(json!({"associated_members.0": ["The selected associated members.0 is invalid."]}))
     );
-    let untouched = app
-        .put(&path, &app.admin.token, &json!({"company_name": "ignored"}))
-        .await;
+    let untouched = app.put(&path, &app.admin.token, &json!({"company_name": "ignored"})).await;
     assert_eq!(
         untouched.json()["data"]["details"]["associated_members"],
         data["details"]["associated_members"]
@@ -243,37 +195,19 @@ async fn update_sets_only_associated_members() {
 #[tokio::test]
 async fn disable_enable_delete_and_convert() {
     let app = TestApp::new().await;
-    create_guest(
-        &app,
-        json!({"email": "g@x.test", "first_name": "Gia", "last_name": "Guest"}),
-    )
-    .await;
+    create_guest(&app, json!({"email": "g@x.test", "first_name": "Gia", "last_name": "Guest"}))
+        .await;
     let path = |rest: &str| app.org_path(&format!("/guests/g%40x.test{rest}"));
-    let disabled = app
-        .call(Method::DELETE, &path("/disable"), &app.admin.token, None)
-        .await;
+    let disabled = app.call(Method::DELETE, &path("/disable"), &app.admin.token, None).await;
     assert_eq!(disabled.status, StatusCode::OK);
-    assert_eq!(
-        disabled.json()["data"]["details"]["status"],
-        json!("disabled")
-    );
+    assert_eq!(disabled.json()["data"]["details"]["status"], json!("disabled"));
     assert_timestamp(&disabled.json()["data"]["details"]["disabled_at"]);
-    let enabled = app
-        .call(Method::PUT, &path("/enable"), &app.admin.token, None)
-        .await;
+    let enabled = app.call(Method::PUT, &path("/enable"), &app.admin.token, None).await;
     assert_eq!(enabled.json()["data"]["details"]["status"], json!("active"));
-    assert_eq!(
-        enabled.json()["data"]["details"]["disabled_at"],
-        json!(null)
-    );
+    assert_eq!(enabled.json()["data"]["details"]["disabled_at"], json!(null));
 
     let converted = app
-        .call(
-            Method::POST,
-            &path("/to/member"),
-            &app.admin.token,
-            Some(r#"{"role": "light"}"#),
-        )
+        .call(Method::POST, &path("/to/member"), &app.admin.token, Some(r#"{"role": "light"}"#))
         .await;
     assert_eq!(converted.status, StatusCode::OK, "{}", converted.text);
     let member = converted.json()["data"].clone();
@@ -284,35 +218,21 @@ async fn disable_enable_delete_and_convert() {
             member["role"].clone(),
             member["status"].clone()
         ),
-        (
-            json!("g@x.test"),
-            json!("Gia"),
-            json!("light"),
-            json!("invited")
-        )
+        (json!("g@x.test"), json!("Gia"), json!("light"), json!("invited"))
     );
-    assert_eq!(
-        app.get(&path(""), &app.admin.token).await.status,
-        StatusCode::NOT_FOUND
-    );
+    assert_eq!(app.get(&path(""), &app.admin.token).await.status, StatusCode::NOT_FOUND);
 
     create_guest(&app, json!({"email": "h@x.test"})).await;
-    let deleted = app
-        .delete(&app.org_path("/guests/h%40x.test"), &app.admin.token)
-        .await;
+    let deleted = app.delete(&app.org_path("/guests/h%40x.test"), &app.admin.token).await;
     assert_eq!(deleted.status, StatusCode::OK);
     assert_eq!(deleted.json()["data"]["email"], json!("h@x.test"));
     assert_eq!(
-        app.get(&app.org_path("/guests/h%40x.test"), &app.admin.token)
-            .await
-            .status,
+        app.get(&app.org_path("/guests/h%40x.test"), &app.admin.token).await.status,
         StatusCode::NOT_FOUND
     );
     for token in [&app.standard.token, &app.light.token] {
         assert_eq!(
-            app.delete(&app.org_path("/guests/h%40x.test"), token)
-                .await
-                .status,
+            app.delete(&app.org_path("/guests/h%40x.test"), token).await.status,
             StatusCode::FORBIDDEN
         );
     }
@@ -333,19 +253,10 @@ async fn members_become_guests_and_back() {
     let guest = response.json()["data"].clone();
     assert_eq!(
         guest,
-        guest_json(
-            &guest,
-            "light@acme.test",
-            json!("First"),
-            json!("light"),
-            json!({})
-        )
+        guest_json(&guest, "light@acme.test", json!("First"), json!("light"), json!({}))
     );
     // No longer a member: not listed, token refused, and the email is now a guest's.
-    let users = app
-        .get(&app.org_path("/users-list"), &app.admin.token)
-        .await
-        .json();
+    let users = app.get(&app.org_path("/users-list"), &app.admin.token).await.json();
     assert!(
         users["data"]
             .as_array()
@@ -354,15 +265,11 @@ async fn members_become_guests_and_back() {
             .all(|u| u["email"] != json!("light@acme.test"))
     );
     assert_eq!(
-        app.get(&app.org_path("/groups"), &app.light.token)
-            .await
-            .status,
+        app.get(&app.org_path("/groups"), &app.light.token).await.status,
         StatusCode::FORBIDDEN
     );
     assert_eq!(
-        app.get(&app.org_path("/guests/light%40acme.test"), &app.admin.token)
-            .await
-            .status,
+        app.get(&app.org_path("/guests/light%40acme.test"), &app.admin.token).await.status,
         StatusCode::OK
     );
     // Inviting the email is refused while it is a guest's.

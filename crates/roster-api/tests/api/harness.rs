@@ -60,18 +60,12 @@ pub async fn seed_member(store: &dyn Store, org: &OrgId, email: &str, role: Role
         )
         .await
         .expect("add member");
-    Seeded {
-        id: member.user.id,
-        token: issue_token(store, org, member.user.id).await,
-    }
+    Seeded { id: member.user.id, token: issue_token(store, org, member.user.id).await }
 }
 
 pub async fn issue_token(store: &dyn Store, org: &OrgId, user: UserId) -> String {
     let secret = TokenSecret::generate().expect("token");
-    store
-        .create_token(org, user, &secret.hash(), None)
-        .await
-        .expect("create token");
+    store.create_token(org, user, &secret.hash(), None).await.expect("create token");
     secret.expose().to_owned()
 }
 
@@ -94,17 +88,7 @@ impl TestApp {
         let other_admin =
             seed_member(store.as_ref(), &other_org, "admin@other.test", Role::Admin).await;
         let router = roster_api::router(AppState::new(Arc::clone(&store), config));
-        Self {
-            router,
-            store,
-            org,
-            admin,
-            standard,
-            light,
-            other_org,
-            other_admin,
-            dir,
-        }
+        Self { router, store, org, admin, standard, light, other_org, other_admin, dir }
     }
 
     /// Drops the groups table behind the store's back, to provoke storage faults.
@@ -120,25 +104,11 @@ impl TestApp {
     }
 
     pub async fn send(&self, request: Request<Body>) -> TestResponse {
-        let response = self
-            .router
-            .clone()
-            .oneshot(request)
-            .await
-            .expect("infallible router");
+        let response = self.router.clone().oneshot(request).await.expect("infallible router");
         let status = response.status();
         let headers = response.headers().clone();
-        let bytes = response
-            .into_body()
-            .collect()
-            .await
-            .expect("body")
-            .to_bytes();
-        TestResponse {
-            status,
-            headers,
-            text: String::from_utf8_lossy(&bytes).into_owned(),
-        }
+        let bytes = response.into_body().collect().await.expect("body").to_bytes();
+        TestResponse { status, headers, text: String::from_utf8_lossy(&bytes).into_owned() }
     }
 
     /// A request as Tallyfy's clients make it: bearer token, `X-Tallyfy-Client`, JSON.
@@ -157,13 +127,11 @@ impl TestApp {
     }
 
     pub async fn post(&self, path: &str, token: &str, body: &Value) -> TestResponse {
-        self.call(Method::POST, path, token, Some(&body.to_string()))
-            .await
+        self.call(Method::POST, path, token, Some(&body.to_string())).await
     }
 
     pub async fn put(&self, path: &str, token: &str, body: &Value) -> TestResponse {
-        self.call(Method::PUT, path, token, Some(&body.to_string()))
-            .await
+        self.call(Method::PUT, path, token, Some(&body.to_string())).await
     }
 
     pub async fn delete(&self, path: &str, token: &str) -> TestResponse {
@@ -172,9 +140,7 @@ impl TestApp {
 
     /// Creates a group as the admin and returns its JSON.
     pub async fn create_group(&self, body: Value) -> Value {
-        let response = self
-            .post(&self.org_path("/groups"), &self.admin.token, &body)
-            .await;
+        let response = self.post(&self.org_path("/groups"), &self.admin.token, &body).await;
         assert_eq!(response.status, StatusCode::CREATED, "{}", response.text);
         response.json()["data"].clone()
     }
@@ -182,9 +148,7 @@ impl TestApp {
     pub async fn group_count(&self) -> u64 {
         let response = self.get(&self.org_path("/groups"), &self.admin.token).await;
         assert_eq!(response.status, StatusCode::OK);
-        response.json()["meta"]["pagination"]["total"]
-            .as_u64()
-            .expect("total")
+        response.json()["meta"]["pagination"]["total"].as_u64().expect("total")
     }
 }
 
@@ -206,16 +170,12 @@ pub fn request(
     if body.is_some() {
         builder = builder.header("content-type", "application/json");
     }
-    builder
-        .body(Body::from(body.unwrap_or_default().to_owned()))
-        .expect("request")
+    builder.body(Body::from(body.unwrap_or_default().to_owned())).expect("request")
 }
 
 /// Asserts Tallyfy's timestamp form, `YYYY-MM-DDTHH:MM:SS.sssZ`.
 pub fn assert_timestamp(value: &Value) {
-    let text = value
-        .as_str()
-        .unwrap_or_else(|| panic!("not a string: {value}"));
+    let text = value.as_str().unwrap_or_else(|| panic!("not a string: {value}"));
     let bytes = text.as_bytes();
     let shape_ok = bytes.len() == 24
         && text.ends_with('Z')
@@ -232,14 +192,9 @@ pub fn assert_timestamp(value: &Value) {
 
 /// Asserts a 32-lowercase-hex id and returns it.
 pub fn assert_hex_id(value: &Value) -> String {
-    let id = value
-        .as_str()
-        .unwrap_or_else(|| panic!("not a string: {value}"));
+    let id = value.as_str().unwrap_or_else(|| panic!("not a string: {value}"));
     assert!(
-        id.len() == 32
-            && id
-                .bytes()
-                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)),
+        id.len() == 32 && id.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)),
         "bad id {id:?}"
     );
     id.to_owned()

@@ -6,15 +6,8 @@ use serde_json::{Value, json};
 use crate::harness::TestApp;
 
 async fn names(app: &TestApp, query: &str) -> Vec<String> {
-    let response = app
-        .get(&app.org_path(&format!("/groups?{query}")), &app.admin.token)
-        .await;
-    assert_eq!(
-        response.status,
-        StatusCode::OK,
-        "{query}: {}",
-        response.text
-    );
+    let response = app.get(&app.org_path(&format!("/groups?{query}")), &app.admin.token).await;
+    assert_eq!(response.status, StatusCode::OK, "{query}: {}", response.text);
     response.json()["data"]
         .as_array()
         .expect("data")
@@ -38,12 +31,7 @@ async fn pagination_meta_and_absolute_links_keep_other_parameters() {
     seed_numbered(&app, 15).await;
     let base = format!("http://roster.test/organizations/{}/groups", app.org);
 
-    let first = app
-        .get(
-            &app.org_path("/groups?q=group&with=users"),
-            &app.admin.token,
-        )
-        .await;
+    let first = app.get(&app.org_path("/groups?q=group&with=users"), &app.admin.token).await;
     assert_eq!(first.status, StatusCode::OK);
     assert_eq!(
         first.json()["meta"],
@@ -53,9 +41,7 @@ async fn pagination_meta_and_absolute_links_keep_other_parameters() {
         }})
     );
 
-    let second = app
-        .get(&app.org_path("/groups?page=2&q=group"), &app.admin.token)
-        .await;
+    let second = app.get(&app.org_path("/groups?page=2&q=group"), &app.admin.token).await;
     assert_eq!(
         second.json()["meta"],
         json!({"pagination": {
@@ -65,10 +51,7 @@ async fn pagination_meta_and_absolute_links_keep_other_parameters() {
     );
 
     let api = app
-        .get(
-            &format!("/api{}", app.org_path("/groups?per_page=5&page=2")),
-            &app.admin.token,
-        )
+        .get(&format!("/api{}", app.org_path("/groups?per_page=5&page=2")), &app.admin.token)
         .await;
     assert_eq!(
         api.json()["meta"]["pagination"]["links"],
@@ -90,9 +73,7 @@ async fn an_empty_org_has_one_page_and_a_page_past_the_end_is_empty() {
         }}})
     );
     seed_numbered(&app, 3).await;
-    let past = app
-        .get(&app.org_path("/groups?page=9"), &app.admin.token)
-        .await;
+    let past = app.get(&app.org_path("/groups?page=9"), &app.admin.token).await;
     assert_eq!(past.status, StatusCode::OK);
     assert_eq!(
         past.json(),
@@ -114,9 +95,7 @@ async fn per_page_is_clamped_and_defaulted() {
         ("per_page=5", 5, 5),
         ("page=abc", 10, 10),
     ] {
-        let response = app
-            .get(&app.org_path(&format!("/groups?{query}")), &app.admin.token)
-            .await;
+        let response = app.get(&app.org_path(&format!("/groups?{query}")), &app.admin.token).await;
         let pagination = &response.json()["meta"]["pagination"];
         assert_eq!(pagination["per_page"], json!(per_page), "{query}");
         assert_eq!(pagination["count"], json!(count), "{query}");
@@ -128,14 +107,7 @@ async fn per_page_is_clamped_and_defaulted() {
 async fn walking_pages_visits_every_group_once_in_each_order() {
     let app = TestApp::new().await;
     seed_numbered(&app, 10).await;
-    for sort in [
-        "created_at",
-        "-created_at",
-        "name",
-        "-name",
-        "updated_at",
-        "-updated_at",
-    ] {
+    for sort in ["created_at", "-created_at", "name", "-name", "updated_at", "-updated_at"] {
         let mut seen = Vec::new();
         for page in 1..=4 {
             seen.extend(names(&app, &format!("sort_by={sort}&per_page=3&page={page}")).await);
@@ -151,8 +123,7 @@ async fn walking_pages_visits_every_group_once_in_each_order() {
 async fn sorting_by_name_compares_lowercased_code_points() {
     let app = TestApp::new().await;
     for name in ["beta", "Alpha", "Émile", "zeta", "Zulu", "éclair"] {
-        app.create_group(json!({"name": name, "description": "d"}))
-            .await;
+        app.create_group(json!({"name": name, "description": "d"})).await;
         // Distinct creation instants, so the default order is fully determined.
         tokio::time::sleep(std::time::Duration::from_millis(2)).await;
     }
@@ -163,10 +134,7 @@ async fn sorting_by_name_compares_lowercased_code_points() {
     assert_eq!(names(&app, "sort_by=name&sort=desc").await, descending);
     assert_eq!(names(&app, "sort=-name").await, descending);
     // Default: creation order.
-    assert_eq!(
-        names(&app, "").await,
-        vec!["beta", "Alpha", "Émile", "zeta", "Zulu", "éclair"]
-    );
+    assert_eq!(names(&app, "").await, vec!["beta", "Alpha", "Émile", "zeta", "Zulu", "éclair"]);
     assert_eq!(
         names(&app, "sort=desc").await,
         vec!["éclair", "Zulu", "zeta", "Émile", "Alpha", "beta"]
@@ -176,32 +144,20 @@ async fn sorting_by_name_compares_lowercased_code_points() {
 #[tokio::test]
 async fn updated_at_order_follows_the_latest_change() {
     let app = TestApp::new().await;
-    let first = app
-        .create_group(json!({"name": "First", "description": "d"}))
-        .await;
+    let first = app.create_group(json!({"name": "First", "description": "d"})).await;
     tokio::time::sleep(std::time::Duration::from_millis(2)).await;
-    app.create_group(json!({"name": "Second", "description": "d"}))
-        .await;
+    app.create_group(json!({"name": "Second", "description": "d"})).await;
     tokio::time::sleep(std::time::Duration::from_millis(5)).await;
     let path = app.org_path(&format!("/groups/{}", first["id"].as_str().expect("id")));
-    app.put(&path, &app.admin.token, &json!({"description": "changed"}))
-        .await;
-    assert_eq!(
-        names(&app, "sort_by=updated_at").await,
-        vec!["Second", "First"]
-    );
-    assert_eq!(
-        names(&app, "sort_by=last_updated&sort=desc").await,
-        vec!["First", "Second"]
-    );
+    app.put(&path, &app.admin.token, &json!({"description": "changed"})).await;
+    assert_eq!(names(&app, "sort_by=updated_at").await, vec!["Second", "First"]);
+    assert_eq!(names(&app, "sort_by=last_updated&sort=desc").await, vec!["First", "Second"]);
 }
 
 #[tokio::test]
 async fn unknown_sort_is_a_422() {
     let app = TestApp::new().await;
-    let response = app
-        .get(&app.org_path("/groups?sort_by=email"), &app.admin.token)
-        .await;
+    let response = app.get(&app.org_path("/groups?sort_by=email"), &app.admin.token).await;
     assert_eq!(response.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(
         response.json(),
@@ -215,19 +171,12 @@ async fn unknown_sort_is_a_422() {
 #[tokio::test]
 async fn q_matches_name_or_description_ignoring_case_with_form_decoding() {
     let app = TestApp::new().await;
-    app.create_group(json!({"name": "Sales Team", "description": "Handles deals"}))
-        .await;
-    app.create_group(json!({"name": "Support", "description": "Answers SALES questions"}))
-        .await;
-    app.create_group(json!({"name": "Ünïcode Crew", "description": "d"}))
-        .await;
-    app.create_group(json!({"name": "100% done_", "description": "d"}))
-        .await;
+    app.create_group(json!({"name": "Sales Team", "description": "Handles deals"})).await;
+    app.create_group(json!({"name": "Support", "description": "Answers SALES questions"})).await;
+    app.create_group(json!({"name": "Ünïcode Crew", "description": "d"})).await;
+    app.create_group(json!({"name": "100% done_", "description": "d"})).await;
     // Groups made in the same millisecond tie on created_at (then id); order by name.
-    assert_eq!(
-        names(&app, "q=sales&sort_by=name").await,
-        vec!["Sales Team", "Support"]
-    );
+    assert_eq!(names(&app, "q=sales&sort_by=name").await, vec!["Sales Team", "Support"]);
     assert_eq!(names(&app, "q=sales+team").await, vec!["Sales Team"]);
     assert_eq!(names(&app, "q=SALES%20TEAM").await, vec!["Sales Team"]);
     assert_eq!(names(&app, "q=ÜNÏ").await, vec!["Ünïcode Crew"]);
@@ -235,13 +184,8 @@ async fn q_matches_name_or_description_ignoring_case_with_form_decoding() {
     assert_eq!(names(&app, "q=%25").await, vec!["100% done_"]);
     assert_eq!(names(&app, "q=_").await, vec!["100% done_"]);
     assert_eq!(names(&app, "q=nothing").await, Vec::<String>::new());
-    let response = app
-        .get(&app.org_path("/groups?q=sales"), &app.admin.token)
-        .await;
-    assert_eq!(
-        response.json()["meta"]["pagination"]["total"],
-        Value::from(2)
-    );
+    let response = app.get(&app.org_path("/groups?q=sales"), &app.admin.token).await;
+    assert_eq!(response.json()["meta"]["pagination"]["total"], Value::from(2));
 }
 
 #[tokio::test]
@@ -249,22 +193,12 @@ async fn listing_with_users_nests_each_groups_members() {
     let app = TestApp::new().await;
     app.create_group(json!({"name": "A", "description": "d", "members": [app.admin.id.get()]}))
         .await;
-    app.create_group(json!({"name": "B", "description": "d"}))
-        .await;
-    let response = app
-        .get(
-            &app.org_path("/groups?with=users,assets&sort_by=name"),
-            &app.admin.token,
-        )
-        .await;
+    app.create_group(json!({"name": "B", "description": "d"})).await;
+    let response =
+        app.get(&app.org_path("/groups?with=users,assets&sort_by=name"), &app.admin.token).await;
     let data = response.json()["data"].clone();
     let ids = |group: &Value| -> Vec<Value> {
-        group["users"]["data"]
-            .as_array()
-            .expect("users")
-            .iter()
-            .map(|u| u["id"].clone())
-            .collect()
+        group["users"]["data"].as_array().expect("users").iter().map(|u| u["id"].clone()).collect()
     };
     assert_eq!(ids(&data[0]), vec![json!(app.admin.id.get())]);
     assert_eq!(ids(&data[1]), Vec::<Value>::new());

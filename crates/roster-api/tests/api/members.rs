@@ -34,9 +34,7 @@ fn seeded_user(
 #[tokio::test]
 async fn members_list_is_paginated_for_every_active_member() {
     let app = TestApp::new().await;
-    let response = app
-        .get(&app.org_path("/users?per_page=2"), &app.light.token)
-        .await;
+    let response = app.get(&app.org_path("/users?per_page=2"), &app.light.token).await;
     assert_eq!(response.status, StatusCode::OK, "{}", response.text);
     let body = response.json();
     assert_eq!(
@@ -66,43 +64,24 @@ async fn members_q_sort_and_flat_list() {
             .map(|u| u["email"].as_str().expect("email").to_owned())
             .collect()
     };
-    let light = app
-        .get(&app.org_path("/users?q=LIGHT"), &app.admin.token)
-        .await;
+    let light = app.get(&app.org_path("/users?q=LIGHT"), &app.admin.token).await;
     assert_eq!(emails(light.json()), vec!["light@acme.test"]);
-    let by_name = app
-        .get(&app.org_path("/users?q=first%20standard"), &app.admin.token)
-        .await;
+    let by_name = app.get(&app.org_path("/users?q=first%20standard"), &app.admin.token).await;
     assert_eq!(emails(by_name.json()), vec!["standard@acme.test"]);
-    let sorted = app
-        .get(&app.org_path("/users?sort=-email"), &app.admin.token)
-        .await;
+    let sorted = app.get(&app.org_path("/users?sort=-email"), &app.admin.token).await;
     assert_eq!(
         emails(sorted.json()),
         vec!["standard@acme.test", "light@acme.test", "admin@acme.test"]
     );
-    let bad = app
-        .get(&app.org_path("/users?sort=password"), &app.admin.token)
-        .await;
+    let bad = app.get(&app.org_path("/users?sort=password"), &app.admin.token).await;
     assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert_eq!(
-        bad.json(),
-        invalid(json!({"sort": ["The selected sort is invalid."]}))
-    );
+    assert_eq!(bad.json(), invalid(json!({"sort": ["The selected sort is invalid."]})));
 
-    let flat = app
-        .get(
-            &format!("/api{}", app.org_path("/users-list")),
-            &app.light.token,
-        )
-        .await;
+    let flat = app.get(&format!("/api{}", app.org_path("/users-list")), &app.light.token).await;
     assert_eq!(flat.status, StatusCode::OK);
     let body = flat.json();
     assert_eq!(body.get("meta"), None);
-    assert_eq!(
-        emails(body),
-        vec!["admin@acme.test", "standard@acme.test", "light@acme.test"]
-    );
+    assert_eq!(emails(body), vec!["admin@acme.test", "standard@acme.test", "light@acme.test"]);
 }
 
 #[tokio::test]
@@ -111,17 +90,12 @@ async fn with_groups_nests_each_members_groups() {
     let group = app
         .create_group(json!({"name": "Ops", "description": "d", "members": [app.light.id.get()]}))
         .await;
-    let response = app
-        .get(&app.org_path("/users?with=groups"), &app.admin.token)
-        .await;
+    let response = app.get(&app.org_path("/users?with=groups"), &app.admin.token).await;
     let data = response.json()["data"].clone();
     assert_eq!(data[0]["groups"], json!({"data": []}));
     assert_eq!(data[2]["groups"], json!({"data": [group]}));
     let one = app
-        .get(
-            &app.org_path(&format!("/users/{}?with=groups", app.light.id)),
-            &app.admin.token,
-        )
+        .get(&app.org_path(&format!("/users/{}?with=groups", app.light.id)), &app.admin.token)
         .await;
     assert_eq!(one.json()["data"]["groups"], json!({"data": [group]}));
 }
@@ -135,14 +109,7 @@ async fn one_member_is_for_admins_only() {
     let data = response.json()["data"].clone();
     assert_eq!(
         data,
-        seeded_user(
-            &data,
-            app.standard.id.get(),
-            "standard",
-            "standard",
-            "active",
-            false
-        )
+        seeded_user(&data, app.standard.id.get(), "standard", "standard", "active", false)
     );
     for token in [&app.standard.token, &app.light.token] {
         let refused = app.get(&path, token).await;
@@ -165,9 +132,7 @@ async fn one_member_is_for_admins_only() {
 async fn invite_creates_an_invited_member_once() {
     let app = TestApp::new().await;
     let body = json!({"email": " New.Person@Example.com ", "first_name": "New", "last_name": "Person", "role": "standard", "message": "Welcome!"});
-    let response = app
-        .post(&app.org_path("/users/invite"), &app.admin.token, &body)
-        .await;
+    let response = app.post(&app.org_path("/users/invite"), &app.admin.token, &body).await;
     assert_eq!(response.status, StatusCode::OK, "{}", response.text);
     let data = response.json()["data"].clone();
     assert!(data["id"].as_i64().is_some_and(|id| id > 0));
@@ -184,24 +149,18 @@ async fn invite_creates_an_invited_member_once() {
         .post(&app.org_path("/users/invite"), &app.admin.token, &json!({"email": "NEW.PERSON@example.com", "first_name": "N", "last_name": "P", "role": "light"}))
         .await;
     assert_eq!(again.status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert_eq!(
-        again.json(),
-        invalid(json!({"email": ["The email has already been taken."]}))
-    );
+    assert_eq!(again.json(), invalid(json!({"email": ["The email has already been taken."]})));
     // An active member too.
     let member = app
         .post(&app.org_path("/users/invite"), &app.admin.token, &json!({"email": "light@acme.test", "first_name": "L", "last_name": "L", "role": "light"}))
         .await;
     assert_eq!(member.status, StatusCode::UNPROCESSABLE_ENTITY);
     // Invited members can be put in groups.
-    let group = app
-        .create_group(json!({"name": "G", "description": "d", "members": [data["id"]]}))
-        .await;
+    let group =
+        app.create_group(json!({"name": "G", "description": "d", "members": [data["id"]]})).await;
     assert_eq!(group["members"], json!([data["id"]]));
     // The invitee's account does not act in the org until active.
-    let listed = app
-        .get(&app.org_path("/users?q=new.person"), &app.admin.token)
-        .await;
+    let listed = app.get(&app.org_path("/users?q=new.person"), &app.admin.token).await;
     assert_eq!(listed.json()["data"][0]["status"], json!("invited"));
 }
 
@@ -253,21 +212,13 @@ async fn admins_edit_names_and_timezone() {
     assert_eq!(response.status, StatusCode::OK, "{}", response.text);
     let data = response.json()["data"].clone();
     assert_eq!(
-        (
-            data["first_name"].clone(),
-            data["last_name"].clone(),
-            data["full_name"].clone()
-        ),
+        (data["first_name"].clone(), data["last_name"].clone(), data["full_name"].clone()),
         (json!("Lena"), json!("light"), json!("Lena light"))
     );
     assert_eq!(data["timezone"], json!("Europe/Berlin"));
     assert_eq!(data["email"], json!("light@acme.test"));
     let bad = app
-        .put(
-            &path,
-            &app.admin.token,
-            &json!({"first_name": "", "timezone": "Not a zone!"}),
-        )
+        .put(&path, &app.admin.token, &json!({"first_name": "", "timezone": "Not a zone!"}))
         .await;
     assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(
@@ -276,16 +227,10 @@ async fn admins_edit_names_and_timezone() {
             json!({"first_name": ["The first name field is required."], "timezone": ["The timezone must be a valid zone."]})
         )
     );
-    let refused = app
-        .put(&path, &app.light.token, &json!({"first_name": "Me"}))
-        .await;
+    let refused = app.put(&path, &app.light.token, &json!({"first_name": "Me"})).await;
     assert_eq!(refused.status, StatusCode::FORBIDDEN);
     let missing = app
-        .put(
-            &app.org_path("/users/999999"),
-            &app.admin.token,
-            &json!({"first_name": "X"}),
-        )
+        .put(&app.org_path("/users/999999"), &app.admin.token, &json!({"first_name": "X"}))
         .await;
     assert_eq!(missing.status, StatusCode::NOT_FOUND);
 }
@@ -294,23 +239,13 @@ async fn admins_edit_names_and_timezone() {
 async fn roles_change_but_the_default_admin_stays_admin() {
     let app = TestApp::new().await;
     let light_role = app.org_path(&format!("/users/{}/role", app.light.id));
-    let response = app
-        .put(&light_role, &app.admin.token, &json!({"role": "standard"}))
-        .await;
+    let response = app.put(&light_role, &app.admin.token, &json!({"role": "standard"})).await;
     assert_eq!(response.status, StatusCode::OK);
     assert_eq!(response.json()["data"]["role"], json!("standard"));
-    let bad = app
-        .put(&light_role, &app.admin.token, &json!({"role": "owner"}))
-        .await;
-    assert_eq!(
-        bad.json(),
-        invalid(json!({"role": ["The selected role is invalid."]}))
-    );
+    let bad = app.put(&light_role, &app.admin.token, &json!({"role": "owner"})).await;
+    assert_eq!(bad.json(), invalid(json!({"role": ["The selected role is invalid."]})));
     let missing = app.put(&light_role, &app.admin.token, &json!({})).await;
-    assert_eq!(
-        missing.json(),
-        invalid(json!({"role": ["The role field is required."]}))
-    );
+    assert_eq!(missing.json(), invalid(json!({"role": ["The role field is required."]})));
 
     let admin_path = |rest: &str| app.org_path(&format!("/users/{}{rest}", app.admin.id));
     // Make the standard member an admin too: the default admin is still protected.
@@ -321,28 +256,19 @@ async fn roles_change_but_the_default_admin_stays_admin() {
     )
     .await;
     for (method, path, body) in [
-        (
-            Method::PUT,
-            admin_path("/role"),
-            Some(json!({"role": "light"})),
-        ),
+        (Method::PUT, admin_path("/role"), Some(json!({"role": "light"}))),
         (Method::DELETE, admin_path("/disable"), None),
         (Method::DELETE, admin_path(""), None),
         (Method::POST, admin_path("/to/guest"), None),
     ] {
         let body = body.map(|b| b.to_string());
-        let response = app
-            .call(method.clone(), &path, &app.standard.token, body.as_deref())
-            .await;
+        let response = app.call(method.clone(), &path, &app.standard.token, body.as_deref()).await;
         assert_eq!(response.status, StatusCode::BAD_REQUEST, "{method} {path}");
         assert_eq!(response.json(), bad_request(DEFAULT_ADMIN));
     }
     let me = app.get(&app.org_path("/me"), &app.admin.token).await;
     assert_eq!(
-        (
-            me.json()["data"]["role"].clone(),
-            me.json()["data"]["status"].clone()
-        ),
+        (me.json()["data"]["role"].clone(), me.json()["data"]["status"].clone()),
         (json!("admin"), json!("active"))
     );
 }
@@ -356,25 +282,14 @@ async fn an_org_never_loses_its_last_active_admin() {
         &json!({"email": "solo@x.test", "first_name": "S", "last_name": "O", "role": "admin"}),
     )
     .expect("invite");
-    let solo = app
-        .store
-        .invite_member(&org, &invite)
-        .await
-        .expect("invite")
-        .user
-        .id;
+    let solo = app.store.invite_member(&org, &invite).await.expect("invite").user.id;
     app.store
         .member_action(&org, solo, roster_core::people::MemberAction::Enable)
         .await
         .expect("enable");
     let token = crate::harness::issue_token(app.store.as_ref(), &org, solo).await;
     let response = app
-        .call(
-            Method::DELETE,
-            &format!("/organizations/{org}/users/{solo}/disable"),
-            &token,
-            None,
-        )
+        .call(Method::DELETE, &format!("/organizations/{org}/users/{solo}/disable"), &token, None)
         .await;
     assert_eq!(response.status, StatusCode::BAD_REQUEST);
     assert_eq!(
@@ -395,41 +310,26 @@ async fn an_org_never_loses_its_last_active_admin() {
 async fn disable_enable_and_remove() {
     let app = TestApp::new().await;
     let user = |rest: &str| app.org_path(&format!("/users/{}{rest}", app.standard.id));
-    let disabled = app
-        .call(Method::DELETE, &user("/disable"), &app.admin.token, None)
-        .await;
+    let disabled = app.call(Method::DELETE, &user("/disable"), &app.admin.token, None).await;
     assert_eq!(disabled.status, StatusCode::OK);
     assert_eq!(disabled.json()["data"]["status"], json!("disabled"));
     // A disabled member's token no longer works in the org.
     let locked_out = app.get(&app.org_path("/groups"), &app.standard.token).await;
     assert_eq!(locked_out.status, StatusCode::FORBIDDEN);
-    let enabled = app
-        .call(Method::PUT, &user("/enable"), &app.admin.token, None)
-        .await;
+    let enabled = app.call(Method::PUT, &user("/enable"), &app.admin.token, None).await;
     assert_eq!(enabled.json()["data"]["status"], json!("active"));
-    assert_eq!(
-        app.get(&app.org_path("/groups"), &app.standard.token)
-            .await
-            .status,
-        StatusCode::OK
-    );
+    assert_eq!(app.get(&app.org_path("/groups"), &app.standard.token).await.status, StatusCode::OK);
 
     let removed = app.delete(&user(""), &app.admin.token).await;
     assert_eq!(removed.status, StatusCode::OK);
     assert_eq!(removed.json()["data"]["status"], json!("disabled"));
     // Still listed, as disabled; enable brings them back.
-    let listed = app
-        .get(&app.org_path("/users?q=standard"), &app.admin.token)
-        .await;
+    let listed = app.get(&app.org_path("/users?q=standard"), &app.admin.token).await;
     assert_eq!(listed.json()["data"][0]["status"], json!("disabled"));
-    let back = app
-        .call(Method::PUT, &user("/enable"), &app.admin.token, None)
-        .await;
+    let back = app.call(Method::PUT, &user("/enable"), &app.admin.token, None).await;
     assert_eq!(back.json()["data"]["status"], json!("active"));
     // Light members change nothing.
-    let refused = app
-        .call(Method::DELETE, &user("/disable"), &app.light.token, None)
-        .await;
+    let refused = app.call(Method::DELETE, &user("/disable"), &app.light.token, None).await;
     assert_eq!(refused.status, StatusCode::FORBIDDEN);
 }
 

@@ -8,10 +8,7 @@ use crate::harness::TestApp;
 
 async fn group(app: &TestApp, id: &Value) -> Value {
     let response = app
-        .get(
-            &app.org_path(&format!("/groups/{}", id.as_str().expect("id"))),
-            &app.admin.token,
-        )
+        .get(&app.org_path(&format!("/groups/{}", id.as_str().expect("id"))), &app.admin.token)
         .await;
     assert_eq!(response.status, StatusCode::OK);
     response.json()["data"].clone()
@@ -32,11 +29,9 @@ async fn seed_group(app: &TestApp) -> Value {
 
 #[tokio::test]
 async fn members_who_leave_leave_every_group() {
-    for (method, rest) in [
-        (Method::DELETE, "/disable"),
-        (Method::DELETE, ""),
-        (Method::POST, "/to/guest"),
-    ] {
+    for (method, rest) in
+        [(Method::DELETE, "/disable"), (Method::DELETE, ""), (Method::POST, "/to/guest")]
+    {
         let app = TestApp::new().await;
         let created = seed_group(&app).await;
         let second = app
@@ -45,15 +40,8 @@ async fn members_who_leave_leave_every_group() {
             )
             .await;
         let path = app.org_path(&format!("/users/{}{rest}", app.light.id));
-        let response = app
-            .call(method.clone(), &path, &app.admin.token, None)
-            .await;
-        assert_eq!(
-            response.status,
-            StatusCode::OK,
-            "{method} {rest}: {}",
-            response.text
-        );
+        let response = app.call(method.clone(), &path, &app.admin.token, None).await;
+        assert_eq!(response.status, StatusCode::OK, "{method} {rest}: {}", response.text);
         let after = group(&app, &created["id"]).await;
         assert_eq!(
             after["members"],
@@ -73,11 +61,7 @@ async fn members_who_leave_leave_every_group() {
                 &json!({"members": [app.light.id.get()]}),
             )
             .await;
-        assert_eq!(
-            put.status,
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "{method} {rest}"
-        );
+        assert_eq!(put.status, StatusCode::UNPROCESSABLE_ENTITY, "{method} {rest}");
         assert_eq!(
             put.json()["errors"],
             json!({"members.0": ["The selected members.0 is invalid."]})
@@ -90,10 +74,8 @@ async fn re_enabling_a_member_does_not_re_add_them() {
     let app = TestApp::new().await;
     let created = seed_group(&app).await;
     let user = |rest: &str| app.org_path(&format!("/users/{}{rest}", app.standard.id));
-    app.call(Method::DELETE, &user("/disable"), &app.admin.token, None)
-        .await;
-    app.call(Method::PUT, &user("/enable"), &app.admin.token, None)
-        .await;
+    app.call(Method::DELETE, &user("/disable"), &app.admin.token, None).await;
+    app.call(Method::PUT, &user("/enable"), &app.admin.token, None).await;
     assert_eq!(
         group(&app, &created["id"]).await["members"],
         json!([app.admin.id.get(), app.light.id.get()])
@@ -128,12 +110,7 @@ async fn guests_who_leave_leave_every_group() {
                 body,
             )
             .await;
-        assert_eq!(
-            response.status,
-            StatusCode::OK,
-            "{method} {rest}: {}",
-            response.text
-        );
+        assert_eq!(response.status, StatusCode::OK, "{method} {rest}: {}", response.text);
         let after = group(&app, &created["id"]).await;
         assert_eq!(after["guests"], json!(["g2@x.test"]), "{method} {rest}");
         assert_ne!(after["last_updated"], created["last_updated"]);
@@ -144,13 +121,8 @@ async fn guests_who_leave_leave_every_group() {
 async fn disabled_guests_and_member_emails_cannot_be_group_guests() {
     let app = TestApp::new().await;
     let created = seed_group(&app).await;
-    app.call(
-        Method::DELETE,
-        &app.org_path("/guests/g1%40x.test/disable"),
-        &app.admin.token,
-        None,
-    )
-    .await;
+    app.call(Method::DELETE, &app.org_path("/guests/g1%40x.test/disable"), &app.admin.token, None)
+        .await;
     let invited = app
         .post(
             &app.org_path("/users/invite"),
@@ -161,11 +133,7 @@ async fn disabled_guests_and_member_emails_cannot_be_group_guests() {
     assert_eq!(invited.status, StatusCode::OK);
     let path = app.org_path(&format!("/groups/{}", created["id"].as_str().expect("id")));
     let response = app
-        .put(
-            &path,
-            &app.admin.token,
-            &json!({"guests": ["g2@x.test", "g1@x.test", "inv@x.test"]}),
-        )
+        .put(&path, &app.admin.token, &json!({"guests": ["g2@x.test", "g1@x.test", "inv@x.test"]}))
         .await;
     assert_eq!(response.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(
@@ -176,17 +144,9 @@ async fn disabled_guests_and_member_emails_cannot_be_group_guests() {
         })
     );
     // Re-enabling does not put the guest back either.
-    app.call(
-        Method::PUT,
-        &app.org_path("/guests/g1%40x.test/enable"),
-        &app.admin.token,
-        None,
-    )
-    .await;
-    assert_eq!(
-        group(&app, &created["id"]).await["guests"],
-        json!(["g2@x.test"])
-    );
+    app.call(Method::PUT, &app.org_path("/guests/g1%40x.test/enable"), &app.admin.token, None)
+        .await;
+    assert_eq!(group(&app, &created["id"]).await["guests"], json!(["g2@x.test"]));
 }
 
 #[tokio::test]
@@ -194,19 +154,10 @@ async fn deleting_a_group_keeps_its_people() {
     let app = TestApp::new().await;
     let created = seed_group(&app).await;
     let path = app.org_path(&format!("/groups/{}", created["id"].as_str().expect("id")));
-    assert_eq!(
-        app.delete(&path, &app.admin.token).await.status,
-        StatusCode::NO_CONTENT
-    );
-    let users = app
-        .get(&app.org_path("/users"), &app.admin.token)
-        .await
-        .json();
+    assert_eq!(app.delete(&path, &app.admin.token).await.status, StatusCode::NO_CONTENT);
+    let users = app.get(&app.org_path("/users"), &app.admin.token).await.json();
     assert_eq!(users["meta"]["pagination"]["total"], json!(3));
-    let guests = app
-        .get(&app.org_path("/guests-list"), &app.admin.token)
-        .await
-        .json();
+    let guests = app.get(&app.org_path("/guests-list"), &app.admin.token).await.json();
     assert_eq!(guests["data"].as_array().map(Vec::len), Some(2));
 }
 
@@ -235,11 +186,7 @@ async fn another_orgs_admin_sees_and_changes_nothing_here() {
         (Method::GET, app.org_path("/guests"), None),
         (Method::GET, app.org_path("/guests-list"), None),
         (Method::GET, guest(""), None),
-        (
-            Method::POST,
-            app.org_path("/guests"),
-            Some(r#"{"email":"new@x.test"}"#),
-        ),
+        (Method::POST, app.org_path("/guests"), Some(r#"{"email":"new@x.test"}"#)),
         (Method::PUT, guest(""), Some(r#"{"associated_members":[]}"#)),
         (Method::DELETE, guest(""), None),
         (Method::DELETE, guest("/disable"), None),
@@ -254,28 +201,14 @@ async fn another_orgs_admin_sees_and_changes_nothing_here() {
         );
     }
     // Nothing changed.
-    let users = app
-        .get(&app.org_path("/users-list"), &app.admin.token)
-        .await
-        .json();
-    let statuses: Vec<Value> = users["data"]
-        .as_array()
-        .expect("data")
-        .iter()
-        .map(|u| u["status"].clone())
-        .collect();
+    let users = app.get(&app.org_path("/users-list"), &app.admin.token).await.json();
+    let statuses: Vec<Value> =
+        users["data"].as_array().expect("data").iter().map(|u| u["status"].clone()).collect();
     assert_eq!(statuses, vec![json!("active"); 3]);
-    let guests = app
-        .get(&app.org_path("/guests-list"), &app.admin.token)
-        .await
-        .json();
+    let guests = app.get(&app.org_path("/guests-list"), &app.admin.token).await.json();
     assert_eq!(guests["data"].as_array().map(Vec::len), Some(2));
     // And a member of another org cannot be reached through this one.
-    let foreign = app
-        .get(
-            &app.org_path(&format!("/users/{}", app.other_admin.id)),
-            &app.admin.token,
-        )
-        .await;
+    let foreign =
+        app.get(&app.org_path(&format!("/users/{}", app.other_admin.id)), &app.admin.token).await;
     assert_eq!(foreign.status, StatusCode::NOT_FOUND);
 }

@@ -16,10 +16,7 @@ async fn raw_request(addr: std::net::SocketAddr, request: String) -> (String, Va
     stream.read_to_end(&mut response).await.expect("read");
     let text = String::from_utf8(response).expect("utf-8");
     let (head, body) = text.split_once("\r\n\r\n").expect("head and body");
-    (
-        head.to_owned(),
-        serde_json::from_str(body).expect("json body"),
-    )
+    (head.to_owned(), serde_json::from_str(body).expect("json body"))
 }
 
 #[tokio::test]
@@ -44,11 +41,7 @@ async fn create_and_fetch_over_tcp() {
     )
     .await;
     assert!(head.starts_with("HTTP/1.1 201 Created\r\n"), "{head}");
-    assert!(
-        head.to_ascii_lowercase()
-            .contains("content-type: application/json"),
-        "{head}"
-    );
+    assert!(head.to_ascii_lowercase().contains("content-type: application/json"), "{head}");
     let id = created["data"]["id"].as_str().expect("id");
 
     let (head, fetched) = raw_request(

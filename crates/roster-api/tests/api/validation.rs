@@ -12,21 +12,10 @@ fn invalid(errors: Value) -> Value {
 
 async fn assert_create_rejected(app: &TestApp, body: Value, errors: Value) {
     let before = app.group_count().await;
-    let response = app
-        .post(&app.org_path("/groups"), &app.admin.token, &body)
-        .await;
-    assert_eq!(
-        response.status,
-        StatusCode::UNPROCESSABLE_ENTITY,
-        "{body}: {}",
-        response.text
-    );
+    let response = app.post(&app.org_path("/groups"), &app.admin.token, &body).await;
+    assert_eq!(response.status, StatusCode::UNPROCESSABLE_ENTITY, "{body}: {}", response.text);
     assert_eq!(response.json(), invalid(errors), "{body}");
-    assert_eq!(
-        app.group_count().await,
-        before,
-        "a rejected create wrote something: {body}"
-    );
+    assert_eq!(app.group_count().await, before, "a rejected create wrote something: {body}");
 }
 
 #[tokio::test]
@@ -38,12 +27,7 @@ async fn create_requires_name_and_description() {
     });
     assert_create_rejected(&app, json!({}), both.clone()).await;
     assert_create_rejected(&app, json!({"name": "  ", "description": ""}), both.clone()).await;
-    assert_create_rejected(
-        &app,
-        json!({"name": null, "description": null}),
-        both.clone(),
-    )
-    .await;
+    assert_create_rejected(&app, json!({"name": null, "description": null}), both.clone()).await;
     assert_create_rejected(&app, json!([1, 2]), both).await;
     assert_create_rejected(
         &app,
@@ -56,14 +40,8 @@ async fn create_requires_name_and_description() {
 #[tokio::test]
 async fn an_empty_body_is_an_empty_input() {
     let app = TestApp::new().await;
-    let response = app
-        .call(
-            Method::POST,
-            &app.org_path("/groups"),
-            &app.admin.token,
-            Some(""),
-        )
-        .await;
+    let response =
+        app.call(Method::POST, &app.org_path("/groups"), &app.admin.token, Some("")).await;
     assert_eq!(response.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(
         response.json()["errors"],
@@ -91,9 +69,7 @@ async fn wrong_json_types_are_422() {
 async fn name_is_at_most_200_characters_not_bytes() {
     let app = TestApp::new().await;
     let exactly = "ß".repeat(200);
-    let created = app
-        .create_group(json!({"name": exactly, "description": "d"}))
-        .await;
+    let created = app.create_group(json!({"name": exactly, "description": "d"})).await;
     assert_eq!(created["name"], json!(exactly));
     assert_create_rejected(
         &app,
@@ -106,8 +82,7 @@ async fn name_is_at_most_200_characters_not_bytes() {
 #[tokio::test]
 async fn names_are_unique_per_org_ignoring_case() {
     let app = TestApp::new().await;
-    app.create_group(json!({"name": "Sales Team", "description": "d"}))
-        .await;
+    app.create_group(json!({"name": "Sales Team", "description": "d"})).await;
     assert_create_rejected(
         &app,
         json!({"name": " SALES team ", "description": "d"}),
@@ -124,26 +99,14 @@ async fn names_are_unique_per_org_ignoring_case() {
         .await;
     assert_eq!(other.status, StatusCode::CREATED);
     // Renaming onto a taken name is refused too, and changes nothing.
-    let second = app
-        .create_group(json!({"name": "Support", "description": "d"}))
-        .await;
+    let second = app.create_group(json!({"name": "Support", "description": "d"})).await;
     let path = app.org_path(&format!("/groups/{}", second["id"].as_str().expect("id")));
     let response = app
-        .put(
-            &path,
-            &app.admin.token,
-            &json!({"name": "sales team", "description": "new"}),
-        )
+        .put(&path, &app.admin.token, &json!({"name": "sales team", "description": "new"}))
         .await;
     assert_eq!(response.status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert_eq!(
-        response.json(),
-        invalid(json!({"name": ["The name has already been taken."]}))
-    );
-    assert_eq!(
-        app.get(&path, &app.admin.token).await.json()["data"],
-        second
-    );
+    assert_eq!(response.json(), invalid(json!({"name": ["The name has already been taken."]})));
+    assert_eq!(app.get(&path, &app.admin.token).await.json()["data"], second);
 }
 
 #[tokio::test]
@@ -205,9 +168,7 @@ async fn guests_must_be_valid_emails_of_non_members() {
 #[tokio::test]
 async fn update_fields_are_optional_but_never_empty() {
     let app = TestApp::new().await;
-    let created = app
-        .create_group(json!({"name": "Sales", "description": "Sells"}))
-        .await;
+    let created = app.create_group(json!({"name": "Sales", "description": "Sells"})).await;
     let path = app.org_path(&format!("/groups/{}", created["id"].as_str().expect("id")));
     for (body, errors) in [
         (
@@ -218,14 +179,8 @@ async fn update_fields_are_optional_but_never_empty() {
             json!({"description": " "}),
             json!({"description": ["The description field is required."]}),
         ),
-        (
-            json!({"name": ""}),
-            json!({"name": ["The name field is required."]}),
-        ),
-        (
-            json!({"members": null}),
-            json!({"members": ["The members must be an array."]}),
-        ),
+        (json!({"name": ""}), json!({"name": ["The name field is required."]})),
+        (json!({"members": null}), json!({"members": ["The members must be an array."]})),
         (
             json!({"members": [app.other_admin.id.get()]}),
             json!({"members.0": ["The selected members.0 is invalid."]}),
@@ -235,13 +190,8 @@ async fn update_fields_are_optional_but_never_empty() {
         assert_eq!(response.status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
         assert_eq!(response.json(), invalid(errors), "{body}");
     }
-    assert_eq!(
-        app.get(&path, &app.admin.token).await.json()["data"],
-        created
-    );
-    let empty = app
-        .put(&path, &app.admin.token, &json!({"unknown": 1}))
-        .await;
+    assert_eq!(app.get(&path, &app.admin.token).await.json()["data"], created);
+    let empty = app.put(&path, &app.admin.token, &json!({"unknown": 1})).await;
     assert_eq!(empty.status, StatusCode::OK);
     assert_eq!(empty.json()["data"], created);
 }
@@ -251,24 +201,14 @@ async fn a_body_that_is_not_json_is_400() {
     let app = TestApp::new().await;
     let expected = json!({"error": true, "message": "The request body is not valid JSON.", "code": "BAD_REQUEST"});
     for body in ["{\"name\": ", "name=Sales", "\u{0}"] {
-        let response = app
-            .call(
-                Method::POST,
-                &app.org_path("/groups"),
-                &app.admin.token,
-                Some(body),
-            )
-            .await;
+        let response =
+            app.call(Method::POST, &app.org_path("/groups"), &app.admin.token, Some(body)).await;
         assert_eq!(response.status, StatusCode::BAD_REQUEST, "{body:?}");
         assert_eq!(response.json(), expected);
     }
-    let created = app
-        .create_group(json!({"name": "Sales", "description": "Sells"}))
-        .await;
+    let created = app.create_group(json!({"name": "Sales", "description": "Sells"})).await;
     let path = app.org_path(&format!("/groups/{}", created["id"].as_str().expect("id")));
-    let response = app
-        .call(Method::PUT, &path, &app.admin.token, Some("["))
-        .await;
+    let response = app.call(Method::PUT, &path, &app.admin.token, Some("[")).await;
     assert_eq!(response.status, StatusCode::BAD_REQUEST);
     assert_eq!(app.group_count().await, 1);
 }
