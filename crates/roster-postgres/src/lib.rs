@@ -1,1 +1,405 @@
-pub fn x() {}
+//! Roster's PostgreSQL backend: many stateless `roster serve` instances on one database.
+//!
+//! Every instance keeps a bounded pool (a request that cannot get a connection in time
+//! is refused as busy rather than queued without bound). Writes run in transactions that
+//! lock the rows they change (`SELECT ... FOR UPDATE`), and a transaction that loses a
+//! race (unique violation, serialization failure, deadlock) is retried from the start, so
+//! that the loser sees the winner's commit and answers as the rules say (422, 412, or the
+//! idempotent replay) instead of failing.
+
+mod groups;
+mod guests;
+mod people;
+mod sql;
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
+use roster_core::groups::{GroupWrite, GuestRef, IfMatch, MemberRef, MembershipPatch};
+use roster_core::listing::ListParams;
+use roster_core::model::{Guest, NewUser, Page, TokenRecord};
+use roster_core::people::{GuestAction, Invite, MemberAction, MemberChanges, NewGuest};
+use roster_core::store::{
+    Bootstrap, Created, GuestOutcome, IdempotencyKey, MemberOutcome, Principal,
+};
+use roster_core::token::TokenHash;
+use roster_core::{
+    Email, Group, GroupId, OrgId, OrgMember, Organization, Store, StoreError, Timestamp, UserId,
+    WriteError,
+};
+use tokio_postgres::NoTls;
+
+use sql::TxError;
+
+/// Migrations in order; `roster_migrations` records which have run.
+const MIGRATIONS: &[&str] = &[include_str!("../migrations/0001_init.sql")];
+
+/// Attempts at a write transaction that keeps losing races before giving up.
+const WRITE_ATTEMPTS: usize = 4;
+
+#[derive(Clone, Debug)]
+pub struct PoolOptions {
+    /// Connections per instance.
+    pub size: usize,
+    /// How long a request waits for a free connection before it is refused as busy.
+    pub wait: Duration,
+}
+
+impl Default for PoolOptions {
+    fn default() -> Self {
+        Self { size: 16, wait: Duration::from_secs(5) }
+    }
+}
+
+pub struct PgStore {
+    pool: Pool,
+}
+
+impl PgStore {
+    /// Connects to a `postgres://` URL and brings the schema up to date. Several instances
+    /// may start at once: migrations run under an advisory lock.
+    pub async fn connect(url: &str, options: &PoolOptions) -> Result<Self, StoreError> {
+        let config: tokio_postgres::Config =
+            url.parse().map_err(|e| StoreError::new("database url", e))?;
+        let manager = Manager::from_config(
+            config,
+            NoTls,
+            ManagerConfig { recycling_method: RecyclingMethod::Fast },
+        );
+        let pool = Pool::builder(manager)
+            .max_size(options.size.max(1))
+            .wait_timeout(Some(options.wait))
+            .create_timeout(Some(options.wait))
+            .runtime(Runtime::Tokio1)
+            .build()
+            .map_err(|e| StoreError::new("connection pool", e))?;
+        let store = Self { pool };
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    async fn client(&self, context: &'static str) -> Result<deadpool_postgres::Object, StoreError> {
+        self.pool.get().await.map_err(|e| match e {
+            deadpool_postgres::PoolError::Timeout(_) => {
+                StoreError::unavailable(context, "no database connection free in time")
+            }
+            other => StoreError::new(context, other),
+        })
+    }
+
+    async fn migrate(&self) -> Result<(), StoreError> {
+        let err = |e| StoreError::new("migrate", e);
+        let mut client = self.client("migrate").await?;
+        let tx = client.transaction().await.map_err(err)?;
+        // One migrator at a time across every instance starting now.
+        tx.execute("SELECT pg_advisory_xact_lock(7353520661)", &[]).await.map_err(err)?;
+        tx.batch_execute(
+            "CREATE TABLE IF NOT EXISTS roster_migrations (version INTEGER PRIMARY KEY)",
+        )
+        .await
+        .map_err(err)?;
+        let applied: i64 =
+            tx.query_one("SELECT count(*) FROM roster_migrations", &[]).await.map_err(err)?.get(0);
+        let applied = usize::try_from(applied).unwrap_or(usize::MAX);
+        if applied > MIGRATIONS.len() {
+            return Err(StoreError::new(
+                "migrate",
+                format!(
+                    "the database has {applied} migrations, more than this binary's {}",
+                    MIGRATIONS.len()
+                ),
+            ));
+        }
+        for (index, migration) in MIGRATIONS.iter().enumerate().skip(applied) {
+            tx.batch_execute(migration)
+                .await
+                .map_err(|e| StoreError::new("migrate", format!("migration {}: {e}", index + 1)))?;
+            let version = i32::try_from(index + 1).unwrap_or(i32::MAX);
+            tx.execute("INSERT INTO roster_migrations (version) VALUES ($1)", &[&version])
+                .await
+                .map_err(err)?;
+        }
+        tx.commit().await.map_err(err)
+    }
+}
+
+/// Runs `$body` (a future using the transaction `$tx`) and commits when it succeeds; a
+/// transaction that lost a race to a concurrent one starts over (see the module docs).
+/// A macro rather than a function taking a closure: a closure over a borrowed
+/// transaction cannot yet promise the `Send` future `async_trait` needs.
+macro_rules! in_transaction {
+    ($store:expr, $context:expr, |$tx:ident| $body:expr) => {{
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let mut client = $store.client($context).await?;
+            let $tx = client.transaction().await.map_err(|e| StoreError::new($context, e))?;
+            let outcome = match $body.await {
+                Ok(value) => $tx.commit().await.map(|()| value).map_err(TxError::Sql),
+                Err(e) => Err(e),
+            };
+            match outcome {
+                Ok(value) => break Ok(value),
+                Err(TxError::Sql(e)) if attempt < WRITE_ATTEMPTS && sql::lost_race(&e) => {
+                    tracing::debug!(
+                        context = $context,
+                        attempt,
+                        "retrying a transaction that lost a race"
+                    );
+                }
+                Err(e) => break Err(e.into_write_error($context)),
+            }
+        }
+    }};
+}
+
+/// Runs `$body` (a future using the pooled client `$c`).
+macro_rules! read {
+    ($store:expr, $context:expr, |$c:ident| $body:expr) => {{
+        let $c = $store.client($context).await?;
+        $body.await.map_err(|e| e.into_store_error($context))
+    }};
+}
+
+/// For writes whose only failures are storage failures.
+fn storage_only(context: &'static str) -> impl Fn(WriteError) -> StoreError {
+    move |e| match e {
+        WriteError::Store(e) => e,
+        refused => StoreError::new(context, refused),
+    }
+}
+
+#[async_trait]
+impl Store for PgStore {
+    async fn principal(
+        &self,
+        token: &TokenHash,
+        org: Option<&OrgId>,
+    ) -> Result<Option<Principal>, StoreError> {
+        read!(self, "principal", |c| people::principal(&c, token, org, Timestamp::now()))
+    }
+
+    async fn list_groups(
+        &self,
+        org: &OrgId,
+        params: &ListParams,
+    ) -> Result<Page<Group>, StoreError> {
+        read!(self, "list groups", |c| groups::list(&c, org, params))
+    }
+
+    async fn group(&self, org: &OrgId, id: &GroupId) -> Result<Option<Group>, StoreError> {
+        read!(self, "get group", |c| groups::get(&c, org, id))
+    }
+
+    async fn create_group(
+        &self,
+        org: &OrgId,
+        write: &GroupWrite,
+        idempotency: Option<&IdempotencyKey>,
+    ) -> Result<Created, WriteError> {
+        in_transaction!(self, "create group", |tx| groups::create(&tx, org, write, idempotency))
+    }
+
+    async fn update_group(
+        &self,
+        org: &OrgId,
+        id: &GroupId,
+        write: &GroupWrite,
+        if_match: Option<&IfMatch>,
+    ) -> Result<Group, WriteError> {
+        in_transaction!(self, "update group", |tx| groups::update(&tx, org, id, write, if_match))
+    }
+
+    async fn delete_group(
+        &self,
+        org: &OrgId,
+        id: &GroupId,
+        if_match: Option<&IfMatch>,
+    ) -> Result<(), WriteError> {
+        in_transaction!(self, "delete group", |tx| groups::delete(&tx, org, id, if_match))
+    }
+
+    async fn patch_group_members(
+        &self,
+        org: &OrgId,
+        id: &GroupId,
+        patch: &MembershipPatch<MemberRef>,
+        if_match: Option<&IfMatch>,
+    ) -> Result<Group, WriteError> {
+        in_transaction!(self, "patch group members", |tx| groups::patch_members(
+            &tx, org, id, patch, if_match
+        ))
+    }
+
+    async fn patch_group_guests(
+        &self,
+        org: &OrgId,
+        id: &GroupId,
+        patch: &MembershipPatch<GuestRef>,
+        if_match: Option<&IfMatch>,
+    ) -> Result<Group, WriteError> {
+        in_transaction!(self, "patch group guests", |tx| groups::patch_guests(
+            &tx, org, id, patch, if_match
+        ))
+    }
+
+    async fn group_member_page(
+        &self,
+        org: &OrgId,
+        id: &GroupId,
+        after: Option<UserId>,
+        limit: u64,
+    ) -> Result<Option<Vec<OrgMember>>, StoreError> {
+        read!(self, "group member page", |c| groups::member_page(&c, org, id, after, limit))
+    }
+
+    async fn group_guest_page(
+        &self,
+        org: &OrgId,
+        id: &GroupId,
+        after: Option<&Email>,
+        limit: u64,
+    ) -> Result<Option<Vec<Guest>>, StoreError> {
+        read!(self, "group guest page", |c| groups::guest_page(&c, org, id, after, limit))
+    }
+
+    async fn members_by_ids(
+        &self,
+        org: &OrgId,
+        ids: &[UserId],
+    ) -> Result<Vec<OrgMember>, StoreError> {
+        read!(self, "members by ids", |c| people::members_by_ids(&c, org, ids))
+    }
+
+    async fn list_members(
+        &self,
+        org: &OrgId,
+        params: &ListParams,
+    ) -> Result<Page<OrgMember>, StoreError> {
+        read!(self, "list members", |c| people::list_members(&c, org, params))
+    }
+
+    async fn member(&self, org: &OrgId, id: UserId) -> Result<Option<OrgMember>, StoreError> {
+        read!(self, "get member", |c| people::member(&c, org, id))
+    }
+
+    async fn groups_of_members(
+        &self,
+        org: &OrgId,
+        ids: &[UserId],
+    ) -> Result<Vec<(UserId, Group)>, StoreError> {
+        read!(self, "groups of members", |c| groups::groups_of_members(&c, org, ids))
+    }
+
+    async fn invite_member(&self, org: &OrgId, invite: &Invite) -> Result<OrgMember, WriteError> {
+        in_transaction!(self, "invite member", |tx| people::invite_member(&tx, org, invite))
+    }
+
+    async fn update_member(
+        &self,
+        org: &OrgId,
+        id: UserId,
+        changes: &MemberChanges,
+    ) -> Result<OrgMember, WriteError> {
+        in_transaction!(self, "update member", |tx| people::update_member(&tx, org, id, changes))
+    }
+
+    async fn member_action(
+        &self,
+        org: &OrgId,
+        id: UserId,
+        action: MemberAction,
+    ) -> Result<MemberOutcome, WriteError> {
+        in_transaction!(self, "member action", |tx| people::member_action(&tx, org, id, action))
+    }
+
+    async fn organizations_of(
+        &self,
+        user: UserId,
+    ) -> Result<Vec<(Organization, OrgMember)>, StoreError> {
+        read!(self, "organizations of", |c| people::organizations_of(&c, user))
+    }
+
+    async fn list_guests(
+        &self,
+        org: &OrgId,
+        params: &ListParams,
+    ) -> Result<Page<Guest>, StoreError> {
+        read!(self, "list guests", |c| guests::list(&c, org, params))
+    }
+
+    async fn guest(&self, org: &OrgId, email: &Email) -> Result<Option<Guest>, StoreError> {
+        read!(self, "get guest", |c| guests::get(&c, org, email))
+    }
+
+    async fn create_guest(&self, org: &OrgId, guest: &NewGuest) -> Result<Guest, WriteError> {
+        in_transaction!(self, "create guest", |tx| guests::create(&tx, org, guest))
+    }
+
+    async fn set_guest_associated_members(
+        &self,
+        org: &OrgId,
+        email: &Email,
+        members: &[(usize, UserId)],
+    ) -> Result<Guest, WriteError> {
+        in_transaction!(self, "update guest", |tx| guests::set_associated_members(
+            &tx, org, email, members
+        ))
+    }
+
+    async fn guest_action(
+        &self,
+        org: &OrgId,
+        email: &Email,
+        action: GuestAction,
+    ) -> Result<GuestOutcome, WriteError> {
+        in_transaction!(self, "guest action", |tx| guests::action(&tx, org, email, action))
+    }
+
+    async fn bootstrap_if_empty(
+        &self,
+        org_name: &str,
+        admin: &NewUser,
+        token: &TokenHash,
+        token_expires_at: Option<Timestamp>,
+    ) -> Result<Option<Bootstrap>, StoreError> {
+        in_transaction!(self, "bootstrap", |tx| people::bootstrap_if_empty(
+            &tx,
+            org_name,
+            admin,
+            token,
+            token_expires_at
+        ))
+        .map_err(storage_only("bootstrap"))
+    }
+
+    async fn create_org(&self, name: &str) -> Result<Organization, StoreError> {
+        in_transaction!(self, "create org", |tx| people::create_org(&tx, name))
+            .map_err(storage_only("create org"))
+    }
+
+    async fn set_org_allow_non_admins_manage_groups(
+        &self,
+        org: &OrgId,
+        allow: bool,
+    ) -> Result<Organization, WriteError> {
+        in_transaction!(self, "set org", |tx| people::set_org_allow(&tx, org, allow))
+    }
+
+    async fn add_member(&self, org: &OrgId, user: &NewUser) -> Result<OrgMember, WriteError> {
+        in_transaction!(self, "add member", |tx| people::add_member(&tx, org, user))
+    }
+
+    async fn create_token(
+        &self,
+        org: &OrgId,
+        user: UserId,
+        token: &TokenHash,
+        expires_at: Option<Timestamp>,
+    ) -> Result<TokenRecord, WriteError> {
+        in_transaction!(self, "create token", |tx| people::create_token(
+            &tx, org, user, token, expires_at
+        ))
+    }
+}

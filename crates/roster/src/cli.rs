@@ -2,12 +2,14 @@
 //! (also while a server runs: SQLite's WAL lets both write in turn).
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
 use roster_core::model::NewUser;
 use roster_core::token::{DEFAULT_LIFETIME_DAYS, TokenSecret};
 use roster_core::{Email, OrgId, Role, Store, Timestamp, UserId, WriteError};
+use roster_postgres::{PgStore, PoolOptions};
 use serde_json::json;
 
 use crate::serve::{self, ServeArgs};
@@ -15,9 +17,17 @@ use crate::serve::{self, ServeArgs};
 #[derive(Parser, Debug)]
 #[command(name = "roster", version, about = "A self-hostable, Tallyfy-compatible groups service")]
 pub struct Args {
-    /// Where the data lives: sqlite://PATH (the embedded default).
+    /// Where the data lives: sqlite://PATH (the embedded default) or postgres://…
     #[arg(long, global = true, env = "ROSTER_DATABASE", default_value = "sqlite://roster.db")]
     pub database: String,
+
+    /// PostgreSQL connections per instance.
+    #[arg(long, global = true, env = "ROSTER_POOL_SIZE", default_value_t = 16)]
+    pub pool_size: usize,
+
+    /// Seconds a request waits for a free PostgreSQL connection before a 503.
+    #[arg(long, global = true, env = "ROSTER_POOL_TIMEOUT", default_value_t = 5.0)]
+    pub pool_timeout: f64,
 
     /// Print one JSON object on stdout instead of text (for scripts).
     #[arg(long, global = true)]
@@ -88,7 +98,12 @@ pub enum TokenCommand {
 }
 
 pub async fn run(args: Args) -> anyhow::Result<()> {
-    let store = open_store(&args.database)?;
+    let pool = PoolOptions {
+        size: args.pool_size,
+        wait: Duration::try_from_secs_f64(args.pool_timeout)
+            .context("--pool-timeout must be a number of seconds")?,
+    };
+    let store = open_store(&args.database, &pool).await?;
     match args.command {
         Command::Serve(serve_args) => serve::run(store, serve_args, &args.database).await,
         Command::Org(command) => org(store.as_ref(), command, args.json).await,
@@ -98,13 +113,18 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
 }
 
 /// Picks the backend from the URL's scheme.
-pub fn open_store(url: &str) -> anyhow::Result<Arc<dyn Store>> {
+pub async fn open_store(url: &str, pool: &PoolOptions) -> anyhow::Result<Arc<dyn Store>> {
     if url.starts_with("sqlite:") {
         let store = roster_sqlite::SqliteStore::open_url(url)
             .with_context(|| format!("cannot open {url}"))?;
         return Ok(Arc::new(store));
     }
-    bail!("unsupported database URL {url:?}: use sqlite://PATH")
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        let store =
+            PgStore::connect(url, pool).await.context("cannot open the PostgreSQL database")?;
+        return Ok(Arc::new(store));
+    }
+    bail!("unsupported database URL {url:?}: use sqlite://PATH or postgres://…")
 }
 
 fn org_id(raw: &str) -> anyhow::Result<OrgId> {

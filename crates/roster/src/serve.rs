@@ -37,7 +37,7 @@ pub async fn run(store: Arc<dyn Store>, args: ServeArgs, database: &str) -> anyh
 
     let config = ApiConfig { require_client_header: !args.allow_missing_client_header };
     let app = roster_api::router(AppState::new(store, config));
-    println!("Roster is listening on http://{local} (database {database})");
+    println!("Roster is listening on http://{local} (database {})", redact_password(database));
     tracing::info!(%local, "listening");
     axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await?;
     tracing::info!("stopped");
@@ -101,4 +101,31 @@ async fn shutdown_signal() {
         () = terminate => {},
     }
     tracing::info!("shutting down");
+}
+
+/// The database URL without its password, fit for logs and terminals.
+fn redact_password(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else { return url.to_owned() };
+    match rest.split_once('@') {
+        Some((userinfo, host)) if userinfo.contains(':') => {
+            let user = userinfo.split(':').next().unwrap_or_default();
+            format!("{scheme}://{user}:***@{host}")
+        }
+        _ => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact_password;
+
+    #[test]
+    fn passwords_never_reach_the_terminal() {
+        assert_eq!(
+            redact_password("postgres://roster:s3cret@db:5432/roster"),
+            "postgres://roster:***@db:5432/roster"
+        );
+        assert_eq!(redact_password("postgres://roster@db/roster"), "postgres://roster@db/roster");
+        assert_eq!(redact_password("sqlite://roster.db"), "sqlite://roster.db");
+    }
 }

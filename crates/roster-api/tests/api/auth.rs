@@ -15,7 +15,7 @@ fn forbidden() -> Value {
     json!({"error": true, "message": "You do not have permission to perform this action.", "code": "FORBIDDEN"})
 }
 
-#[tokio::test]
+roster_test! {
 async fn missing_unknown_or_malformed_tokens_are_401() {
     let app = TestApp::new().await;
     let path = app.org_path("/groups");
@@ -41,8 +41,9 @@ async fn missing_unknown_or_malformed_tokens_are_401() {
         assert_eq!(response.header("www-authenticate"), Some("Bearer"));
     }
 }
+}
 
-#[tokio::test]
+roster_test! {
 async fn a_well_formed_token_never_issued_here_is_401() {
     // A token that was never stored (e.g. printed by another Roster) is simply unknown.
     let app = TestApp::new().await;
@@ -50,8 +51,9 @@ async fn a_well_formed_token_never_issued_here_is_401() {
     let response = app.get("/me", stranger.expose()).await;
     assert_eq!(response.status, StatusCode::UNAUTHORIZED);
 }
+}
 
-#[tokio::test]
+roster_test! {
 async fn the_client_header_is_required_unless_turned_off() {
     let app = TestApp::new().await;
     for value in [None, Some(""), Some("   ")] {
@@ -77,8 +79,9 @@ async fn the_client_header_is_required_unless_turned_off() {
     req.headers_mut().remove("x-tallyfy-client");
     assert_eq!(relaxed.send(req).await.status, StatusCode::OK);
 }
+}
 
-#[tokio::test]
+roster_test! {
 async fn me_shows_the_account_and_org_me_adds_role_and_status() {
     let app = TestApp::new().await;
     let response = app.get("/me", &app.standard.token).await;
@@ -105,9 +108,10 @@ async fn me_shows_the_account_and_org_me_adds_role_and_status() {
         app.get(&format!("/organizations/{}/me", app.other_org), &app.standard.token).await;
     assert_eq!(elsewhere.status, StatusCode::FORBIDDEN);
 }
+}
 
-/// Each role against each operation, with the org's setting off and on.
-#[tokio::test]
+// Each role against each operation, with the org's setting off and on.
+roster_test! {
 async fn permission_matrix() {
     let app = TestApp::new().await;
     let group = app.create_group(json!({"name": "Base", "description": "d"})).await;
@@ -160,8 +164,9 @@ async fn permission_matrix() {
         json!("by standard-true")
     );
 }
+}
 
-#[tokio::test]
+roster_test! {
 async fn another_orgs_token_is_403_and_learns_nothing() {
     let app = TestApp::new().await;
     let group = app.create_group(json!({"name": "Secret", "description": "d"})).await;
@@ -185,8 +190,9 @@ async fn another_orgs_token_is_403_and_learns_nothing() {
     assert_eq!(app.get(&group_path, &app.admin.token).await.json()["data"], group);
     assert_eq!(app.group_count().await, 1);
 }
+}
 
-#[tokio::test]
+roster_test! {
 async fn a_group_of_another_org_is_404_under_this_org() {
     let app = TestApp::new().await;
     let theirs = app
@@ -218,8 +224,9 @@ async fn a_group_of_another_org_is_404_under_this_org() {
         .await;
     assert_eq!(still.json()["data"], theirs);
 }
+}
 
-#[tokio::test]
+roster_test! {
 async fn a_user_in_two_orgs_sees_each_orgs_groups_only_there() {
     let app = TestApp::new().await;
     let member = crate::harness::seed_member(
@@ -245,4 +252,5 @@ async fn a_user_in_two_orgs_sees_each_orgs_groups_only_there() {
     assert_eq!(refused.status, StatusCode::FORBIDDEN);
     let here = app.get(&app.org_path("/me"), &member.token).await;
     assert_eq!(here.json()["data"]["role"], json!("admin"));
+}
 }

@@ -5,7 +5,7 @@ use serde_json::json;
 
 use crate::harness::{TestApp, request};
 
-#[tokio::test]
+roster_test! {
 async fn unknown_routes_are_404_endpoint_not_found() {
     let app = TestApp::new().await;
     for path in [
@@ -24,8 +24,9 @@ async fn unknown_routes_are_404_endpoint_not_found() {
         );
     }
 }
+}
 
-#[tokio::test]
+roster_test! {
 async fn wrong_methods_are_405() {
     let app = TestApp::new().await;
     for (method, path) in [
@@ -42,8 +43,9 @@ async fn wrong_methods_are_405() {
         );
     }
 }
+}
 
-#[tokio::test]
+roster_test! {
 async fn malformed_ids_are_404_after_authentication() {
     let app = TestApp::new().await;
     let not_found =
@@ -62,13 +64,14 @@ async fn malformed_ids_are_404_after_authentication() {
         assert_eq!(anonymous.status, StatusCode::UNAUTHORIZED, "{path}");
     }
 }
+}
 
-#[tokio::test]
+roster_test! {
 async fn a_storage_fault_is_a_500_that_reveals_nothing() {
     let app = TestApp::new().await;
     app.create_group(json!({"name": "Doomed", "description": "d"})).await;
     // Break the storage under the running server, as a damaged disk or a bad migration would.
-    app.break_groups_table();
+    app.break_groups_table().await;
     for response in [
         app.get(&app.org_path("/groups"), &app.admin.token).await,
         app.post(
@@ -85,4 +88,5 @@ async fn a_storage_fault_is_a_500_that_reveals_nothing() {
         );
         assert!(!response.text.contains("groups") && !response.text.contains("SQL"));
     }
+}
 }

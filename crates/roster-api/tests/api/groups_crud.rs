@@ -28,7 +28,7 @@ fn expected_group(
     })
 }
 
-#[tokio::test]
+roster_test! {
 async fn create_answers_201_with_the_whole_group() {
     let app = TestApp::new().await;
     let body = json!({
@@ -56,8 +56,9 @@ async fn create_answers_201_with_the_whole_group() {
         )})
     );
 }
+}
 
-#[tokio::test]
+roster_test! {
 async fn get_returns_the_group_under_both_prefixes() {
     let app = TestApp::new().await;
     let created = app.create_group(json!({"name": "Sales", "description": "Sells"})).await;
@@ -71,8 +72,9 @@ async fn get_returns_the_group_under_both_prefixes() {
         assert_eq!(response.json(), json!({"data": created}), "{path}");
     }
 }
+}
 
-#[tokio::test]
+roster_test! {
 async fn with_users_and_assets_nest_fractal_includes() {
     let app = TestApp::new().await;
     let created = app
@@ -107,8 +109,9 @@ async fn with_users_and_assets_nest_fractal_includes() {
     assert_eq!(plain["data"].get("assets"), None);
     assert_eq!(plain["data"].get("users"), None);
 }
+}
 
-#[tokio::test]
+roster_test! {
 async fn update_replaces_present_lists_and_keeps_absent_ones() {
     let app = TestApp::new().await;
     let created = app
@@ -153,8 +156,9 @@ async fn update_replaces_present_lists_and_keeps_absent_ones() {
     // And it sticks.
     assert_eq!(app.get(&path, &app.light.token).await.json(), json!({"data": data}));
 }
+}
 
-#[tokio::test]
+roster_test! {
 async fn an_update_that_changes_nothing_keeps_last_updated() {
     let app = TestApp::new().await;
     let created = app.create_group(json!({"name": "Sales", "description": "Sells"})).await;
@@ -167,8 +171,9 @@ async fn an_update_that_changes_nothing_keeps_last_updated() {
     assert_ne!(renamed.json()["data"]["last_updated"], created["last_updated"]);
     assert_eq!(renamed.json()["data"]["updated_at"], renamed.json()["data"]["last_updated"]);
 }
+}
 
-#[tokio::test]
+roster_test! {
 async fn delete_answers_204_then_the_group_is_gone_and_its_name_free() {
     let app = TestApp::new().await;
     let created = app
@@ -192,8 +197,9 @@ async fn delete_answers_204_then_the_group_is_gone_and_its_name_free() {
     app.create_group(json!({"name": "temp", "description": "again"})).await;
     assert_eq!(app.group_count().await, 1);
 }
+}
 
-#[tokio::test]
+roster_test! {
 async fn new_guest_emails_join_the_org_and_numeric_string_members_are_accepted() {
     let app = TestApp::new().await;
     let data = app
@@ -212,4 +218,5 @@ async fn new_guest_emails_join_the_org_and_numeric_string_members_are_accepted()
         )
         .await;
     assert_eq!(second["guests"], json!(["new.guest@example.org"]));
+}
 }

@@ -32,7 +32,7 @@ async fn create_guest(app: &TestApp, body: Value) -> Value {
     response.json()["data"].clone()
 }
 
-#[tokio::test]
+roster_test! {
 async fn create_answers_201_with_details_nested() {
     let app = TestApp::new().await;
     let data = create_guest(
@@ -58,8 +58,9 @@ async fn create_answers_201_with_details_nested() {
     assert_eq!(fetched.status, StatusCode::OK);
     assert_eq!(fetched.json(), json!({"data": data}));
 }
+}
 
-#[tokio::test]
+roster_test! {
 async fn create_refuses_duplicates_members_and_bad_input() {
     let app = TestApp::new().await;
     create_guest(&app, json!({"email": "client@partner.com"})).await;
@@ -93,8 +94,9 @@ async fn create_refuses_duplicates_members_and_bad_input() {
     let all = app.get(&app.org_path("/guests-list"), &app.admin.token).await;
     assert_eq!(all.json()["data"].as_array().map(Vec::len), Some(1));
 }
+}
 
-#[tokio::test]
+roster_test! {
 async fn listing_paginates_searches_and_can_return_everything() {
     let app = TestApp::new().await;
     for email in ["a@one.test", "b@two.test", "c@one.test"] {
@@ -125,8 +127,9 @@ async fn listing_paginates_searches_and_can_return_everything() {
     assert_eq!(emails(&flat), vec!["a@one.test", "b@two.test", "c@one.test"]);
     assert_eq!(flat.get("meta"), None);
 }
+}
 
-#[tokio::test]
+roster_test! {
 async fn unknown_guests_are_404() {
     let app = TestApp::new().await;
     let not_found =
@@ -146,8 +149,9 @@ async fn unknown_guests_are_404() {
         assert_eq!(response.json(), not_found);
     }
 }
+}
 
-#[tokio::test]
+roster_test! {
 async fn update_sets_only_associated_members() {
     let app = TestApp::new().await;
     let created = create_guest(&app, json!({"email": "g@x.test", "first_name": "G"})).await;
@@ -191,8 +195,9 @@ async fn update_sets_only_associated_members() {
         created["details"]["company_name"]
     );
 }
+}
 
-#[tokio::test]
+roster_test! {
 async fn disable_enable_delete_and_convert() {
     let app = TestApp::new().await;
     create_guest(&app, json!({"email": "g@x.test", "first_name": "Gia", "last_name": "Guest"}))
@@ -237,8 +242,9 @@ async fn disable_enable_delete_and_convert() {
         );
     }
 }
+}
 
-#[tokio::test]
+roster_test! {
 async fn members_become_guests_and_back() {
     let app = TestApp::new().await;
     let response = app
@@ -294,4 +300,5 @@ async fn members_become_guests_and_back() {
     assert_eq!(back.json()["data"]["id"], json!(app.light.id.get()));
     assert_eq!(back.json()["data"]["status"], json!("invited"));
     assert_eq!(back.json()["data"]["role"], json!("standard"));
+}
 }

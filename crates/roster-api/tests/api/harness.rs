@@ -18,6 +18,84 @@ pub struct Seeded {
     pub token: String,
 }
 
+/// The storage backends every behavioural test runs against.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+tokio::task_local! {
+    /// The backend the running test asked for (see `roster_test!`).
+    pub static BACKEND: Backend;
+}
+
+/// Declares one test body that runs once per backend, as `name::sqlite` and
+/// `name::postgres`.
+macro_rules! roster_test {
+    ($(#[$meta:meta])* async fn $name:ident() $body:block) => {
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+
+            $(#[$meta])*
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                crate::harness::BACKEND.scope(crate::harness::Backend::Sqlite, async $body).await
+            }
+
+            $(#[$meta])*
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                crate::harness::BACKEND.scope(crate::harness::Backend::Postgres, async $body).await
+            }
+        }
+    };
+}
+
+/// Where a test's data lives; dropped with the test.
+enum Storage {
+    Sqlite(tempfile::TempDir),
+    Postgres { admin_url: String, schema: String },
+}
+
+const POSTGRES_URL_VAR: &str = "ROSTER_TEST_POSTGRES_URL";
+
+/// A store on the current backend, in storage of its own.
+async fn open_store() -> (Arc<dyn Store>, Storage) {
+    match BACKEND.try_with(|b| *b).unwrap_or(Backend::Sqlite) {
+        Backend::Sqlite => {
+            let dir = tempfile::tempdir().expect("tempdir");
+            let store = roster_sqlite::SqliteStore::open(&dir.path().join("roster.db"))
+                .expect("open store");
+            (Arc::new(store), Storage::Sqlite(dir))
+        }
+        Backend::Postgres => {
+            // Never skipped: a missing server is a failure, with the way to get one.
+            let admin_url = std::env::var(POSTGRES_URL_VAR).unwrap_or_else(|_| {
+                panic!(
+                    "{POSTGRES_URL_VAR} is not set: run the suite with scripts/test (see README)"
+                )
+            });
+            let schema = format!("t_{}", roster_core::GroupId::generate().expect("random"));
+            admin_execute(&admin_url, &format!("CREATE SCHEMA {schema}")).await;
+            let url = format!("{admin_url}?options=-csearch_path%3D{schema}");
+            let options = roster_postgres::PoolOptions { size: 4, ..Default::default() };
+            let store = roster_postgres::PgStore::connect(&url, &options).await.expect("connect");
+            (Arc::new(store), Storage::Postgres { admin_url, schema })
+        }
+    }
+}
+
+async fn admin_execute(url: &str, sql: &str) {
+    let (client, connection) =
+        tokio_postgres::connect(url, tokio_postgres::NoTls).await.expect("connect");
+    let driver = tokio::spawn(connection);
+    client.batch_execute(sql).await.expect("admin statement");
+    drop(client);
+    let _ = driver.await;
+}
+
 pub struct TestApp {
     pub router: Router,
     pub store: Arc<dyn Store>,
@@ -27,7 +105,7 @@ pub struct TestApp {
     pub light: Seeded,
     pub other_org: OrgId,
     pub other_admin: Seeded,
-    dir: tempfile::TempDir,
+    storage: Storage,
 }
 
 pub struct TestResponse {
@@ -75,10 +153,12 @@ impl TestApp {
     }
 
     pub async fn with_config(config: ApiConfig) -> Self {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let store: Arc<dyn Store> = Arc::new(
-            roster_sqlite::SqliteStore::open(&dir.path().join("roster.db")).expect("open store"),
-        );
+        // Server-side errors show in a failing test's output.
+        let _ = tracing_subscriber::fmt()
+            .with_test_writer()
+            .with_max_level(tracing::Level::WARN)
+            .try_init();
+        let (store, storage) = open_store().await;
         let org = store.create_org("Acme").await.expect("org").id;
         let other_org = store.create_org("Other").await.expect("org").id;
         let admin = seed_member(store.as_ref(), &org, "admin@acme.test", Role::Admin).await;
@@ -88,14 +168,23 @@ impl TestApp {
         let other_admin =
             seed_member(store.as_ref(), &other_org, "admin@other.test", Role::Admin).await;
         let router = roster_api::router(AppState::new(Arc::clone(&store), config));
-        Self { router, store, org, admin, standard, light, other_org, other_admin, dir }
+        Self { router, store, org, admin, standard, light, other_org, other_admin, storage }
     }
 
     /// Drops the groups table behind the store's back, to provoke storage faults.
-    pub fn break_groups_table(&self) {
-        let conn = rusqlite::Connection::open(self.dir.path().join("roster.db")).expect("open");
-        conn.execute_batch("PRAGMA foreign_keys = OFF; DROP TABLE group_members; DROP TABLE group_guests; DROP TABLE groups;")
-            .expect("drop");
+    pub async fn break_groups_table(&self) {
+        match &self.storage {
+            Storage::Sqlite(dir) => {
+                let conn = rusqlite::Connection::open(dir.path().join("roster.db")).expect("open");
+                conn.execute_batch(
+                    "PRAGMA foreign_keys = OFF; DROP TABLE group_members; DROP TABLE group_guests; DROP TABLE groups;",
+                )
+                .expect("drop");
+            }
+            Storage::Postgres { admin_url, schema } => {
+                admin_execute(admin_url, &format!("DROP TABLE {schema}.groups CASCADE")).await;
+            }
+        }
     }
 
     /// `/organizations/{org}` followed by `rest`.

@@ -25,7 +25,7 @@ async fn seed_numbered(app: &TestApp, count: usize) {
     }
 }
 
-#[tokio::test]
+roster_test! {
 async fn pagination_meta_and_absolute_links_keep_other_parameters() {
     let app = TestApp::new().await;
     seed_numbered(&app, 15).await;
@@ -61,8 +61,9 @@ async fn pagination_meta_and_absolute_links_keep_other_parameters() {
         })
     );
 }
+}
 
-#[tokio::test]
+roster_test! {
 async fn an_empty_org_has_one_page_and_a_page_past_the_end_is_empty() {
     let app = TestApp::new().await;
     let empty = app.get(&app.org_path("/groups"), &app.admin.token).await;
@@ -82,8 +83,9 @@ async fn an_empty_org_has_one_page_and_a_page_past_the_end_is_empty() {
         }}})
     );
 }
+}
 
-#[tokio::test]
+roster_test! {
 async fn per_page_is_clamped_and_defaulted() {
     let app = TestApp::new().await;
     seed_numbered(&app, 12).await;
@@ -102,8 +104,9 @@ async fn per_page_is_clamped_and_defaulted() {
         assert_eq!(pagination["current_page"], json!(1), "{query}");
     }
 }
+}
 
-#[tokio::test]
+roster_test! {
 async fn walking_pages_visits_every_group_once_in_each_order() {
     let app = TestApp::new().await;
     seed_numbered(&app, 10).await;
@@ -118,8 +121,9 @@ async fn walking_pages_visits_every_group_once_in_each_order() {
         assert_eq!((seen.len(), unique.len()), (10, 10), "{sort}: {seen:?}");
     }
 }
+}
 
-#[tokio::test]
+roster_test! {
 async fn sorting_by_name_compares_lowercased_code_points() {
     let app = TestApp::new().await;
     for name in ["beta", "Alpha", "Émile", "zeta", "Zulu", "éclair"] {
@@ -140,8 +144,9 @@ async fn sorting_by_name_compares_lowercased_code_points() {
         vec!["éclair", "Zulu", "zeta", "Émile", "Alpha", "beta"]
     );
 }
+}
 
-#[tokio::test]
+roster_test! {
 async fn updated_at_order_follows_the_latest_change() {
     let app = TestApp::new().await;
     let first = app.create_group(json!({"name": "First", "description": "d"})).await;
@@ -153,8 +158,9 @@ async fn updated_at_order_follows_the_latest_change() {
     assert_eq!(names(&app, "sort_by=updated_at").await, vec!["Second", "First"]);
     assert_eq!(names(&app, "sort_by=last_updated&sort=desc").await, vec!["First", "Second"]);
 }
+}
 
-#[tokio::test]
+roster_test! {
 async fn unknown_sort_is_a_422() {
     let app = TestApp::new().await;
     let response = app.get(&app.org_path("/groups?sort_by=email"), &app.admin.token).await;
@@ -167,8 +173,9 @@ async fn unknown_sort_is_a_422() {
         })
     );
 }
+}
 
-#[tokio::test]
+roster_test! {
 async fn q_matches_name_or_description_ignoring_case_with_form_decoding() {
     let app = TestApp::new().await;
     app.create_group(json!({"name": "Sales Team", "description": "Handles deals"})).await;
@@ -187,8 +194,9 @@ async fn q_matches_name_or_description_ignoring_case_with_form_decoding() {
     let response = app.get(&app.org_path("/groups?q=sales"), &app.admin.token).await;
     assert_eq!(response.json()["meta"]["pagination"]["total"], Value::from(2));
 }
+}
 
-#[tokio::test]
+roster_test! {
 async fn listing_with_users_nests_each_groups_members() {
     let app = TestApp::new().await;
     app.create_group(json!({"name": "A", "description": "d", "members": [app.admin.id.get()]}))
@@ -203,4 +211,5 @@ async fn listing_with_users_nests_each_groups_members() {
     assert_eq!(ids(&data[0]), vec![json!(app.admin.id.get())]);
     assert_eq!(ids(&data[1]), Vec::<Value>::new());
     assert_eq!(data[1]["assets"], json!({"data": []}));
+}
 }

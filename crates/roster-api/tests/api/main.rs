@@ -4,6 +4,7 @@
 // Test code fails loudly on purpose; the deny lints guard the request paths.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+#[macro_use]
 mod harness;
 
 mod auth;

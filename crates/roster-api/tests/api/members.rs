@@ -31,7 +31,7 @@ fn seeded_user(
     })
 }
 
-#[tokio::test]
+roster_test! {
 async fn members_list_is_paginated_for_every_active_member() {
     let app = TestApp::new().await;
     let response = app.get(&app.org_path("/users?per_page=2"), &app.light.token).await;
@@ -52,8 +52,9 @@ async fn members_list_is_paginated_for_every_active_member() {
     );
     assert_timestamp(&body["data"][0]["created_at"]);
 }
+}
 
-#[tokio::test]
+roster_test! {
 async fn members_q_sort_and_flat_list() {
     let app = TestApp::new().await;
     let emails = |body: Value| -> Vec<String> {
@@ -83,8 +84,9 @@ async fn members_q_sort_and_flat_list() {
     assert_eq!(body.get("meta"), None);
     assert_eq!(emails(body), vec!["admin@acme.test", "standard@acme.test", "light@acme.test"]);
 }
+}
 
-#[tokio::test]
+roster_test! {
 async fn with_groups_nests_each_members_groups() {
     let app = TestApp::new().await;
     let group = app
@@ -99,8 +101,9 @@ async fn with_groups_nests_each_members_groups() {
         .await;
     assert_eq!(one.json()["data"]["groups"], json!({"data": [group]}));
 }
+}
 
-#[tokio::test]
+roster_test! {
 async fn one_member_is_for_admins_only() {
     let app = TestApp::new().await;
     let path = app.org_path(&format!("/users/{}", app.standard.id));
@@ -127,8 +130,9 @@ async fn one_member_is_for_admins_only() {
         assert_eq!(response.json()["code"], json!("RESOURCE_NOT_FOUND"));
     }
 }
+}
 
-#[tokio::test]
+roster_test! {
 async fn invite_creates_an_invited_member_once() {
     let app = TestApp::new().await;
     let body = json!({"email": " New.Person@Example.com ", "first_name": "New", "last_name": "Person", "role": "standard", "message": "Welcome!"});
@@ -163,8 +167,9 @@ async fn invite_creates_an_invited_member_once() {
     let listed = app.get(&app.org_path("/users?q=new.person"), &app.admin.token).await;
     assert_eq!(listed.json()["data"][0]["status"], json!("invited"));
 }
+}
 
-#[tokio::test]
+roster_test! {
 async fn invite_validation_and_permission() {
     let app = TestApp::new().await;
     let response = app
@@ -197,8 +202,9 @@ async fn invite_validation_and_permission() {
     let listed = app.get(&app.org_path("/users"), &app.admin.token).await;
     assert_eq!(listed.json()["meta"]["pagination"]["total"], json!(3));
 }
+}
 
-#[tokio::test]
+roster_test! {
 async fn admins_edit_names_and_timezone() {
     let app = TestApp::new().await;
     let path = app.org_path(&format!("/users/{}", app.light.id));
@@ -234,8 +240,9 @@ async fn admins_edit_names_and_timezone() {
         .await;
     assert_eq!(missing.status, StatusCode::NOT_FOUND);
 }
+}
 
-#[tokio::test]
+roster_test! {
 async fn roles_change_but_the_default_admin_stays_admin() {
     let app = TestApp::new().await;
     let light_role = app.org_path(&format!("/users/{}/role", app.light.id));
@@ -272,8 +279,9 @@ async fn roles_change_but_the_default_admin_stays_admin() {
         (json!("admin"), json!("active"))
     );
 }
+}
 
-#[tokio::test]
+roster_test! {
 async fn an_org_never_loses_its_last_active_admin() {
     let app = TestApp::new().await;
     // An org whose only admin was invited (so is not its default admin) and then enabled.
@@ -305,8 +313,9 @@ async fn an_org_never_loses_its_last_active_admin() {
         .await;
     assert_eq!(demote.status, StatusCode::BAD_REQUEST);
 }
+}
 
-#[tokio::test]
+roster_test! {
 async fn disable_enable_and_remove() {
     let app = TestApp::new().await;
     let user = |rest: &str| app.org_path(&format!("/users/{}{rest}", app.standard.id));
@@ -332,8 +341,9 @@ async fn disable_enable_and_remove() {
     let refused = app.call(Method::DELETE, &user("/disable"), &app.light.token, None).await;
     assert_eq!(refused.status, StatusCode::FORBIDDEN);
 }
+}
 
-#[tokio::test]
+roster_test! {
 async fn me_organizations_lists_each_org_with_the_callers_standing() {
     let app = TestApp::new().await;
     crate::harness::seed_member(
@@ -355,4 +365,5 @@ async fn me_organizations_lists_each_org_with_the_callers_standing() {
             {"id": app.other_org.as_str(), "name": "Other", "created_at": data[1]["created_at"], "role": "standard", "status": "active"},
         ])
     );
+}
 }

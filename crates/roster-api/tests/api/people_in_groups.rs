@@ -27,7 +27,7 @@ async fn seed_group(app: &TestApp) -> Value {
     created
 }
 
-#[tokio::test]
+roster_test! {
 async fn members_who_leave_leave_every_group() {
     for (method, rest) in
         [(Method::DELETE, "/disable"), (Method::DELETE, ""), (Method::POST, "/to/guest")]
@@ -68,8 +68,9 @@ async fn members_who_leave_leave_every_group() {
         );
     }
 }
+}
 
-#[tokio::test]
+roster_test! {
 async fn re_enabling_a_member_does_not_re_add_them() {
     let app = TestApp::new().await;
     let created = seed_group(&app).await;
@@ -92,8 +93,9 @@ async fn re_enabling_a_member_does_not_re_add_them() {
         json!([app.admin.id.get(), app.light.id.get()])
     );
 }
+}
 
-#[tokio::test]
+roster_test! {
 async fn guests_who_leave_leave_every_group() {
     for (method, rest, body) in [
         (Method::DELETE, "/disable", None),
@@ -116,8 +118,9 @@ async fn guests_who_leave_leave_every_group() {
         assert_ne!(after["last_updated"], created["last_updated"]);
     }
 }
+}
 
-#[tokio::test]
+roster_test! {
 async fn disabled_guests_and_member_emails_cannot_be_group_guests() {
     let app = TestApp::new().await;
     let created = seed_group(&app).await;
@@ -148,8 +151,9 @@ async fn disabled_guests_and_member_emails_cannot_be_group_guests() {
         .await;
     assert_eq!(group(&app, &created["id"]).await["guests"], json!(["g2@x.test"]));
 }
+}
 
-#[tokio::test]
+roster_test! {
 async fn deleting_a_group_keeps_its_people() {
     let app = TestApp::new().await;
     let created = seed_group(&app).await;
@@ -160,8 +164,9 @@ async fn deleting_a_group_keeps_its_people() {
     let guests = app.get(&app.org_path("/guests-list"), &app.admin.token).await.json();
     assert_eq!(guests["data"].as_array().map(Vec::len), Some(2));
 }
+}
 
-#[tokio::test]
+roster_test! {
 async fn another_orgs_admin_sees_and_changes_nothing_here() {
     let app = TestApp::new().await;
     seed_group(&app).await;
@@ -211,4 +216,5 @@ async fn another_orgs_admin_sees_and_changes_nothing_here() {
     let foreign =
         app.get(&app.org_path(&format!("/users/{}", app.other_admin.id)), &app.admin.token).await;
     assert_eq!(foreign.status, StatusCode::NOT_FOUND);
+}
 }

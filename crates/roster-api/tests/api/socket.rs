@@ -19,7 +19,7 @@ async fn raw_request(addr: std::net::SocketAddr, request: String) -> (String, Va
     (head.to_owned(), serde_json::from_str(body).expect("json body"))
 }
 
-#[tokio::test]
+roster_test! {
 async fn create_and_fetch_over_tcp() {
     let app = TestApp::new().await;
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
@@ -58,4 +58,5 @@ async fn create_and_fetch_over_tcp() {
     expected["assets"] = json!({"data": []});
     assert_eq!(fetched, json!({"data": expected}));
     server.abort();
+}
 }

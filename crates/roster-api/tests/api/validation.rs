@@ -18,7 +18,7 @@ async fn assert_create_rejected(app: &TestApp, body: Value, errors: Value) {
     assert_eq!(app.group_count().await, before, "a rejected create wrote something: {body}");
 }
 
-#[tokio::test]
+roster_test! {
 async fn create_requires_name_and_description() {
     let app = TestApp::new().await;
     let both = json!({
@@ -36,8 +36,9 @@ async fn create_requires_name_and_description() {
     )
     .await;
 }
+}
 
-#[tokio::test]
+roster_test! {
 async fn an_empty_body_is_an_empty_input() {
     let app = TestApp::new().await;
     let response =
@@ -48,8 +49,9 @@ async fn an_empty_body_is_an_empty_input() {
         json!({"name": ["The name field is required."], "description": ["The description field is required."]})
     );
 }
+}
 
-#[tokio::test]
+roster_test! {
 async fn wrong_json_types_are_422() {
     let app = TestApp::new().await;
     assert_create_rejected(
@@ -64,8 +66,9 @@ async fn wrong_json_types_are_422() {
     )
     .await;
 }
+}
 
-#[tokio::test]
+roster_test! {
 async fn name_is_at_most_200_characters_not_bytes() {
     let app = TestApp::new().await;
     let exactly = "ß".repeat(200);
@@ -78,8 +81,9 @@ async fn name_is_at_most_200_characters_not_bytes() {
     )
     .await;
 }
+}
 
-#[tokio::test]
+roster_test! {
 async fn names_are_unique_per_org_ignoring_case() {
     let app = TestApp::new().await;
     app.create_group(json!({"name": "Sales Team", "description": "d"})).await;
@@ -108,8 +112,9 @@ async fn names_are_unique_per_org_ignoring_case() {
     assert_eq!(response.json(), invalid(json!({"name": ["The name has already been taken."]})));
     assert_eq!(app.get(&path, &app.admin.token).await.json()["data"], second);
 }
+}
 
-#[tokio::test]
+roster_test! {
 async fn members_must_be_active_members_of_this_org() {
     let app = TestApp::new().await;
     assert_create_rejected(
@@ -136,8 +141,9 @@ async fn members_must_be_active_members_of_this_org() {
     )
     .await;
 }
+}
 
-#[tokio::test]
+roster_test! {
 async fn guests_must_be_valid_emails_of_non_members() {
     let app = TestApp::new().await;
     assert_create_rejected(
@@ -164,8 +170,9 @@ async fn guests_must_be_valid_emails_of_non_members() {
         .await;
     assert_eq!(created["guests"], json!(["admin@other.test"]));
 }
+}
 
-#[tokio::test]
+roster_test! {
 async fn update_fields_are_optional_but_never_empty() {
     let app = TestApp::new().await;
     let created = app.create_group(json!({"name": "Sales", "description": "Sells"})).await;
@@ -195,8 +202,9 @@ async fn update_fields_are_optional_but_never_empty() {
     assert_eq!(empty.status, StatusCode::OK);
     assert_eq!(empty.json()["data"], created);
 }
+}
 
-#[tokio::test]
+roster_test! {
 async fn a_body_that_is_not_json_is_400() {
     let app = TestApp::new().await;
     let expected = json!({"error": true, "message": "The request body is not valid JSON.", "code": "BAD_REQUEST"});
@@ -211,4 +219,5 @@ async fn a_body_that_is_not_json_is_400() {
     let response = app.call(Method::PUT, &path, &app.admin.token, Some("[")).await;
     assert_eq!(response.status, StatusCode::BAD_REQUEST);
     assert_eq!(app.group_count().await, 1);
+}
 }

@@ -1,0 +1,627 @@
+//! Group queries. Every statement is scoped by `org_id`, or by a group `pk` that was
+//! itself looked up by `org_id`.
+
+use deadpool_postgres::GenericClient;
+use roster_core::groups::{
+    self, GroupWrite, GuestRef, IfMatch, MemberRef, MembershipPatch, ReferenceFacts,
+};
+use roster_core::listing::{ListParams, SortField};
+use roster_core::model::{Guest, Page};
+use roster_core::store::{Created, IDEMPOTENCY_WINDOW_MILLIS, IdempotencyKey};
+use roster_core::{
+    Email, Group, GroupId, OrgId, OrgMember, StoreError, Timestamp, UserId, ValidationErrors,
+    WriteError,
+};
+use tokio_postgres::Row;
+
+use crate::sql::{self, Tx, TxError};
+
+const GROUP_COLUMNS: &str = "g.pk, g.id, g.name, g.description, g.member_count, g.guest_count, g.version, g.created_at, g.updated_at";
+
+/// `GROUP_COLUMNS` and both lists, read in one statement (so from one snapshot).
+const GROUP_WITH_PEOPLE: &str = "g.pk, g.id, g.name, g.description, g.member_count, g.guest_count, \
+     g.version, g.created_at, g.updated_at, \
+     ARRAY(SELECT gm.user_id FROM group_members gm WHERE gm.group_pk = g.pk ORDER BY gm.user_id), \
+     ARRAY(SELECT gg.email FROM group_guests gg WHERE gg.group_pk = g.pk ORDER BY gg.email)";
+
+/// Reads `GROUP_COLUMNS` (or `GROUP_WITH_PEOPLE`) from the start of the row.
+fn group_from_row(row: &Row) -> Result<(i64, Group), TxError> {
+    group_from_row_at(row, 0)
+}
+
+async fn find<C: GenericClient>(
+    c: &C,
+    org: &OrgId,
+    id: &GroupId,
+) -> Result<Option<(i64, Group)>, TxError> {
+    let sql = format!("SELECT {GROUP_COLUMNS} FROM groups g WHERE g.org_id = $1 AND g.id = $2");
+    sql::opt(c, &sql, &[&org.as_str(), &id.as_str()])
+        .await?
+        .map(|row| group_from_row(&row))
+        .transpose()
+}
+
+/// The group locked for this write, refused when missing or when `If-Match` names another
+/// version. The lock makes concurrent writers to one group take turns.
+async fn find_for_write(
+    tx: &Tx<'_>,
+    org: &OrgId,
+    id: &GroupId,
+    if_match: Option<&IfMatch>,
+) -> Result<(i64, Group), TxError> {
+    let sql = format!(
+        "SELECT {GROUP_COLUMNS} FROM groups g WHERE g.org_id = $1 AND g.id = $2 FOR UPDATE"
+    );
+    let row =
+        sql::opt(tx, &sql, &[&org.as_str(), &id.as_str()]).await?.ok_or(WriteError::NotFound)?;
+    let (pk, group) = group_from_row(&row)?;
+    IfMatch::check(if_match, group.version)?;
+    Ok((pk, group))
+}
+
+pub(crate) async fn get<C: GenericClient>(
+    c: &C,
+    org: &OrgId,
+    id: &GroupId,
+) -> Result<Option<Group>, TxError> {
+    let sql = format!("SELECT {GROUP_WITH_PEOPLE} FROM groups g WHERE g.org_id = $1 AND g.id = $2");
+    Ok(sql::opt(c, &sql, &[&org.as_str(), &id.as_str()])
+        .await?
+        .map(|row| group_from_row(&row))
+        .transpose()?
+        .map(|(_, g)| g))
+}
+
+pub(crate) async fn list<C: GenericClient>(
+    c: &C,
+    org: &OrgId,
+    params: &ListParams,
+) -> Result<Page<Group>, TxError> {
+    // Only fixed fragments are spliced into the SQL; user input is always bound.
+    let filter = if params.q.is_some() {
+        "AND (strpos(g.name_key, $2) > 0 OR strpos(g.description_key, $2) > 0)"
+    } else {
+        "AND $2::text IS NULL"
+    };
+    let column = match params.sort {
+        SortField::Name => "g.name_key",
+        // Groups have no email; `groups::SORT_FIELDS` keeps it out of their listings.
+        SortField::CreatedAt | SortField::Email => "g.created_at",
+        SortField::UpdatedAt => "g.updated_at",
+    };
+    let direction = if params.descending { "DESC" } else { "ASC" };
+    let q = params.q.as_deref();
+    let total: i64 = sql::one(
+        c,
+        &format!("SELECT count(*) FROM groups g WHERE g.org_id = $1 {filter}"),
+        &[&org.as_str(), &q],
+    )
+    .await?
+    .try_get(0)?;
+    let (limit, offset) = sql::limit_offset(params);
+    let rows = sql::all(
+        c,
+        &format!(
+            "SELECT {GROUP_WITH_PEOPLE} FROM groups g WHERE g.org_id = $1 {filter}
+             ORDER BY {column} {direction}, g.id {direction} LIMIT $3 OFFSET $4"
+        ),
+        &[&org.as_str(), &q, &limit, &offset],
+    )
+    .await?;
+    let items = rows
+        .iter()
+        .map(|row| group_from_row(row).map(|(_, g)| g))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Page { items, total: sql::count(total) })
+}
+
+/// What the reference rules need to know about a name, some member ids and some guest emails.
+async fn reference_facts(
+    tx: &Tx<'_>,
+    org: &OrgId,
+    name_key: Option<String>,
+    except_pk: Option<i64>,
+    members: &[UserId],
+    guests: &[Email],
+) -> Result<ReferenceFacts, TxError> {
+    let mut facts = ReferenceFacts::default();
+    if let Some(key) = name_key {
+        facts.name_taken = sql::exists(
+            tx,
+            "SELECT 1 FROM groups WHERE org_id = $1 AND name_key = $2 AND pk IS DISTINCT FROM $3",
+            &[&org.as_str(), &key, &except_pk],
+        )
+        .await?;
+    }
+    let ids: Vec<i64> = members.iter().map(|id| id.get()).collect();
+    let eligible = sql::all(
+        tx,
+        "SELECT user_id FROM org_members
+         WHERE org_id = $1 AND user_id = ANY($2) AND status IN ('active', 'invited')",
+        &[&org.as_str(), &ids],
+    )
+    .await?;
+    for row in eligible {
+        if let Some(id) = UserId::new(row.try_get(0)?) {
+            facts.eligible_members.insert(id);
+        }
+    }
+    for email in guests {
+        if crate::guests::is_current_member(tx, org, email).await? {
+            facts.member_emails.insert(email.clone());
+        } else if sql::exists(
+            tx,
+            "SELECT 1 FROM guests WHERE org_id = $1 AND email = $2 AND status = 'disabled'",
+            &[&org.as_str(), &email.as_str()],
+        )
+        .await?
+        {
+            facts.disabled_guests.insert(email.clone());
+        }
+    }
+    Ok(facts)
+}
+
+fn invalid(errors: ValidationErrors) -> TxError {
+    TxError::Refused(WriteError::Invalid(errors))
+}
+
+async fn check_write(
+    tx: &Tx<'_>,
+    org: &OrgId,
+    write: &GroupWrite,
+    except_pk: Option<i64>,
+) -> Result<(), TxError> {
+    let members = write.member_ids().unwrap_or_default();
+    let guests = write.guest_emails().unwrap_or_default();
+    let facts = reference_facts(
+        tx,
+        org,
+        write.name.as_ref().map(|n| n.key()),
+        except_pk,
+        &members,
+        &guests,
+    )
+    .await?;
+    groups::check_references(write, &facts).map_err(invalid)
+}
+
+/// Inserts members; answers how many were not there before.
+async fn add_members(tx: &Tx<'_>, org: &OrgId, pk: i64, ids: &[UserId]) -> Result<i64, TxError> {
+    let raw: Vec<i64> = ids.iter().map(|id| id.get()).collect();
+    Ok(sql::exec(
+        tx,
+        "INSERT INTO group_members (group_pk, org_id, user_id)
+         SELECT $1, $2, unnest($3::bigint[]) ON CONFLICT DO NOTHING",
+        &[&pk, &org.as_str(), &raw],
+    )
+    .await?)
+}
+
+async fn remove_members(tx: &Tx<'_>, pk: i64, ids: &[UserId]) -> Result<i64, TxError> {
+    let raw: Vec<i64> = ids.iter().map(|id| id.get()).collect();
+    Ok(sql::exec(
+        tx,
+        "DELETE FROM group_members WHERE group_pk = $1 AND user_id = ANY($2)",
+        &[&pk, &raw],
+    )
+    .await?)
+}
+
+/// Inserts guests (emails new to the org become its guests first); answers how many were new.
+async fn add_guests(
+    tx: &Tx<'_>,
+    org: &OrgId,
+    pk: i64,
+    emails: &[Email],
+    now: Timestamp,
+) -> Result<i64, TxError> {
+    let raw: Vec<&str> = emails.iter().map(Email::as_str).collect();
+    sql::exec(
+        tx,
+        "INSERT INTO guests (org_id, email, created_at, updated_at)
+         SELECT $1, unnest($2::text[]), $3, $3 ON CONFLICT (org_id, email) DO NOTHING",
+        &[&org.as_str(), &raw, &now.millis()],
+    )
+    .await?;
+    Ok(sql::exec(
+        tx,
+        "INSERT INTO group_guests (group_pk, org_id, email)
+         SELECT $1, $2, unnest($3::text[]) ON CONFLICT DO NOTHING",
+        &[&pk, &org.as_str(), &raw],
+    )
+    .await?)
+}
+
+async fn remove_guests(tx: &Tx<'_>, pk: i64, emails: &[Email]) -> Result<i64, TxError> {
+    let raw: Vec<&str> = emails.iter().map(Email::as_str).collect();
+    Ok(sql::exec(
+        tx,
+        "DELETE FROM group_guests WHERE group_pk = $1 AND email = ANY($2)",
+        &[&pk, &raw],
+    )
+    .await?)
+}
+
+/// Records a change to a group: new version, new `updated_at`, counts moved by the deltas.
+async fn touch(
+    tx: &Tx<'_>,
+    pk: i64,
+    member_delta: i64,
+    guest_delta: i64,
+    now: Timestamp,
+) -> Result<(), TxError> {
+    sql::exec(
+        tx,
+        "UPDATE groups SET version = version + 1, updated_at = $2,
+         member_count = member_count + $3, guest_count = guest_count + $4 WHERE pk = $1",
+        &[&pk, &now.millis(), &member_delta, &guest_delta],
+    )
+    .await?;
+    Ok(())
+}
+
+/// An earlier create with this key, if it is still remembered.
+async fn replay(
+    tx: &Tx<'_>,
+    org: &OrgId,
+    key: &IdempotencyKey,
+    now: Timestamp,
+) -> Result<Option<Created>, TxError> {
+    let earlier = sql::opt(
+        tx,
+        "SELECT fingerprint, group_id FROM idempotency_keys WHERE org_id = $1 AND key = $2 AND created_at > $3",
+        &[&org.as_str(), &key.key, &(now.millis() - IDEMPOTENCY_WINDOW_MILLIS)],
+    )
+    .await?;
+    let Some(row) = earlier else {
+        return Ok(None);
+    };
+    let fingerprint: &[u8] = row.try_get(0)?;
+    if fingerprint != key.fingerprint {
+        return Err(invalid(ValidationErrors::single(
+            "Idempotency-Key",
+            "The Idempotency-Key was already used with a different request.",
+        )));
+    }
+    // The group may have changed or gone since; the answer is what it is now.
+    let group =
+        get(tx, org, &GroupId::from_stored(row.try_get(1)?)).await?.ok_or(WriteError::NotFound)?;
+    Ok(Some(Created { group, replayed: true }))
+}
+
+pub(crate) async fn create(
+    tx: &Tx<'_>,
+    org: &OrgId,
+    write: &GroupWrite,
+    idempotency: Option<&IdempotencyKey>,
+) -> Result<Created, TxError> {
+    let now = Timestamp::now();
+    if let Some(key) = idempotency {
+        if let Some(earlier) = replay(tx, org, key, now).await? {
+            return Ok(earlier);
+        }
+        // Claim the key first: a concurrent duplicate blocks here until this transaction
+        // ends, then loses the race, starts over and replays this one.
+        sql::exec(
+            tx,
+            "DELETE FROM idempotency_keys WHERE org_id = $1 AND key = $2",
+            &[&org.as_str(), &key.key],
+        )
+        .await?;
+    }
+    check_write(tx, org, write, None).await?;
+    let (Some(name), Some(description)) = (&write.name, &write.description) else {
+        return Err(StoreError::new("create group", "create without name or description").into());
+    };
+    let id = GroupId::generate().map_err(|e| StoreError::new("generate group id", e))?;
+    if let Some(key) = idempotency {
+        let fingerprint: &[u8] = &key.fingerprint[..];
+        sql::exec(
+            tx,
+            "INSERT INTO idempotency_keys (org_id, key, fingerprint, group_id, created_at)
+             VALUES ($1, $2, $3, $4, $5)",
+            &[&org.as_str(), &key.key, &fingerprint, &id.as_str(), &now.millis()],
+        )
+        .await?;
+    }
+    let members = write.member_ids().unwrap_or_default();
+    let guests = write.guest_emails().unwrap_or_default();
+    let (member_count, guest_count) = (members.len() as i64, guests.len() as i64);
+    let pk: i64 = sql::one(
+        tx,
+        "INSERT INTO groups (id, org_id, name, name_key, description, description_key,
+         member_count, guest_count, version, created_at, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 1, $9, $9) RETURNING pk",
+        &[
+            &id.as_str(),
+            &org.as_str(),
+            &name.as_str(),
+            &name.key(),
+            description,
+            &groups::fold_case(description),
+            &member_count,
+            &guest_count,
+            &now.millis(),
+        ],
+    )
+    .await?
+    .try_get(0)?;
+    add_members(tx, org, pk, &members).await?;
+    add_guests(tx, org, pk, &guests, now).await?;
+    let group = Group {
+        id,
+        name: name.as_str().to_owned(),
+        description: description.clone(),
+        member_count: members.len() as u64,
+        guest_count: guests.len() as u64,
+        members,
+        guests,
+        version: 1,
+        created_at: now,
+        updated_at: now,
+    };
+    Ok(Created { group, replayed: false })
+}
+
+pub(crate) async fn update(
+    tx: &Tx<'_>,
+    org: &OrgId,
+    id: &GroupId,
+    write: &GroupWrite,
+    if_match: Option<&IfMatch>,
+) -> Result<Group, TxError> {
+    let (pk, _) = find_for_write(tx, org, id, if_match).await?;
+    check_write(tx, org, write, Some(pk)).await?;
+    let mut group = get(tx, org, id).await?.ok_or(WriteError::NotFound)?;
+    let mut changed = false;
+    if let Some(name) = write.name.as_ref().filter(|n| n.as_str() != group.name) {
+        group.name = name.as_str().to_owned();
+        changed = true;
+    }
+    if let Some(description) = write.description.as_ref().filter(|d| **d != group.description) {
+        group.description = description.clone();
+        changed = true;
+    }
+    let now = Timestamp::now();
+    if let Some(members) = write.member_ids().filter(|m| *m != group.members) {
+        sql::exec(tx, "DELETE FROM group_members WHERE group_pk = $1", &[&pk]).await?;
+        add_members(tx, org, pk, &members).await?;
+        group.members = members;
+        changed = true;
+    }
+    if let Some(guests) = write.guest_emails().filter(|g| *g != group.guests) {
+        sql::exec(tx, "DELETE FROM group_guests WHERE group_pk = $1", &[&pk]).await?;
+        add_guests(tx, org, pk, &guests, now).await?;
+        group.guests = guests;
+        changed = true;
+    }
+    // An update that changes nothing keeps its version and `last_updated`.
+    if changed {
+        group.member_count = group.members.len() as u64;
+        group.guest_count = group.guests.len() as u64;
+        group.version += 1;
+        group.updated_at = now;
+        sql::exec(
+            tx,
+            "UPDATE groups SET name = $2, name_key = $3, description = $4, description_key = $5,
+             member_count = $6, guest_count = $7, version = $8, updated_at = $9 WHERE pk = $1",
+            &[
+                &pk,
+                &group.name,
+                &groups::fold_case(&group.name),
+                &group.description,
+                &groups::fold_case(&group.description),
+                &(group.member_count as i64),
+                &(group.guest_count as i64),
+                &group.version,
+                &now.millis(),
+            ],
+        )
+        .await?;
+    }
+    Ok(group)
+}
+
+pub(crate) async fn delete(
+    tx: &Tx<'_>,
+    org: &OrgId,
+    id: &GroupId,
+    if_match: Option<&IfMatch>,
+) -> Result<(), TxError> {
+    let (pk, _) = find_for_write(tx, org, id, if_match).await?;
+    sql::exec(tx, "DELETE FROM groups WHERE pk = $1", &[&pk]).await?;
+    Ok(())
+}
+
+/// The group after a patch, without its lists (see `Store::patch_group_members`).
+async fn reload_summary(tx: &Tx<'_>, org: &OrgId, id: &GroupId) -> Result<Group, TxError> {
+    let (_, group) = find(tx, org, id).await?.ok_or(WriteError::NotFound)?;
+    Ok(group)
+}
+
+pub(crate) async fn patch_members(
+    tx: &Tx<'_>,
+    org: &OrgId,
+    id: &GroupId,
+    patch: &MembershipPatch<MemberRef>,
+    if_match: Option<&IfMatch>,
+) -> Result<Group, TxError> {
+    let (pk, _) = find_for_write(tx, org, id, if_match).await?;
+    let adding: Vec<UserId> = patch.add.iter().map(|r| r.id).collect();
+    let facts = reference_facts(tx, org, None, None, &adding, &[]).await?;
+    groups::check_member_additions(&patch.add, &facts).map_err(invalid)?;
+    let removing: Vec<UserId> = patch.remove.iter().map(|r| r.id).collect();
+    let added = add_members(tx, org, pk, &adding).await?;
+    let removed = remove_members(tx, pk, &removing).await?;
+    if added + removed > 0 {
+        touch(tx, pk, added - removed, 0, Timestamp::now()).await?;
+    }
+    reload_summary(tx, org, id).await
+}
+
+pub(crate) async fn patch_guests(
+    tx: &Tx<'_>,
+    org: &OrgId,
+    id: &GroupId,
+    patch: &MembershipPatch<GuestRef>,
+    if_match: Option<&IfMatch>,
+) -> Result<Group, TxError> {
+    let (pk, _) = find_for_write(tx, org, id, if_match).await?;
+    let adding: Vec<Email> = patch.add.iter().map(|r| r.email.clone()).collect();
+    let facts = reference_facts(tx, org, None, None, &[], &adding).await?;
+    groups::check_guest_additions(&patch.add, &facts).map_err(invalid)?;
+    let removing: Vec<Email> = patch.remove.iter().map(|r| r.email.clone()).collect();
+    let now = Timestamp::now();
+    let added = add_guests(tx, org, pk, &adding, now).await?;
+    let removed = remove_guests(tx, pk, &removing).await?;
+    if added + removed > 0 {
+        touch(tx, pk, 0, added - removed, now).await?;
+    }
+    reload_summary(tx, org, id).await
+}
+
+pub(crate) async fn member_page<C: GenericClient>(
+    c: &C,
+    org: &OrgId,
+    id: &GroupId,
+    after: Option<UserId>,
+    limit: u64,
+) -> Result<Option<Vec<OrgMember>>, TxError> {
+    let Some((pk, _)) = find(c, org, id).await? else {
+        return Ok(None);
+    };
+    let sql = format!(
+        "SELECT {} FROM group_members gm
+         JOIN org_members m ON m.org_id = gm.org_id AND m.user_id = gm.user_id
+         JOIN users u ON u.id = gm.user_id
+         WHERE gm.group_pk = $1 AND gm.user_id > $2 ORDER BY gm.user_id LIMIT $3",
+        crate::people::MEMBER_COLUMNS
+    );
+    let after = after.map_or(0, UserId::get);
+    let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+    let rows = sql::all(c, &sql, &[&pk, &after, &limit]).await?;
+    Ok(Some(
+        rows.iter()
+            .map(|row| crate::people::member_from_row(row, 0))
+            .collect::<Result<Vec<_>, _>>()?,
+    ))
+}
+
+pub(crate) async fn guest_page<C: GenericClient>(
+    c: &C,
+    org: &OrgId,
+    id: &GroupId,
+    after: Option<&Email>,
+    limit: u64,
+) -> Result<Option<Vec<Guest>>, TxError> {
+    let Some((pk, _)) = find(c, org, id).await? else {
+        return Ok(None);
+    };
+    let sql = format!(
+        "SELECT {} FROM group_guests gg
+         JOIN guests g ON g.org_id = gg.org_id AND g.email = gg.email
+         WHERE gg.group_pk = $1 AND gg.org_id = $2 AND gg.email > $3 ORDER BY gg.email LIMIT $4",
+        crate::guests::GUEST_COLUMNS
+    );
+    let after = after.map_or("", Email::as_str);
+    let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+    let rows = sql::all(c, &sql, &[&pk, &org.as_str(), &after, &limit]).await?;
+    Ok(Some(rows.iter().map(crate::guests::guest_from_row).collect::<Result<Vec<_>, _>>()?))
+}
+
+/// Groups of the org that each of `ids` is a member of, in creation order.
+pub(crate) async fn groups_of_members<C: GenericClient>(
+    c: &C,
+    org: &OrgId,
+    ids: &[UserId],
+) -> Result<Vec<(UserId, Group)>, TxError> {
+    let sql = format!(
+        "SELECT gm.user_id, {GROUP_WITH_PEOPLE} FROM group_members gm JOIN groups g ON g.pk = gm.group_pk
+         WHERE gm.org_id = $1 AND gm.user_id = ANY($2) AND g.org_id = $1
+         ORDER BY gm.user_id, g.created_at, g.id"
+    );
+    let raw: Vec<i64> = ids.iter().map(|id| id.get()).collect();
+    let rows = sql::all(c, &sql, &[&org.as_str(), &raw]).await?;
+    let mut out = Vec::with_capacity(rows.len());
+    for row in rows {
+        let Some(user) = UserId::new(row.try_get(0)?) else { continue };
+        // The group's columns start after the user id.
+        let (_, group) = group_from_row_at(&row, 1)?;
+        out.push((user, group));
+    }
+    Ok(out)
+}
+
+/// Reads `GROUP_COLUMNS` starting at column `at`, and the two lists after them when the
+/// row has them (`GROUP_WITH_PEOPLE`).
+fn group_from_row_at(row: &Row, at: usize) -> Result<(i64, Group), TxError> {
+    let (members, guests): (Vec<i64>, Vec<String>) = if row.len() > at + 9 {
+        (row.try_get(at + 9)?, row.try_get(at + 10)?)
+    } else {
+        (Vec::new(), Vec::new())
+    };
+    Ok((
+        row.try_get(at)?,
+        Group {
+            id: GroupId::from_stored(row.try_get(at + 1)?),
+            name: row.try_get(at + 2)?,
+            description: row.try_get(at + 3)?,
+            members: members.into_iter().filter_map(UserId::new).collect(),
+            guests: guests.into_iter().map(Email::from_stored).collect(),
+            member_count: sql::count(row.try_get(at + 4)?),
+            guest_count: sql::count(row.try_get(at + 5)?),
+            version: row.try_get(at + 6)?,
+            created_at: Timestamp::from_millis(row.try_get(at + 7)?),
+            updated_at: Timestamp::from_millis(row.try_get(at + 8)?),
+        },
+    ))
+}
+
+/// A member who leaves the org leaves each of its groups; each of those groups changes.
+pub(crate) async fn remove_member_everywhere(
+    tx: &Tx<'_>,
+    org: &OrgId,
+    user: UserId,
+    now: Timestamp,
+) -> Result<(), TxError> {
+    sql::exec(
+        tx,
+        "UPDATE groups SET version = version + 1, updated_at = $3, member_count = member_count - 1
+         WHERE org_id = $1
+         AND pk IN (SELECT group_pk FROM group_members WHERE org_id = $1 AND user_id = $2)",
+        &[&org.as_str(), &user.get(), &now.millis()],
+    )
+    .await?;
+    sql::exec(
+        tx,
+        "DELETE FROM group_members WHERE org_id = $1 AND user_id = $2",
+        &[&org.as_str(), &user.get()],
+    )
+    .await?;
+    Ok(())
+}
+
+/// A guest who is deleted, disabled or converted leaves each of the org's groups.
+pub(crate) async fn remove_guest_everywhere(
+    tx: &Tx<'_>,
+    org: &OrgId,
+    email: &Email,
+    now: Timestamp,
+) -> Result<(), TxError> {
+    sql::exec(
+        tx,
+        "UPDATE groups SET version = version + 1, updated_at = $3, guest_count = guest_count - 1
+         WHERE org_id = $1
+         AND pk IN (SELECT group_pk FROM group_guests WHERE org_id = $1 AND email = $2)",
+        &[&org.as_str(), &email.as_str(), &now.millis()],
+    )
+    .await?;
+    sql::exec(
+        tx,
+        "DELETE FROM group_guests WHERE org_id = $1 AND email = $2",
+        &[&org.as_str(), &email.as_str()],
+    )
+    .await?;
+    Ok(())
+}

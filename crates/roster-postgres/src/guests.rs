@@ -1,0 +1,256 @@
+//! Guests of an organization, known by their (lowercased) email.
+
+use deadpool_postgres::GenericClient;
+use roster_core::listing::{ListParams, SortField};
+use roster_core::model::{Guest, GuestStatus, Page};
+use roster_core::people::{GuestAction, GuestDetails, NewGuest};
+use roster_core::store::GuestOutcome;
+use roster_core::validation::messages;
+use roster_core::{Email, OrgId, StoreError, Timestamp, UserId, ValidationErrors, WriteError};
+use tokio_postgres::Row;
+
+use crate::sql::{self, Tx, TxError, undecodable};
+
+pub(crate) const GUEST_COLUMNS: &str = "g.id, g.email, g.first_name, g.last_name, g.status, g.details, \
+     g.associated_members, g.disabled_at, g.created_at, g.updated_at";
+
+fn json<T: serde::de::DeserializeOwned>(
+    raw: Option<&str>,
+    what: &str,
+) -> Result<Option<T>, TxError> {
+    raw.map(|text| serde_json::from_str(text).map_err(|_| undecodable(what, text))).transpose()
+}
+
+pub(crate) fn guest_from_row(row: &Row) -> Result<Guest, TxError> {
+    let status: &str = row.try_get(4)?;
+    let associated: Option<Vec<i64>> = json(row.try_get(6)?, "associated members")?;
+    Ok(Guest {
+        id: row.try_get(0)?,
+        email: Email::from_stored(row.try_get(1)?),
+        first_name: row.try_get(2)?,
+        last_name: row.try_get(3)?,
+        status: GuestStatus::parse(status).ok_or_else(|| undecodable("guest status", status))?,
+        details: json::<GuestDetails>(row.try_get(5)?, "guest details")?.unwrap_or_default(),
+        associated_members: associated.map(|ids| ids.into_iter().filter_map(UserId::new).collect()),
+        disabled_at: row.try_get::<_, Option<i64>>(7)?.map(Timestamp::from_millis),
+        created_at: Timestamp::from_millis(row.try_get(8)?),
+        updated_at: Timestamp::from_millis(row.try_get(9)?),
+    })
+}
+
+pub(crate) async fn get<C: GenericClient>(
+    c: &C,
+    org: &OrgId,
+    email: &Email,
+) -> Result<Option<Guest>, TxError> {
+    let sql = format!("SELECT {GUEST_COLUMNS} FROM guests g WHERE g.org_id = $1 AND g.email = $2");
+    sql::opt(c, &sql, &[&org.as_str(), &email.as_str()])
+        .await?
+        .map(|row| guest_from_row(&row))
+        .transpose()
+}
+
+pub(crate) async fn list<C: GenericClient>(
+    c: &C,
+    org: &OrgId,
+    params: &ListParams,
+) -> Result<Page<Guest>, TxError> {
+    let filter =
+        if params.q.is_some() { "AND strpos(g.email, $2) > 0" } else { "AND $2::text IS NULL" };
+    let column = match params.sort {
+        // Guests have no name order; `people::GUEST_SORT_FIELDS` keeps it out.
+        SortField::Email | SortField::Name => "g.email",
+        SortField::CreatedAt => "g.created_at",
+        SortField::UpdatedAt => "g.updated_at",
+    };
+    let direction = if params.descending { "DESC" } else { "ASC" };
+    let q = params.q.as_deref();
+    let total: i64 = sql::one(
+        c,
+        &format!("SELECT count(*) FROM guests g WHERE g.org_id = $1 {filter}"),
+        &[&org.as_str(), &q],
+    )
+    .await?
+    .try_get(0)?;
+    let (limit, offset) = sql::limit_offset(params);
+    let rows = sql::all(
+        c,
+        &format!(
+            "SELECT {GUEST_COLUMNS} FROM guests g WHERE g.org_id = $1 {filter}
+             ORDER BY {column} {direction}, g.id {direction} LIMIT $3 OFFSET $4"
+        ),
+        &[&org.as_str(), &q, &limit, &offset],
+    )
+    .await?;
+    let items = rows.iter().map(guest_from_row).collect::<Result<Vec<_>, _>>()?;
+    Ok(Page { items, total: sql::count(total) })
+}
+
+fn refuse(field: &str, message: impl Into<String>) -> TxError {
+    WriteError::Invalid(ValidationErrors::single(field, message)).into()
+}
+
+/// Whether the email is an active or invited member's: such a person cannot be a guest.
+pub(crate) async fn is_current_member<C: GenericClient>(
+    c: &C,
+    org: &OrgId,
+    email: &Email,
+) -> Result<bool, TxError> {
+    Ok(sql::exists(
+        c,
+        "SELECT 1 FROM users u JOIN org_members m ON m.user_id = u.id
+         WHERE u.email = $2 AND m.org_id = $1 AND m.status IN ('active', 'invited')",
+        &[&org.as_str(), &email.as_str()],
+    )
+    .await?)
+}
+
+fn to_json(value: &impl serde::Serialize, what: &'static str) -> Result<String, TxError> {
+    serde_json::to_string(value).map_err(|e| StoreError::new(what, e).into())
+}
+
+pub(crate) async fn create(tx: &Tx<'_>, org: &OrgId, new: &NewGuest) -> Result<Guest, TxError> {
+    if is_current_member(tx, org, &new.email).await? {
+        return Err(refuse("email", "The email belongs to a member of this organization."));
+    }
+    if get(tx, org, &new.email).await?.is_some() {
+        return Err(refuse("email", messages::taken("email")));
+    }
+    let now = Timestamp::now();
+    sql::exec(
+        tx,
+        "INSERT INTO guests (org_id, email, first_name, last_name, details, created_at, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $6)",
+        &[
+            &org.as_str(),
+            &new.email.as_str(),
+            &new.first_name,
+            &new.last_name,
+            &to_json(&new.details, "guest details")?,
+            &now.millis(),
+        ],
+    )
+    .await?;
+    reload(tx, org, &new.email).await
+}
+
+async fn reload(tx: &Tx<'_>, org: &OrgId, email: &Email) -> Result<Guest, TxError> {
+    get(tx, org, email).await?.ok_or_else(|| StoreError::new("guest", "guest vanished").into())
+}
+
+pub(crate) async fn set_associated_members(
+    tx: &Tx<'_>,
+    org: &OrgId,
+    email: &Email,
+    members: &[(usize, UserId)],
+) -> Result<Guest, TxError> {
+    if get(tx, org, email).await?.is_none() {
+        return Err(WriteError::NotFound.into());
+    }
+    let mut errors = ValidationErrors::new();
+    for (index, id) in members {
+        let is_member = sql::exists(
+            tx,
+            "SELECT 1 FROM org_members WHERE org_id = $1 AND user_id = $2",
+            &[&org.as_str(), &id.get()],
+        )
+        .await?;
+        if !is_member {
+            let path = format!("associated_members.{index}");
+            errors.add(path.clone(), messages::invalid(&path));
+        }
+    }
+    if !errors.is_empty() {
+        return Err(WriteError::Invalid(errors).into());
+    }
+    let mut ids: Vec<i64> = members.iter().map(|(_, id)| id.get()).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    sql::exec(
+        tx,
+        "UPDATE guests SET associated_members = $3, updated_at = $4 WHERE org_id = $1 AND email = $2",
+        &[&org.as_str(), &email.as_str(), &to_json(&ids, "associated members")?, &Timestamp::now().millis()],
+    )
+    .await?;
+    reload(tx, org, email).await
+}
+
+/// Makes the email an active guest of the org (a member converted to a guest).
+pub(crate) async fn become_guest(
+    tx: &Tx<'_>,
+    org: &OrgId,
+    email: &Email,
+    first_name: &str,
+    last_name: &str,
+    now: Timestamp,
+) -> Result<Guest, TxError> {
+    sql::exec(
+        tx,
+        "INSERT INTO guests (org_id, email, first_name, last_name, created_at, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $5)
+         ON CONFLICT (org_id, email) DO UPDATE SET status = 'active', disabled_at = NULL,
+         updated_at = excluded.updated_at",
+        &[&org.as_str(), &email.as_str(), &first_name, &last_name, &now.millis()],
+    )
+    .await?;
+    reload(tx, org, email).await
+}
+
+pub(crate) async fn action(
+    tx: &Tx<'_>,
+    org: &OrgId,
+    email: &Email,
+    action: GuestAction,
+) -> Result<GuestOutcome, TxError> {
+    let Some(guest) = get(tx, org, email).await? else {
+        return Err(WriteError::NotFound.into());
+    };
+    let now = Timestamp::now();
+    if action.leaves_groups() {
+        crate::groups::remove_guest_everywhere(tx, org, email, now).await?;
+    }
+    let set_status = async |status: &str, disabled_at: Option<i64>| {
+        sql::exec(
+            tx,
+            "UPDATE guests SET status = $3, disabled_at = $4, updated_at = $5 WHERE org_id = $1 AND email = $2",
+            &[&org.as_str(), &email.as_str(), &status, &disabled_at, &now.millis()],
+        )
+        .await
+    };
+    let delete = async || {
+        sql::exec(
+            tx,
+            "DELETE FROM guests WHERE org_id = $1 AND email = $2",
+            &[&org.as_str(), &email.as_str()],
+        )
+        .await
+    };
+    match action {
+        GuestAction::Delete => {
+            delete().await?;
+            Ok(GuestOutcome::Guest(Box::new(guest)))
+        }
+        GuestAction::Disable => {
+            set_status("disabled", Some(now.millis())).await?;
+            Ok(GuestOutcome::Guest(Box::new(reload(tx, org, email).await?)))
+        }
+        GuestAction::Enable => {
+            set_status("active", None).await?;
+            Ok(GuestOutcome::Guest(Box::new(reload(tx, org, email).await?)))
+        }
+        GuestAction::ToMember(role) => {
+            delete().await?;
+            let member = crate::people::become_invited_member(
+                tx,
+                org,
+                email,
+                guest.first_name.as_deref().unwrap_or_default(),
+                guest.last_name.as_deref().unwrap_or_default(),
+                role,
+                now,
+            )
+            .await?;
+            Ok(GuestOutcome::BecameMember(member))
+        }
+    }
+}

@@ -1,0 +1,140 @@
+//! Small helpers every query module uses: cached statements, errors, and listing bounds.
+
+use deadpool_postgres::GenericClient;
+use roster_core::listing::ListParams;
+use roster_core::{StoreError, WriteError};
+use tokio_postgres::error::SqlState;
+use tokio_postgres::types::ToSql;
+use tokio_postgres::{Error, Row};
+
+pub(crate) type Tx<'a> = deadpool_postgres::Transaction<'a>;
+pub(crate) type Params<'a> = &'a [&'a (dyn ToSql + Sync)];
+
+pub(crate) async fn opt<C: GenericClient>(
+    c: &C,
+    sql: &str,
+    params: Params<'_>,
+) -> Result<Option<Row>, Error> {
+    let statement = c.prepare_cached(sql).await?;
+    c.query_opt(&statement, params).await
+}
+
+pub(crate) async fn all<C: GenericClient>(
+    c: &C,
+    sql: &str,
+    params: Params<'_>,
+) -> Result<Vec<Row>, Error> {
+    let statement = c.prepare_cached(sql).await?;
+    c.query(&statement, params).await
+}
+
+pub(crate) async fn one<C: GenericClient>(
+    c: &C,
+    sql: &str,
+    params: Params<'_>,
+) -> Result<Row, Error> {
+    let statement = c.prepare_cached(sql).await?;
+    c.query_one(&statement, params).await
+}
+
+pub(crate) async fn exec<C: GenericClient>(
+    c: &C,
+    sql: &str,
+    params: Params<'_>,
+) -> Result<i64, Error> {
+    let statement = c.prepare_cached(sql).await?;
+    let rows = c.execute(&statement, params).await?;
+    Ok(i64::try_from(rows).unwrap_or(i64::MAX))
+}
+
+pub(crate) async fn exists<C: GenericClient>(
+    c: &C,
+    sql: &str,
+    params: Params<'_>,
+) -> Result<bool, Error> {
+    Ok(opt(c, sql, params).await?.is_some())
+}
+
+/// A transaction that lost to a concurrent one: starting over will see the winner's commit.
+pub(crate) fn lost_race(e: &Error) -> bool {
+    matches!(
+        e.code(),
+        Some(code) if *code == SqlState::UNIQUE_VIOLATION
+            || *code == SqlState::T_R_SERIALIZATION_FAILURE
+            || *code == SqlState::T_R_DEADLOCK_DETECTED
+    )
+}
+
+/// LIMIT (NULL: none) and OFFSET for a listing.
+pub(crate) fn limit_offset(params: &ListParams) -> (Option<i64>, i64) {
+    if params.unpaged {
+        return (None, 0);
+    }
+    (
+        Some(i64::try_from(params.per_page).unwrap_or(i64::MAX)),
+        i64::try_from(params.offset()).unwrap_or(i64::MAX),
+    )
+}
+
+/// What a write's body may fail with: SQL trouble, or the domain refusing the write.
+pub(crate) enum TxError {
+    Sql(Error),
+    Refused(WriteError),
+}
+
+impl TxError {
+    pub(crate) fn into_write_error(self, context: &'static str) -> WriteError {
+        match self {
+            Self::Sql(e) => WriteError::Store(StoreError::new(context, describe(&e))),
+            Self::Refused(e) => e,
+        }
+    }
+}
+
+impl TxError {
+    pub(crate) fn into_store_error(self, context: &'static str) -> StoreError {
+        match self.into_write_error(context) {
+            WriteError::Store(e) => e,
+            other => StoreError::new(context, other),
+        }
+    }
+}
+
+impl From<Error> for TxError {
+    fn from(e: Error) -> Self {
+        Self::Sql(e)
+    }
+}
+
+impl From<WriteError> for TxError {
+    fn from(e: WriteError) -> Self {
+        Self::Refused(e)
+    }
+}
+
+impl From<StoreError> for TxError {
+    fn from(e: StoreError) -> Self {
+        Self::Refused(WriteError::Store(e))
+    }
+}
+
+/// Counts are never negative; the database says BIGINT.
+pub(crate) fn count(raw: i64) -> u64 {
+    raw.max(0).unsigned_abs()
+}
+
+/// A stored value this binary cannot read back.
+pub(crate) fn undecodable(what: &str, value: &str) -> TxError {
+    TxError::Refused(WriteError::Store(StoreError::new(
+        "decode",
+        format!("bad stored {what}: {value:?}"),
+    )))
+}
+
+/// The whole story of a driver error: tokio-postgres's own `Display` says only "db error".
+pub(crate) fn describe(e: &Error) -> String {
+    match e.as_db_error() {
+        Some(db) => format!("{} ({}): {}", db.severity(), db.code().code(), db.message()),
+        None => format!("{e:?}"),
+    }
+}
