@@ -9,6 +9,7 @@ mod harness;
 
 mod auth;
 mod errors;
+mod group_people;
 mod groups_crud;
 mod guests;
 mod listing;
@@ -16,3 +17,4 @@ mod members;
 mod people_in_groups;
 mod socket;
 mod validation;
+mod versions;
