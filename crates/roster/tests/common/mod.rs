@@ -1,0 +1,222 @@
+//! What the binary's tests share: databases on either backend, `roster serve` processes,
+//! and a small HTTP/1.1 client over plain sockets.
+
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::process::{Child, Command, Stdio};
+
+use serde_json::Value;
+
+/// Declares one test body (`fn name(db: Db)`) that runs once per backend.
+#[macro_export]
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            #[test]
+            fn sqlite() {
+                super::$name($crate::common::Db::sqlite())
+            }
+
+            #[test]
+            fn postgres() {
+                super::$name($crate::common::Db::postgres())
+            }
+        }
+    )*};
+}
+
+/// A database of a test's own.
+pub struct Db {
+    pub url: String,
+    storage: Storage,
+}
+
+enum Storage {
+    Sqlite(tempfile::TempDir),
+    Postgres { admin_url: String, schema: String },
+}
+
+fn block_on<T>(future: impl std::future::Future<Output = T>) -> T {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime")
+        .block_on(future)
+}
+
+async fn admin_client(url: &str) -> tokio_postgres::Client {
+    let (client, connection) =
+        tokio_postgres::connect(url, tokio_postgres::NoTls).await.expect("connect");
+    tokio::spawn(connection);
+    client
+}
+
+impl Db {
+    pub fn sqlite() -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let url = format!("sqlite://{}", dir.path().join("roster.db").display());
+        Self { url, storage: Storage::Sqlite(dir) }
+    }
+
+    /// A fresh schema on the server named by ROSTER_TEST_POSTGRES_URL; never skipped.
+    pub fn postgres() -> Self {
+        let admin_url = std::env::var("ROSTER_TEST_POSTGRES_URL").unwrap_or_else(|_| {
+            panic!(
+                "ROSTER_TEST_POSTGRES_URL is not set: run the suite with scripts/test (see README)"
+            )
+        });
+        let schema = format!("t_{}", roster_core::GroupId::generate().expect("random"));
+        block_on(async {
+            admin_client(&admin_url)
+                .await
+                .batch_execute(&format!("CREATE SCHEMA {schema}"))
+                .await
+                .expect("create schema");
+        });
+        let url = format!("{admin_url}?options=-csearch_path%3D{schema}");
+        Self { url, storage: Storage::Postgres { admin_url, schema } }
+    }
+
+    /// Whether `needle` appears anywhere in what the database stores.
+    pub fn contains(&self, needle: &str) -> bool {
+        match &self.storage {
+            Storage::Sqlite(dir) => std::fs::read_dir(dir.path()).expect("dir").any(|entry| {
+                let bytes = std::fs::read(entry.expect("entry").path()).expect("read");
+                bytes.windows(needle.len()).any(|w| w == needle.as_bytes())
+            }),
+            Storage::Postgres { admin_url, schema } => block_on(async {
+                let client = admin_client(admin_url).await;
+                let tables =
+                    ["organizations", "users", "org_members", "tokens", "guests", "groups"];
+                for table in tables {
+                    let rows = client
+                        .query(&format!("SELECT t::text FROM {schema}.{table} t"), &[])
+                        .await
+                        .expect("dump");
+                    if rows.iter().any(|row| row.get::<_, String>(0).contains(needle)) {
+                        return true;
+                    }
+                }
+                false
+            }),
+        }
+    }
+}
+
+pub fn roster() -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_roster"));
+    command.env_remove("ROSTER_DATABASE").env_remove("ROSTER_LISTEN");
+    command
+}
+
+/// A running `roster serve`, stopped (SIGTERM, then SIGKILL) when dropped.
+pub struct Server {
+    child: Child,
+    pub addr: String,
+    /// What it printed before it started listening.
+    pub banner: Vec<String>,
+}
+
+impl Server {
+    pub fn start(db: &str) -> Self {
+        let mut child = roster()
+            .args(["serve", "--listen", "127.0.0.1:0", "--database", db, "--pool-size", "8"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn");
+        let stdout = child.stdout.take().expect("stdout");
+        let mut banner = Vec::new();
+        for line in BufReader::new(stdout).lines() {
+            let line = line.expect("line");
+            if let Some(rest) = line.strip_prefix("Roster is listening on http://") {
+                let addr = rest.split_whitespace().next().expect("addr").to_owned();
+                return Self { child, addr, banner };
+            }
+            banner.push(line);
+        }
+        let status = child.wait();
+        panic!("serve exited before listening ({status:?}): {banner:?}");
+    }
+
+    pub fn printed(&self, prefix: &str) -> Option<String> {
+        self.banner.iter().find_map(|line| line.strip_prefix(prefix)).map(str::to_owned)
+    }
+
+    /// SIGTERM, then the exit status.
+    pub fn stop(&mut self) -> std::process::ExitStatus {
+        let status = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .expect("kill");
+        assert!(status.success());
+        self.child.wait().expect("wait")
+    }
+}
+
+/// A failing test must not leave a server behind.
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// An HTTP answer: status, headers (lowercased names) and JSON body (`Null` when empty).
+pub struct Answer {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Value,
+}
+
+impl Answer {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+    }
+}
+
+/// One request on a fresh connection, as Tallyfy's clients send them.
+pub fn http(
+    addr: &str,
+    method: &str,
+    path: &str,
+    token: &str,
+    headers: &[(&str, &str)],
+    body: Option<&str>,
+) -> Answer {
+    let mut stream = TcpStream::connect(addr).expect("connect");
+    let mut request = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\n\
+         X-Tallyfy-Client: APIClient\r\nConnection: close\r\n"
+    );
+    for (name, value) in headers {
+        request.push_str(&format!("{name}: {value}\r\n"));
+    }
+    let body = body.unwrap_or_default();
+    request.push_str(&format!(
+        "Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    ));
+    stream.write_all(request.as_bytes()).expect("write");
+    let mut response = String::new();
+    stream.read_to_string(&mut response).expect("read");
+    let (head, body) = response.split_once("\r\n\r\n").expect("head/body");
+    let mut lines = head.lines();
+    let status = lines
+        .next()
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|s| s.parse().ok())
+        .expect("status");
+    let headers = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
+        .collect();
+    let body = if body.trim().is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_str(body).expect("json body")
+    };
+    Answer { status, headers, body }
+}
