@@ -40,7 +40,7 @@ fn admin_commands_print_json_and_accept_database_anywhere(database: Db) {
     let db = database.url.as_str();
 
     // --database before the subcommand...
-    let org = roster_json(&["--database", &db, "org", "create", "--name", "Acme", "--json"]);
+    let org = roster_json(&["--database", db, "org", "create", "--name", "Acme", "--json"]);
     assert!(is_hex32(&org["id"]), "{org}");
     assert_eq!(org["name"], json!("Acme"));
     assert_eq!(org["allow_non_admins_manage_groups"], json!(false));
@@ -56,7 +56,7 @@ fn admin_commands_print_json_and_accept_database_anywhere(database: Db) {
         "true",
         "--json",
         "--database",
-        &db,
+        db,
     ]);
     assert_eq!(set["allow_non_admins_manage_groups"], json!(true));
     assert_eq!(set["id"], org["id"]);
@@ -75,7 +75,7 @@ fn admin_commands_print_json_and_accept_database_anywhere(database: Db) {
         "--role",
         "admin",
         "--database",
-        &db,
+        db,
         "--json",
     ]);
     assert!(user["id"].as_i64().is_some_and(|id| id > 0), "{user}");
@@ -88,11 +88,11 @@ fn admin_commands_print_json_and_accept_database_anywhere(database: Db) {
     );
 
     // The same email in a second org is the same account, with its own role there.
-    let other = roster_json(&["--database", &db, "--json", "org", "create", "--name", "Other"]);
+    let other = roster_json(&["--database", db, "--json", "org", "create", "--name", "Other"]);
     let other_id = other["id"].as_str().expect("id");
     let again = roster_json(&[
         "--database",
-        &db,
+        db,
         "--json",
         "user",
         "create",
@@ -113,7 +113,7 @@ fn admin_commands_print_json_and_accept_database_anywhere(database: Db) {
     let user_id = user["id"].to_string();
     let token = roster_json(&[
         "--database",
-        &db,
+        db,
         "--json",
         "token",
         "create",
@@ -137,7 +137,7 @@ fn admin_commands_print_json_and_accept_database_anywhere(database: Db) {
 
 fn admin_command_mistakes_fail_with_a_message(db: Db) {
     let db = db.url.as_str();
-    let org = roster_json(&["--database", &db, "--json", "org", "create", "--name", "Acme"]);
+    let org = roster_json(&["--database", db, "--json", "org", "create", "--name", "Acme"]);
     let org_id = org["id"].as_str().expect("id");
     for (args, message) in [
         (
