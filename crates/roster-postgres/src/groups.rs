@@ -261,24 +261,41 @@ async fn touch(
     Ok(())
 }
 
-/// An earlier create with this key, if it is still remembered.
-async fn replay(
+/// Claims an idempotency key for a create about to make group `id`. When a live claim
+/// exists already (a concurrent holder is waited for), answers with that create's group.
+async fn claim_or_replay(
     tx: &Tx<'_>,
     org: &OrgId,
     key: &IdempotencyKey,
+    id: &GroupId,
     now: Timestamp,
 ) -> Result<Option<Created>, TxError> {
-    let earlier = sql::opt(
+    let fingerprint: &[u8] = &key.fingerprint[..];
+    let cutoff = now.millis() - IDEMPOTENCY_WINDOW_MILLIS;
+    // Inserting first (not reading first) makes a concurrent duplicate wait for this
+    // transaction, then see its commit; an expired claim is taken over.
+    let claimed = sql::opt(
         tx,
-        "SELECT fingerprint, group_id FROM idempotency_keys WHERE org_id = $1 AND key = $2 AND created_at > $3",
-        &[&org.as_str(), &key.key, &(now.millis() - IDEMPOTENCY_WINDOW_MILLIS)],
+        "INSERT INTO idempotency_keys (org_id, key, fingerprint, group_id, created_at)
+         VALUES ($1, $2, $3, $4, $5)
+         ON CONFLICT (org_id, key) DO UPDATE SET fingerprint = excluded.fingerprint,
+         group_id = excluded.group_id, created_at = excluded.created_at
+         WHERE idempotency_keys.created_at <= $6
+         RETURNING 1",
+        &[&org.as_str(), &key.key, &fingerprint, &id.as_str(), &now.millis(), &cutoff],
     )
     .await?;
-    let Some(row) = earlier else {
+    if claimed.is_some() {
         return Ok(None);
-    };
-    let fingerprint: &[u8] = row.try_get(0)?;
-    if fingerprint != key.fingerprint {
+    }
+    let row = sql::one(
+        tx,
+        "SELECT fingerprint, group_id FROM idempotency_keys WHERE org_id = $1 AND key = $2",
+        &[&org.as_str(), &key.key],
+    )
+    .await?;
+    let earlier: &[u8] = row.try_get(0)?;
+    if earlier != key.fingerprint {
         return Err(invalid(ValidationErrors::single(
             "Idempotency-Key",
             "The Idempotency-Key was already used with a different request.",
@@ -297,34 +314,16 @@ pub(crate) async fn create(
     idempotency: Option<&IdempotencyKey>,
 ) -> Result<Created, TxError> {
     let now = Timestamp::now();
-    if let Some(key) = idempotency {
-        if let Some(earlier) = replay(tx, org, key, now).await? {
-            return Ok(earlier);
-        }
-        // Claim the key first: a concurrent duplicate blocks here until this transaction
-        // ends, then loses the race, starts over and replays this one.
-        sql::exec(
-            tx,
-            "DELETE FROM idempotency_keys WHERE org_id = $1 AND key = $2",
-            &[&org.as_str(), &key.key],
-        )
-        .await?;
+    let id = GroupId::generate().map_err(|e| StoreError::new("generate group id", e))?;
+    if let Some(key) = idempotency
+        && let Some(earlier) = claim_or_replay(tx, org, key, &id, now).await?
+    {
+        return Ok(earlier);
     }
     check_write(tx, org, write, None).await?;
     let (Some(name), Some(description)) = (&write.name, &write.description) else {
         return Err(StoreError::new("create group", "create without name or description").into());
     };
-    let id = GroupId::generate().map_err(|e| StoreError::new("generate group id", e))?;
-    if let Some(key) = idempotency {
-        let fingerprint: &[u8] = &key.fingerprint[..];
-        sql::exec(
-            tx,
-            "INSERT INTO idempotency_keys (org_id, key, fingerprint, group_id, created_at)
-             VALUES ($1, $2, $3, $4, $5)",
-            &[&org.as_str(), &key.key, &fingerprint, &id.as_str(), &now.millis()],
-        )
-        .await?;
-    }
     let members = write.member_ids().unwrap_or_default();
     let guests = write.guest_emails().unwrap_or_default();
     let (member_count, guest_count) = (members.len() as i64, guests.len() as i64);
