@@ -403,3 +403,54 @@ impl Store for PgStore {
         ))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+    use std::time::Instant;
+
+    use super::*;
+
+    /// A fresh schema on the server named by ROSTER_TEST_POSTGRES_URL (never skipped).
+    async fn fresh_database_url() -> String {
+        let admin = std::env::var("ROSTER_TEST_POSTGRES_URL")
+            .unwrap_or_else(|_| panic!("ROSTER_TEST_POSTGRES_URL is not set: run scripts/test"));
+        let schema = format!("t_{}", GroupId::generate().expect("random"));
+        let (client, connection) = tokio_postgres::connect(&admin, NoTls).await.expect("connect");
+        tokio::spawn(connection);
+        client.batch_execute(&format!("CREATE SCHEMA {schema}")).await.expect("schema");
+        format!("{admin}?options=-csearch_path%3D{schema}")
+    }
+
+    #[tokio::test]
+    async fn a_saturated_pool_answers_unavailable_after_its_wait() {
+        let url = fresh_database_url().await;
+        let options = PoolOptions { size: 1, wait: Duration::from_millis(200) };
+        let store = PgStore::connect(&url, &options).await.expect("connect");
+        let org = store.create_org("Busy").await.expect("org");
+        let held = store.client("test").await.expect("the only connection");
+        let started = Instant::now();
+        let error = store.list_groups(&org.id, &ListParams::default()).await.expect_err("no connection free");
+        assert!(error.unavailable, "{error}");
+        let waited = started.elapsed();
+        assert!(waited >= Duration::from_millis(150) && waited < Duration::from_secs(3), "{waited:?}");
+        drop(held);
+        assert!(store.list_groups(&org.id, &ListParams::default()).await.is_ok());
+    }
+
+    #[tokio::test]
+    async fn migrations_run_once_however_many_instances_start() {
+        let url = fresh_database_url().await;
+        let options = PoolOptions::default();
+        let (a, b, c) = tokio::join!(
+            PgStore::connect(&url, &options),
+            PgStore::connect(&url, &options),
+            PgStore::connect(&url, &options)
+        );
+        let (a, _b, _c) = (a.expect("a"), b.expect("b"), c.expect("c"));
+        let client = a.client("test").await.expect("client");
+        let applied: i64 = client.query_one("SELECT count(*) FROM roster_migrations", &[]).await.expect("count").get(0);
+        assert_eq!(applied, MIGRATIONS.len() as i64);
+    }
+}
