@@ -196,9 +196,13 @@ mod tests {
 
     #[test]
     fn a_busy_store_is_a_503_with_retry_after() {
-        let response = ApiError::from(StoreError::unavailable("test", "pool empty")).into_response();
+        let response =
+            ApiError::from(StoreError::unavailable("test", "pool empty")).into_response();
         assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
-        assert_eq!(response.headers().get(header::RETRY_AFTER).and_then(|v| v.to_str().ok()), Some("1"));
+        assert_eq!(
+            response.headers().get(header::RETRY_AFTER).and_then(|v| v.to_str().ok()),
+            Some("1")
+        );
         let broken = ApiError::from(StoreError::new("test", "disk on fire")).into_response();
         assert_eq!(broken.status(), StatusCode::INTERNAL_SERVER_ERROR);
         assert_eq!(broken.headers().get(header::RETRY_AFTER), None);

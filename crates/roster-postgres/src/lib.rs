@@ -431,10 +431,16 @@ mod tests {
         let org = store.create_org("Busy").await.expect("org");
         let held = store.client("test").await.expect("the only connection");
         let started = Instant::now();
-        let error = store.list_groups(&org.id, &ListParams::default()).await.expect_err("no connection free");
+        let error = store
+            .list_groups(&org.id, &ListParams::default())
+            .await
+            .expect_err("no connection free");
         assert!(error.unavailable, "{error}");
         let waited = started.elapsed();
-        assert!(waited >= Duration::from_millis(150) && waited < Duration::from_secs(3), "{waited:?}");
+        assert!(
+            waited >= Duration::from_millis(150) && waited < Duration::from_secs(3),
+            "{waited:?}"
+        );
         drop(held);
         assert!(store.list_groups(&org.id, &ListParams::default()).await.is_ok());
     }
@@ -450,7 +456,11 @@ mod tests {
         );
         let (a, _b, _c) = (a.expect("a"), b.expect("b"), c.expect("c"));
         let client = a.client("test").await.expect("client");
-        let applied: i64 = client.query_one("SELECT count(*) FROM roster_migrations", &[]).await.expect("count").get(0);
+        let applied: i64 = client
+            .query_one("SELECT count(*) FROM roster_migrations", &[])
+            .await
+            .expect("count")
+            .get(0);
         assert_eq!(applied, MIGRATIONS.len() as i64);
     }
 }
