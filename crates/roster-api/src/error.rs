@@ -16,12 +16,20 @@ pub struct ApiError {
     errors: Option<ValidationErrors>,
 }
 
-#[derive(Serialize)]
-struct ErrorBody<'a> {
+/// Every refusal's body.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ErrorBody<'a> {
+    /// Always true.
     error: bool,
+    #[schema(example = "The given data was invalid.")]
     message: &'a str,
+    /// A stable code, e.g. `VALIDATION_FAILED`, `RESOURCE_NOT_FOUND`, `FORBIDDEN`.
+    #[schema(example = "VALIDATION_FAILED")]
     code: &'static str,
+    /// On a 422: messages by field path, in Laravel's wording.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<std::collections::HashMap<String, Vec<String>>>,
+             example = json!({"name": ["The name has already been taken."]}))]
     errors: Option<&'a ValidationErrors>,
 }
 

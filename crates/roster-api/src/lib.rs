@@ -6,6 +6,7 @@ mod auth;
 mod body;
 mod conditional;
 mod error;
+pub mod openapi;
 mod path;
 mod query;
 mod routes;
@@ -45,13 +46,24 @@ impl AppState {
     }
 }
 
+/// The OpenAPI document of every route, as `/openapi.json` serves it.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    let (_, paths) = routes::api_routes().split_for_parts();
+    openapi::document(paths)
+}
+
 /// The whole API, served both at the root (as `api.tallyfy.com` does) and under `/api`
-/// (as `go.tallyfy.com/api` does), so clients built for either host work unchanged.
+/// (as `go.tallyfy.com/api` does), so clients built for either host work unchanged;
+/// plus its contract at `/openapi.json` and browsable docs at `/docs`, without auth.
 pub fn router(state: AppState) -> Router {
-    let api = routes::api_routes();
+    let (api, paths) = routes::api_routes().split_for_parts();
+    let document = openapi::document(paths);
+    let docs: Router<AppState> =
+        utoipa_swagger_ui::SwaggerUi::new("/docs").url("/openapi.json", document).into();
     Router::new()
         .merge(api.clone())
         .nest("/api", api)
+        .merge(docs)
         .fallback(error::endpoint_not_found)
         .method_not_allowed_fallback(error::method_not_allowed)
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(error::panic_response))

@@ -6,32 +6,33 @@ use roster_core::model::Guest;
 use roster_core::people::GuestDetails;
 use roster_core::{Email, Group, OrgMember, Organization, Timestamp, User, UserId};
 use serde::Serialize;
+use utoipa::ToSchema;
 
 use crate::query::PageLinks;
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct Item<T> {
     pub data: T,
 }
 
 /// A nested include.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct Collection<T> {
     pub data: Vec<T>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct List<T> {
     pub data: Vec<T>,
     pub meta: Meta,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct Meta {
     pub pagination: Pagination,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct Pagination {
     pub total: u64,
     pub count: usize,
@@ -42,7 +43,7 @@ pub struct Pagination {
 }
 
 /// `previous` and `next` appear only where that page exists; otherwise `{}`.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct Links {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub previous: Option<String>,
@@ -69,23 +70,33 @@ impl Pagination {
     }
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct UserOut<'a> {
+    /// The account's global id.
+    #[schema(value_type = i64, minimum = 1, example = 1001)]
     pub id: UserId,
+    #[schema(value_type = String, format = Email, example = "ada@example.com")]
     pub email: &'a Email,
     pub first_name: &'a str,
     pub last_name: &'a str,
     pub full_name: String,
     pub timezone: Option<&'a str>,
+    /// `admin`, `standard` or `light`; shown under an organization.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(example = "admin")]
     pub role: Option<&'static str>,
+    /// `active`, `invited` or `disabled`; shown under an organization.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub status: Option<&'static str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub is_default_admin: Option<bool>,
+    #[schema(value_type = String, format = DateTime, example = "2025-06-10T14:30:00.000Z")]
     pub created_at: Timestamp,
+    #[schema(value_type = String, format = DateTime, example = "2025-06-10T14:30:00.000Z")]
     pub last_updated: Timestamp,
+    /// With `with=groups`: the member's groups.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(no_recursion)]
     pub groups: Option<Collection<GroupOut<'a>>>,
 }
 
@@ -120,28 +131,42 @@ impl<'a> UserOut<'a> {
 }
 
 /// Asset records arrive with group logos; until then the include is always empty.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub enum NoAsset {}
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct GroupOut<'a> {
+    /// 32 lowercase hex characters.
+    #[schema(pattern = "^[a-f0-9]{32}$", example = "53a4560dc877f9b4f709f97630efbb5a")]
     pub id: &'a str,
     pub name: &'a str,
     pub description: &'a str,
+    /// The logo's URL, or null.
     pub logo: Option<&'a str>,
-    /// Left out of `PATCH` answers, whose cost must not grow with the group.
+    /// Member user ids, ascending. Left out of `PATCH` answers, whose cost must not grow
+    /// with the group.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Vec<i64>>, example = json!([1001, 1005]))]
     pub members: Option<&'a [UserId]>,
+    /// Guest emails, lowercased, ascending. Left out of `PATCH` answers.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Vec<String>>, example = json!(["client.a@example.com"]))]
     pub guests: Option<&'a [Email]>,
     pub member_count: u64,
     pub guest_count: u64,
+    #[schema(value_type = String, format = DateTime, example = "2025-06-10T14:30:00.000Z")]
     pub created_at: Timestamp,
+    #[schema(value_type = String, format = DateTime, example = "2025-06-10T14:30:00.000Z")]
     pub last_updated: Timestamp,
+    /// The same as `last_updated`, under its older name.
+    #[schema(value_type = String, format = DateTime, example = "2025-06-10T14:30:00.000Z")]
     pub updated_at: Timestamp,
+    /// With `with=assets`: the logo's asset records.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub assets: Option<Collection<NoAsset>>,
+    /// With `with=users`: the members' user objects.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(no_recursion)]
     pub users: Option<Collection<UserOut<'a>>>,
 }
 
@@ -171,24 +196,40 @@ impl<'a> GroupOut<'a> {
 }
 
 /// A guest, with Tallyfy's optional contact fields nested under `details`.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct GuestOut<'a> {
     pub id: i64,
+    #[schema(value_type = String, format = Email, example = "client.a@example.com")]
     pub email: &'a Email,
     pub first_name: Option<&'a str>,
     pub last_name: Option<&'a str>,
+    #[schema(value_type = String, format = DateTime)]
     pub created_at: Timestamp,
+    #[schema(value_type = String, format = DateTime)]
     pub last_updated: Timestamp,
+    /// Always null: deleted guests are gone.
+    #[schema(value_type = Option<String>, format = DateTime)]
     pub deleted_at: Option<Timestamp>,
     pub details: GuestDetailsOut<'a>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct GuestDetailsOut<'a> {
+    /// `active` or `disabled`.
     pub status: &'static str,
-    #[serde(flatten)]
-    pub fields: &'a GuestDetails,
+    pub phone_1: Option<&'a str>,
+    pub phone_2: Option<&'a str>,
+    pub timezone: Option<&'a str>,
+    pub image_url: Option<&'a str>,
+    pub contact_url: Option<&'a str>,
+    pub company_url: Option<&'a str>,
+    pub opportunity_url: Option<&'a str>,
+    pub company_name: Option<&'a str>,
+    pub opportunity_name: Option<&'a str>,
+    /// Member user ids, or null until set.
+    #[schema(value_type = Option<Vec<i64>>)]
     pub associated_members: Option<&'a [UserId]>,
+    #[schema(value_type = Option<String>, format = DateTime)]
     pub disabled_at: Option<Timestamp>,
 }
 
@@ -202,21 +243,38 @@ impl<'a> GuestOut<'a> {
             created_at: guest.created_at,
             last_updated: guest.updated_at,
             deleted_at: None,
-            details: GuestDetailsOut {
-                status: guest.status.as_str(),
-                fields: &guest.details,
-                associated_members: guest.associated_members.as_deref(),
-                disabled_at: guest.disabled_at,
-            },
+            details: GuestDetailsOut::new(guest),
+        }
+    }
+}
+
+impl<'a> GuestDetailsOut<'a> {
+    fn new(guest: &'a Guest) -> Self {
+        let d: &'a GuestDetails = &guest.details;
+        Self {
+            status: guest.status.as_str(),
+            phone_1: d.phone_1.as_deref(),
+            phone_2: d.phone_2.as_deref(),
+            timezone: d.timezone.as_deref(),
+            image_url: d.image_url.as_deref(),
+            contact_url: d.contact_url.as_deref(),
+            company_url: d.company_url.as_deref(),
+            opportunity_url: d.opportunity_url.as_deref(),
+            company_name: d.company_name.as_deref(),
+            opportunity_name: d.opportunity_name.as_deref(),
+            associated_members: guest.associated_members.as_deref(),
+            disabled_at: guest.disabled_at,
         }
     }
 }
 
 /// An organization as `GET /me/organizations` lists it, with the caller's standing there.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct OrgOut<'a> {
+    #[schema(pattern = "^[a-f0-9]{32}$")]
     pub id: &'a str,
     pub name: &'a str,
+    #[schema(value_type = String, format = DateTime)]
     pub created_at: Timestamp,
     pub role: &'static str,
     pub status: &'static str,

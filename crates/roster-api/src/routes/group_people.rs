@@ -8,10 +8,12 @@ use roster_core::groups;
 use roster_core::validation::ValidationErrors;
 use roster_core::{Email, UserId};
 use serde::Serialize;
+use utoipa::ToSchema;
 
 use crate::auth::{ManageGroups, OrgCaller, Permitted};
 use crate::body::JsonBody;
 use crate::conditional::{IfMatchHeader, with_etag};
+use crate::openapi::{CursorQuery, GuestEdit, MemberEdit};
 use crate::path::GroupPath;
 use crate::query;
 use crate::wire::{GroupOut, GuestOut, Item, UserOut};
@@ -20,14 +22,14 @@ use crate::{ApiError, AppState};
 pub const DEFAULT_PAGE: u64 = 100;
 pub const MAX_PAGE: u64 = 1000;
 
-#[derive(Serialize)]
-struct CursorPage<T> {
+#[derive(Serialize, ToSchema)]
+pub struct CursorPage<T> {
     data: Vec<T>,
     meta: CursorMeta,
 }
 
-#[derive(Serialize)]
-struct CursorMeta {
+#[derive(Serialize, ToSchema)]
+pub struct CursorMeta {
     per_page: u64,
     /// Pass as `cursor` for the next page; `null` on the last one.
     next_cursor: Option<String>,
@@ -71,6 +73,7 @@ fn encode_guest_cursor(email: &Email) -> String {
     email.as_str().bytes().map(|b| format!("{b:02x}")).collect()
 }
 
+#[utoipa::path(get, path = "/organizations/{org}/groups/{group}/members", tag = "groups", params(("org" = String, Path, description = "Organization id: 32 lowercase hex characters"), ("group" = String, Path, description = "Group id: 32 lowercase hex characters"), CursorQuery), responses((status = 200, description = "A page of the group's members", body = CursorPage<UserOut>)))]
 pub async fn members(
     caller: OrgCaller,
     GroupPath(id): GroupPath,
@@ -90,6 +93,7 @@ pub async fn members(
     Ok(Json(CursorPage { data, meta: CursorMeta { per_page, next_cursor } }).into_response())
 }
 
+#[utoipa::path(get, path = "/organizations/{org}/groups/{group}/guests", tag = "groups", params(("org" = String, Path, description = "Organization id: 32 lowercase hex characters"), ("group" = String, Path, description = "Group id: 32 lowercase hex characters"), CursorQuery), responses((status = 200, description = "A page of the group's guests", body = CursorPage<GuestOut>)))]
 pub async fn guests(
     caller: OrgCaller,
     GroupPath(id): GroupPath,
@@ -109,6 +113,7 @@ pub async fn guests(
     Ok(Json(CursorPage { data, meta: CursorMeta { per_page, next_cursor } }).into_response())
 }
 
+#[utoipa::path(patch, path = "/organizations/{org}/groups/{group}/members", tag = "groups", params(("org" = String, Path, description = "Organization id: 32 lowercase hex characters"), ("group" = String, Path, description = "Group id: 32 lowercase hex characters"), ("If-Match" = Option<String>, Header, description = "Write only if the group is still at this version: its quoted ETag, or *")), request_body = MemberEdit, responses((status = 200, description = "The group, without its lists", body = Item<GroupOut>, headers(("ETag" = String, description = "The group's version, quoted")))))]
 pub async fn patch_members(
     Permitted { caller, .. }: Permitted<ManageGroups>,
     GroupPath(id): GroupPath,
@@ -122,6 +127,7 @@ pub async fn patch_members(
     Ok(with_etag(Json(Item { data: GroupOut::summary(&group) }).into_response(), group.version))
 }
 
+#[utoipa::path(patch, path = "/organizations/{org}/groups/{group}/guests", tag = "groups", params(("org" = String, Path, description = "Organization id: 32 lowercase hex characters"), ("group" = String, Path, description = "Group id: 32 lowercase hex characters"), ("If-Match" = Option<String>, Header, description = "Write only if the group is still at this version: its quoted ETag, or *")), request_body = GuestEdit, responses((status = 200, description = "The group, without its lists", body = Item<GroupOut>, headers(("ETag" = String, description = "The group's version, quoted")))))]
 pub async fn patch_guests(
     Permitted { caller, .. }: Permitted<ManageGroups>,
     GroupPath(id): GroupPath,

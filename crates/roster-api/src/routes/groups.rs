@@ -13,6 +13,7 @@ use roster_core::{Group, OrgId, OrgMember, UserId};
 use crate::auth::{ManageGroups, OrgCaller, Permitted};
 use crate::body::JsonBody;
 use crate::conditional::{IfMatchHeader, not_modified, with_etag};
+use crate::openapi::{GroupCreate, GroupUpdate, ListQuery, WithQuery};
 use crate::path::GroupPath;
 use crate::query::{self, Includes, PageLinks};
 use crate::wire::{Collection, GroupOut, Item, List, Meta, Pagination, UserOut};
@@ -64,6 +65,7 @@ async fn respond(
     Ok(with_etag((status, Json(body)).into_response(), group.version))
 }
 
+#[utoipa::path(get, path = "/organizations/{org}/groups", tag = "groups", params(("org" = String, Path, description = "Organization id: 32 lowercase hex characters"), ListQuery), responses((status = 200, description = "A page of the organization's groups", body = List<GroupOut>)))]
 pub async fn list(
     caller: OrgCaller,
     State(state): State<AppState>,
@@ -87,6 +89,7 @@ pub async fn list(
     Ok(Json(body).into_response())
 }
 
+#[utoipa::path(get, path = "/organizations/{org}/groups/{group}", tag = "groups", params(("org" = String, Path, description = "Organization id: 32 lowercase hex characters"), ("group" = String, Path, description = "Group id: 32 lowercase hex characters"), WithQuery, ("If-None-Match" = Option<String>, Header, description = "Answer 304 if the group is still at this version")), responses((status = 200, description = "The group", body = Item<GroupOut>, headers(("ETag" = String, description = "The group's version, quoted"))), (status = 304, description = "Unchanged since the version in If-None-Match", headers(("ETag" = String, description = "The group's version, quoted")))))]
 pub async fn get(
     caller: OrgCaller,
     GroupPath(id): GroupPath,
@@ -103,6 +106,7 @@ pub async fn get(
 }
 
 /// `POST .../groups`; with `Idempotency-Key`, a retry answers as the first request did.
+#[utoipa::path(post, path = "/organizations/{org}/groups", tag = "groups", params(("org" = String, Path, description = "Organization id: 32 lowercase hex characters"), ("Idempotency-Key" = Option<String>, Header, description = "Retries with the same key and body within 24 hours answer with the first request's group")), request_body = GroupCreate, responses((status = 201, description = "The new group (or, for a repeated Idempotency-Key, the first request's group)", body = Item<GroupOut>, headers(("ETag" = String, description = "The group's version, quoted")))))]
 pub async fn create(
     Permitted { caller, .. }: Permitted<ManageGroups>,
     State(state): State<AppState>,
@@ -126,6 +130,7 @@ pub async fn create(
 }
 
 /// `PUT`: last writer wins, as in Tallyfy, unless `If-Match` names the version it read.
+#[utoipa::path(put, path = "/organizations/{org}/groups/{group}", tag = "groups", params(("org" = String, Path, description = "Organization id: 32 lowercase hex characters"), ("group" = String, Path, description = "Group id: 32 lowercase hex characters"), ("If-Match" = Option<String>, Header, description = "Write only if the group is still at this version: its quoted ETag, or *")), request_body = GroupUpdate, responses((status = 200, description = "The updated group", body = Item<GroupOut>, headers(("ETag" = String, description = "The group's version, quoted")))))]
 pub async fn update(
     Permitted { caller, .. }: Permitted<ManageGroups>,
     GroupPath(id): GroupPath,
@@ -138,6 +143,7 @@ pub async fn update(
     respond(&state, &caller, StatusCode::OK, &group, Includes::default()).await
 }
 
+#[utoipa::path(delete, path = "/organizations/{org}/groups/{group}", tag = "groups", params(("org" = String, Path, description = "Organization id: 32 lowercase hex characters"), ("group" = String, Path, description = "Group id: 32 lowercase hex characters"), ("If-Match" = Option<String>, Header, description = "Write only if the group is still at this version: its quoted ETag, or *")), responses((status = 204, description = "Deleted; its members and guests stay")))]
 pub async fn delete(
     Permitted { caller, .. }: Permitted<ManageGroups>,
     GroupPath(id): GroupPath,

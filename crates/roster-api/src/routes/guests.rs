@@ -10,12 +10,14 @@ use roster_core::store::GuestOutcome;
 
 use crate::auth::{ManagePeople, OrgCaller, Permitted};
 use crate::body::JsonBody;
+use crate::openapi::{GuestCreate, GuestListQuery, GuestUpdate, ToMember};
 use crate::path::GuestPath;
 use crate::query::{self, PageLinks};
 use crate::wire::{Collection, GuestOut, Item, List, Meta, Pagination, UserOut};
 use crate::{ApiError, AppState};
 
 /// `GET /guests`: paginated, unless `without_pagination` asks for every guest at once.
+#[utoipa::path(get, path = "/organizations/{org}/guests", tag = "guests", params(("org" = String, Path, description = "Organization id: 32 lowercase hex characters"), GuestListQuery), responses((status = 200, description = "A page of guests (or every guest, without meta, with without_pagination)", body = List<GuestOut>)))]
 pub async fn list(
     caller: OrgCaller,
     State(state): State<AppState>,
@@ -36,6 +38,7 @@ pub async fn list(
 }
 
 /// `GET /guests-list`: every guest, no `meta`.
+#[utoipa::path(get, path = "/organizations/{org}/guests-list", tag = "guests", params(("org" = String, Path, description = "Organization id: 32 lowercase hex characters"), GuestListQuery), responses((status = 200, description = "Every guest", body = Collection<GuestOut>)))]
 pub async fn list_all(
     caller: OrgCaller,
     State(state): State<AppState>,
@@ -48,6 +51,7 @@ pub async fn list_all(
     Ok(Json(Collection { data }).into_response())
 }
 
+#[utoipa::path(get, path = "/organizations/{org}/guests/{email}", tag = "guests", params(("org" = String, Path, description = "Organization id: 32 lowercase hex characters"), ("email" = String, Path, description = "The guest's email, URL-encoded; matched without regard to case")), responses((status = 200, description = "The guest", body = Item<GuestOut>)))]
 pub async fn get(
     caller: OrgCaller,
     GuestPath(email): GuestPath,
@@ -57,6 +61,7 @@ pub async fn get(
     Ok(Json(Item { data: GuestOut::new(&guest) }).into_response())
 }
 
+#[utoipa::path(post, path = "/organizations/{org}/guests", tag = "guests", params(("org" = String, Path, description = "Organization id: 32 lowercase hex characters")), request_body = GuestCreate, responses((status = 201, description = "The new guest", body = Item<GuestOut>)))]
 pub async fn create(
     Permitted { caller, .. }: Permitted<ManagePeople>,
     State(state): State<AppState>,
@@ -68,6 +73,7 @@ pub async fn create(
 }
 
 /// `PUT /guests/{email}`: only `associated_members` is applied.
+#[utoipa::path(put, path = "/organizations/{org}/guests/{email}", tag = "guests", params(("org" = String, Path, description = "Organization id: 32 lowercase hex characters"), ("email" = String, Path, description = "The guest's email, URL-encoded; matched without regard to case")), request_body = GuestUpdate, responses((status = 200, description = "The guest", body = Item<GuestOut>)))]
 pub async fn update(
     Permitted { caller, .. }: Permitted<ManagePeople>,
     GuestPath(email): GuestPath,
@@ -97,6 +103,7 @@ async fn act(
     })
 }
 
+#[utoipa::path(delete, path = "/organizations/{org}/guests/{email}", tag = "guests", params(("org" = String, Path, description = "Organization id: 32 lowercase hex characters"), ("email" = String, Path, description = "The guest's email, URL-encoded; matched without regard to case")), responses((status = 200, description = "The deleted guest; they left every group", body = Item<GuestOut>)))]
 pub async fn delete(
     Permitted { caller, .. }: Permitted<ManagePeople>,
     GuestPath(email): GuestPath,
@@ -105,6 +112,7 @@ pub async fn delete(
     act(&state, &caller, &email, GuestAction::Delete).await
 }
 
+#[utoipa::path(delete, path = "/organizations/{org}/guests/{email}/disable", tag = "guests", params(("org" = String, Path, description = "Organization id: 32 lowercase hex characters"), ("email" = String, Path, description = "The guest's email, URL-encoded; matched without regard to case")), responses((status = 200, description = "The disabled guest; they left every group", body = Item<GuestOut>)))]
 pub async fn disable(
     Permitted { caller, .. }: Permitted<ManagePeople>,
     GuestPath(email): GuestPath,
@@ -113,6 +121,7 @@ pub async fn disable(
     act(&state, &caller, &email, GuestAction::Disable).await
 }
 
+#[utoipa::path(put, path = "/organizations/{org}/guests/{email}/enable", tag = "guests", params(("org" = String, Path, description = "Organization id: 32 lowercase hex characters"), ("email" = String, Path, description = "The guest's email, URL-encoded; matched without regard to case")), responses((status = 200, description = "The active guest", body = Item<GuestOut>)))]
 pub async fn enable(
     Permitted { caller, .. }: Permitted<ManagePeople>,
     GuestPath(email): GuestPath,
@@ -122,6 +131,7 @@ pub async fn enable(
 }
 
 /// `POST /guests/{email}/to/member`: an invited member (role `standard` unless given).
+#[utoipa::path(post, path = "/organizations/{org}/guests/{email}/to/member", tag = "guests", params(("org" = String, Path, description = "Organization id: 32 lowercase hex characters"), ("email" = String, Path, description = "The guest's email, URL-encoded; matched without regard to case")), request_body(content = Option<ToMember>, description = "Optional"), responses((status = 200, description = "The new invited member", body = Item<UserOut>)))]
 pub async fn to_member(
     Permitted { caller, .. }: Permitted<ManagePeople>,
     GuestPath(email): GuestPath,

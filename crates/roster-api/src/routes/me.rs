@@ -8,11 +8,13 @@ use crate::auth::{Caller, OrgCaller};
 use crate::wire::{Collection, Item, OrgOut, UserOut};
 use crate::{ApiError, AppState};
 
+#[utoipa::path(get, path = "/me", tag = "me", responses((status = 200, description = "The token's account", body = Item<UserOut>)))]
 pub async fn me(caller: Caller) -> Response {
     Json(Item { data: UserOut::account(&caller.user) }).into_response()
 }
 
 /// The caller as a member of `{org}`, with role and status.
+#[utoipa::path(get, path = "/organizations/{org}/me", tag = "me", params(("org" = String, Path, description = "Organization id: 32 lowercase hex characters")), responses((status = 200, description = "The caller as a member of the organization", body = Item<UserOut>)))]
 pub async fn org_me(
     caller: OrgCaller,
     State(state): State<AppState>,
@@ -23,6 +25,7 @@ pub async fn org_me(
 }
 
 /// `GET /me/organizations`: every organization the caller belongs to.
+#[utoipa::path(get, path = "/me/organizations", tag = "me", responses((status = 200, description = "Every organization the caller belongs to", body = Collection<OrgOut>)))]
 pub async fn organizations(
     caller: Caller,
     State(state): State<AppState>,

@@ -10,6 +10,8 @@ use roster_core::{Group, OrgId, OrgMember, UserId};
 
 use crate::auth::{ManagePeople, OrgCaller, Permitted};
 use crate::body::JsonBody;
+use crate::error::ErrorBody;
+use crate::openapi::{Invite, ListQuery, MemberUpdate, RoleChange, WithQuery};
 use crate::path::UserPath;
 use crate::query::{self, Includes, PageLinks};
 use crate::wire::{Collection, GroupOut, GuestOut, Item, List, Meta, Pagination, UserOut};
@@ -41,6 +43,7 @@ fn shape<'a>(member: &'a OrgMember, groups: Option<&'a [(UserId, Group)]>) -> Us
     out
 }
 
+#[utoipa::path(get, path = "/organizations/{org}/users", tag = "members", params(("org" = String, Path, description = "Organization id: 32 lowercase hex characters"), ListQuery), responses((status = 200, description = "A page of members of every status", body = List<UserOut>)))]
 pub async fn list(
     caller: OrgCaller,
     State(state): State<AppState>,
@@ -61,6 +64,7 @@ pub async fn list(
 }
 
 /// `GET /users-list`: every member at once, no `meta`.
+#[utoipa::path(get, path = "/organizations/{org}/users-list", tag = "members", params(("org" = String, Path, description = "Organization id: 32 lowercase hex characters"), ListQuery), responses((status = 200, description = "Every member", body = Collection<UserOut>)))]
 pub async fn list_all(
     caller: OrgCaller,
     State(state): State<AppState>,
@@ -77,6 +81,7 @@ pub async fn list_all(
 }
 
 /// `GET /users/{id}`: admins only, as in Tallyfy.
+#[utoipa::path(get, path = "/organizations/{org}/users/{user}", tag = "members", params(("org" = String, Path, description = "Organization id: 32 lowercase hex characters"), ("user" = i64, Path, description = "User id"), WithQuery), responses((status = 200, description = "The member (admins only)", body = Item<UserOut>)))]
 pub async fn get(
     Permitted { caller, .. }: Permitted<ManagePeople>,
     UserPath(id): UserPath,
@@ -89,6 +94,7 @@ pub async fn get(
     Ok(Json(Item { data: shape(&member, groups.as_deref()) }).into_response())
 }
 
+#[utoipa::path(post, path = "/organizations/{org}/users/invite", tag = "members", params(("org" = String, Path, description = "Organization id: 32 lowercase hex characters")), request_body = Invite, responses((status = 200, description = "The invited member", body = Item<UserOut>)))]
 pub async fn invite(
     Permitted { caller, .. }: Permitted<ManagePeople>,
     State(state): State<AppState>,
@@ -99,6 +105,7 @@ pub async fn invite(
     Ok(Json(Item { data: UserOut::of(&member) }).into_response())
 }
 
+#[utoipa::path(put, path = "/organizations/{org}/users/{user}", tag = "members", params(("org" = String, Path, description = "Organization id: 32 lowercase hex characters"), ("user" = i64, Path, description = "User id")), request_body = MemberUpdate, responses((status = 200, description = "The member", body = Item<UserOut>)))]
 pub async fn update(
     Permitted { caller, .. }: Permitted<ManagePeople>,
     UserPath(id): UserPath,
@@ -124,6 +131,7 @@ async fn act(
     })
 }
 
+#[utoipa::path(put, path = "/organizations/{org}/users/{user}/role", tag = "members", params(("org" = String, Path, description = "Organization id: 32 lowercase hex characters"), ("user" = i64, Path, description = "User id")), request_body = RoleChange, responses((status = 200, description = "The member with the new role", body = Item<UserOut>)))]
 pub async fn set_role(
     Permitted { caller, .. }: Permitted<ManagePeople>,
     UserPath(id): UserPath,
@@ -134,6 +142,7 @@ pub async fn set_role(
     act(&state, &caller, id, MemberAction::SetRole(role)).await
 }
 
+#[utoipa::path(delete, path = "/organizations/{org}/users/{user}/disable", tag = "members", params(("org" = String, Path, description = "Organization id: 32 lowercase hex characters"), ("user" = i64, Path, description = "User id")), responses((status = 200, description = "The disabled member; they left every group", body = Item<UserOut>), (status = 400, description = "The default admin, or the last active admin", body = ErrorBody)))]
 pub async fn disable(
     Permitted { caller, .. }: Permitted<ManagePeople>,
     UserPath(id): UserPath,
@@ -142,6 +151,7 @@ pub async fn disable(
     act(&state, &caller, id, MemberAction::Disable).await
 }
 
+#[utoipa::path(put, path = "/organizations/{org}/users/{user}/enable", tag = "members", params(("org" = String, Path, description = "Organization id: 32 lowercase hex characters"), ("user" = i64, Path, description = "User id")), responses((status = 200, description = "The active member", body = Item<UserOut>)))]
 pub async fn enable(
     Permitted { caller, .. }: Permitted<ManagePeople>,
     UserPath(id): UserPath,
@@ -151,6 +161,7 @@ pub async fn enable(
 }
 
 /// `DELETE /users/{id}`: the member leaves the org but stays listed, as disabled.
+#[utoipa::path(delete, path = "/organizations/{org}/users/{user}", tag = "members", params(("org" = String, Path, description = "Organization id: 32 lowercase hex characters"), ("user" = i64, Path, description = "User id")), responses((status = 200, description = "The member, now disabled and out of every group", body = Item<UserOut>), (status = 400, description = "The default admin, or the last active admin", body = ErrorBody)))]
 pub async fn remove(
     Permitted { caller, .. }: Permitted<ManagePeople>,
     UserPath(id): UserPath,
@@ -159,6 +170,7 @@ pub async fn remove(
     act(&state, &caller, id, MemberAction::Remove).await
 }
 
+#[utoipa::path(post, path = "/organizations/{org}/users/{user}/to/guest", tag = "members", params(("org" = String, Path, description = "Organization id: 32 lowercase hex characters"), ("user" = i64, Path, description = "User id")), responses((status = 200, description = "The new guest", body = Item<GuestOut>), (status = 400, description = "The default admin, or the last active admin", body = ErrorBody)))]
 pub async fn to_guest(
     Permitted { caller, .. }: Permitted<ManagePeople>,
     UserPath(id): UserPath,

@@ -8,6 +8,7 @@
 mod harness;
 
 mod auth;
+mod contract;
 mod errors;
 mod group_people;
 mod groups_crud;
