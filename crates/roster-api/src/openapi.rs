@@ -87,6 +87,11 @@ impl Modify for Conventions {
                 } else if names_resource {
                     add_error(operation, "404", "No such resource.");
                 }
+                if !has_body && operation.parameters.iter().flatten().any(|p| {
+                    matches!(p, RefOr::T(p) if matches!(p.parameter_in, utoipa::openapi::path::ParameterIn::Query))
+                }) {
+                    add_error(operation, "422", "A query parameter is invalid (an unknown sort, a bad cursor).");
+                }
                 if has_body {
                     add_error(
                         operation,
@@ -309,4 +314,12 @@ pub struct CursorQuery {
 pub struct WithQuery {
     /// Comma list of includes: `users`, `assets` (groups), `groups` (members).
     with: Option<String>,
+}
+
+/// `GET /guests`: a page with `meta`, or with `without_pagination` every guest without it.
+#[derive(ToSchema)]
+pub struct GuestListing<'a> {
+    data: Vec<crate::wire::GuestOut<'a>>,
+    /// Absent with `without_pagination=true`.
+    meta: Option<crate::wire::Meta>,
 }

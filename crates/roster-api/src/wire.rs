@@ -94,9 +94,9 @@ pub struct UserOut<'a> {
     pub created_at: Timestamp,
     #[schema(value_type = String, format = DateTime, example = "2025-06-10T14:30:00.000Z")]
     pub last_updated: Timestamp,
-    /// With `with=groups`: the member's groups.
+    /// With `with=groups`: the member's groups, as `{"data": [group]}`.
     #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(no_recursion)]
+    #[schema(value_type = Option<Object>)]
     pub groups: Option<Collection<GroupOut<'a>>>,
 }
 
@@ -166,7 +166,6 @@ pub struct GroupOut<'a> {
     pub assets: Option<Collection<NoAsset>>,
     /// With `with=users`: the members' user objects.
     #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(no_recursion)]
     pub users: Option<Collection<UserOut<'a>>>,
 }
 

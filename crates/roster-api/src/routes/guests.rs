@@ -10,14 +10,14 @@ use roster_core::store::GuestOutcome;
 
 use crate::auth::{ManagePeople, OrgCaller, Permitted};
 use crate::body::JsonBody;
-use crate::openapi::{GuestCreate, GuestListQuery, GuestUpdate, ToMember};
+use crate::openapi::{GuestCreate, GuestListQuery, GuestListing, GuestUpdate, ToMember};
 use crate::path::GuestPath;
 use crate::query::{self, PageLinks};
 use crate::wire::{Collection, GuestOut, Item, List, Meta, Pagination, UserOut};
 use crate::{ApiError, AppState};
 
 /// `GET /guests`: paginated, unless `without_pagination` asks for every guest at once.
-#[utoipa::path(get, path = "/organizations/{org}/guests", tag = "guests", params(("org" = String, Path, description = "Organization id: 32 lowercase hex characters"), GuestListQuery), responses((status = 200, description = "A page of guests (or every guest, without meta, with without_pagination)", body = List<GuestOut>)))]
+#[utoipa::path(get, path = "/organizations/{org}/guests", tag = "guests", params(("org" = String, Path, description = "Organization id: 32 lowercase hex characters"), GuestListQuery), responses((status = 200, description = "A page of guests (or every guest, without meta, with without_pagination)", body = GuestListing)))]
 pub async fn list(
     caller: OrgCaller,
     State(state): State<AppState>,
