@@ -55,6 +55,8 @@ impl Modify for Conventions {
             ))),
         );
         for (path, item) in openapi.paths.paths.iter_mut() {
+            // Logos are public by design: their unguessable id is the capability.
+            let public = path.starts_with("/logos/");
             let in_org = path.contains("{org}");
             let names_resource = in_org && path.matches('{').count() > 1;
             let operations = [
@@ -68,11 +70,13 @@ impl Modify for Conventions {
                 let Some(operation) = operation.as_mut() else { continue };
                 let conditional =
                     may_be_stale && path.starts_with("/organizations/{org}/groups/{group}");
-                add_error(
-                    operation,
-                    "401",
-                    "Missing, unknown or expired token, or no X-Tallyfy-Client header.",
-                );
+                if !public {
+                    add_error(
+                        operation,
+                        "401",
+                        "Missing, unknown or expired token, or no X-Tallyfy-Client header.",
+                    );
+                }
                 if in_org {
                     add_error(
                         operation,
@@ -322,4 +326,25 @@ pub struct GuestListing<'a> {
     data: Vec<crate::wire::GuestOut<'a>>,
     /// Absent with `without_pagination=true`.
     meta: Option<crate::wire::Meta>,
+}
+
+/// A logo upload: one `file` part.
+#[derive(ToSchema)]
+pub struct LogoUpload {
+    /// PNG, JPEG, GIF or WebP; at most 2 MiB and 4096×4096 pixels.
+    #[schema(value_type = String, format = Binary)]
+    file: Vec<u8>,
+}
+
+/// Tallyfy's generic upload, for `subject_type=Group`.
+#[derive(ToSchema)]
+pub struct FileUpload {
+    /// `Group`.
+    #[schema(example = "Group")]
+    subject_type: String,
+    /// The group's id.
+    subject_id: String,
+    uploaded_from: Option<String>,
+    #[schema(value_type = String, format = Binary)]
+    file: Vec<u8>,
 }

@@ -35,15 +35,13 @@ impl Includes {
     }
 }
 
-/// Builds the absolute URL of another page of the same listing, keeping every other
-/// query parameter as the client sent it.
-pub struct PageLinks<'a> {
-    base: String,
-    pairs: &'a [(String, String)],
-}
+/// Where the client reached Roster (`scheme://host`), for the absolute URLs in answers:
+/// pagination links and logo URLs.
+#[derive(Clone, Debug)]
+pub struct Origin(String);
 
-impl<'a> PageLinks<'a> {
-    pub fn new(headers: &HeaderMap, uri: &Uri, pairs: &'a [(String, String)]) -> Self {
+impl Origin {
+    pub fn new(headers: &HeaderMap, uri: &Uri) -> Self {
         let scheme = headers
             .get("x-forwarded-proto")
             .and_then(|v| v.to_str().ok())
@@ -54,7 +52,36 @@ impl<'a> PageLinks<'a> {
             .and_then(|v| v.to_str().ok())
             .or_else(|| uri.authority().map(|a| a.as_str()))
             .unwrap_or("localhost");
-        Self { base: format!("{scheme}://{host}{}", uri.path()), pairs }
+        Self(format!("{scheme}://{host}"))
+    }
+
+    /// The absolute URL of `path` (which starts with `/`).
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.0)
+    }
+}
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Origin {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _: &S,
+    ) -> Result<Self, Self::Rejection> {
+        Ok(Self::new(&parts.headers, &parts.uri))
+    }
+}
+
+/// Builds the absolute URL of another page of the same listing, keeping every other
+/// query parameter as the client sent it.
+pub struct PageLinks<'a> {
+    base: String,
+    pairs: &'a [(String, String)],
+}
+
+impl<'a> PageLinks<'a> {
+    pub fn new(headers: &HeaderMap, uri: &Uri, pairs: &'a [(String, String)]) -> Self {
+        Self { base: Origin::new(headers, uri).url(uri.path()), pairs }
     }
 
     pub fn page(&self, page: u64) -> String {

@@ -8,7 +8,7 @@ use roster_core::{Email, Group, OrgMember, Organization, Timestamp, User, UserId
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::query::PageLinks;
+use crate::query::{Origin, PageLinks};
 
 #[derive(Serialize, ToSchema)]
 pub struct Item<T> {
@@ -130,9 +130,55 @@ impl<'a> UserOut<'a> {
     }
 }
 
-/// Asset records arrive with group logos; until then the include is always empty.
+/// A stored file, as Tallyfy's `AssetTransformer` shows it: here, a group's logo.
 #[derive(Serialize, ToSchema)]
-pub enum NoAsset {}
+pub struct AssetOut<'a> {
+    #[schema(pattern = "^[a-f0-9]{32}$")]
+    pub id: &'a str,
+    #[schema(example = "logo.png")]
+    pub filename: &'a str,
+    /// Goes up with every upload to the group.
+    pub version: i64,
+    #[schema(value_type = String, format = DateTime)]
+    pub uploaded_at: Timestamp,
+    #[schema(example = "group_logo")]
+    pub uploaded_from: &'a str,
+    /// Always `local`: the bytes live in Roster's database.
+    pub source: &'static str,
+    pub subject: AssetSubject<'a>,
+    /// Where the bytes are served, without a token.
+    pub url: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct AssetSubject<'a> {
+    /// The group's id.
+    pub id: &'a str,
+    /// Always `Group`.
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+}
+
+impl<'a> AssetOut<'a> {
+    pub fn of_logo(group: &'a Group, origin: &Origin) -> Option<Self> {
+        let logo = group.logo.as_ref()?;
+        Some(Self {
+            id: logo.asset_id.as_str(),
+            filename: &logo.filename,
+            version: logo.version,
+            uploaded_at: logo.uploaded_at,
+            uploaded_from: &logo.uploaded_from,
+            source: "local",
+            subject: AssetSubject { id: group.id.as_str(), kind: "Group" },
+            url: logo_url(&logo.asset_id, origin),
+        })
+    }
+}
+
+/// Where a logo is served.
+pub fn logo_url(asset: &roster_core::AssetId, origin: &Origin) -> String {
+    origin.url(&format!("/logos/{asset}"))
+}
 
 #[derive(Serialize, ToSchema)]
 pub struct GroupOut<'a> {
@@ -141,8 +187,8 @@ pub struct GroupOut<'a> {
     pub id: &'a str,
     pub name: &'a str,
     pub description: &'a str,
-    /// The logo's URL, or null.
-    pub logo: Option<&'a str>,
+    /// The logo's URL (served without a token), or null.
+    pub logo: Option<String>,
     /// Member user ids, ascending. Left out of `PATCH` answers, whose cost must not grow
     /// with the group.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -163,19 +209,19 @@ pub struct GroupOut<'a> {
     pub updated_at: Timestamp,
     /// With `with=assets`: the logo's asset records.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub assets: Option<Collection<NoAsset>>,
+    pub assets: Option<Collection<AssetOut<'a>>>,
     /// With `with=users`: the members' user objects.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub users: Option<Collection<UserOut<'a>>>,
 }
 
 impl<'a> GroupOut<'a> {
-    pub fn new(group: &'a Group) -> Self {
+    pub fn new(group: &'a Group, origin: &Origin) -> Self {
         Self {
             id: group.id.as_str(),
             name: &group.name,
             description: &group.description,
-            logo: None,
+            logo: group.logo.as_ref().map(|logo| logo_url(&logo.asset_id, origin)),
             members: Some(&group.members),
             guests: Some(&group.guests),
             member_count: group.member_count,
@@ -189,8 +235,8 @@ impl<'a> GroupOut<'a> {
     }
 
     /// The group without its member and guest lists.
-    pub fn summary(group: &'a Group) -> Self {
-        Self { members: None, guests: None, ..Self::new(group) }
+    pub fn summary(group: &'a Group, origin: &Origin) -> Self {
+        Self { members: None, guests: None, ..Self::new(group, origin) }
     }
 }
 

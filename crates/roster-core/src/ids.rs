@@ -56,6 +56,11 @@ hex_id!(
     GroupId
 );
 
+hex_id!(
+    /// A stored file's id: 128 random bits, unguessable, so its URL can be public.
+    AssetId
+);
+
 /// A user account's id: global, positive.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
 #[serde(transparent)]

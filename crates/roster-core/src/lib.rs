@@ -6,6 +6,7 @@ pub mod groups;
 pub mod ids;
 pub mod input;
 pub mod listing;
+pub mod logo;
 pub mod model;
 pub mod people;
 pub mod permissions;
@@ -16,7 +17,7 @@ pub mod validation;
 
 pub use email::Email;
 pub use groups::fold_case;
-pub use ids::{GroupId, OrgId, UserId};
+pub use ids::{AssetId, GroupId, OrgId, UserId};
 pub use model::{Group, MemberStatus, OrgMember, Organization, Role, User};
 pub use store::{Store, StoreError, WriteError};
 pub use timestamp::Timestamp;

@@ -1,6 +1,6 @@
 //! The things Roster stores, as the domain sees them.
 
-use crate::{Email, GroupId, OrgId, Timestamp, UserId};
+use crate::{AssetId, Email, GroupId, OrgId, Timestamp, UserId};
 
 /// A member's role in one organization.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -158,6 +158,7 @@ pub struct Group {
     pub guest_count: u64,
     /// Goes up with every change to the group, including a person leaving it; the ETag.
     pub version: i64,
+    pub logo: Option<LogoRef>,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
 }
@@ -178,4 +179,32 @@ pub struct TokenRecord {
     pub user_id: UserId,
     pub created_at: Timestamp,
     pub expires_at: Option<Timestamp>,
+}
+
+/// A group's current logo, without its bytes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LogoRef {
+    pub asset_id: AssetId,
+    pub filename: String,
+    pub content_type: String,
+    /// Goes up with every upload to the group.
+    pub version: i64,
+    pub uploaded_at: Timestamp,
+    pub uploaded_from: String,
+}
+
+/// An accepted upload.
+#[derive(Clone, Debug)]
+pub struct NewLogo {
+    pub bytes: Vec<u8>,
+    pub content_type: &'static str,
+    pub filename: String,
+    pub uploaded_from: String,
+}
+
+/// A logo's bytes, exactly as uploaded, for serving.
+#[derive(Clone, Debug)]
+pub struct StoredLogo {
+    pub content_type: String,
+    pub bytes: Vec<u8>,
 }

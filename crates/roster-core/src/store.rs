@@ -8,12 +8,12 @@ use sha2::{Digest, Sha256};
 
 use crate::groups::{GroupWrite, GuestRef, IfMatch, MemberRef, MembershipPatch};
 use crate::listing::ListParams;
-use crate::model::{Guest, NewUser, Page, TokenRecord};
+use crate::model::{Guest, NewLogo, NewUser, Page, StoredLogo, TokenRecord};
 use crate::people::{GuestAction, Invite, MemberAction, MemberChanges, NewGuest};
 use crate::permissions::Membership;
 use crate::token::TokenHash;
 use crate::{
-    Email, Group, GroupId, OrgId, OrgMember, Organization, User, UserId, ValidationErrors,
+    AssetId, Email, Group, GroupId, OrgId, OrgMember, Organization, User, UserId, ValidationErrors,
 };
 
 /// A failure of the storage itself. Callers log it and answer 500; it never reaches a client.
@@ -214,6 +214,21 @@ pub trait Store: Send + Sync + 'static {
         org: &OrgId,
         ids: &[UserId],
     ) -> Result<Vec<OrgMember>, StoreError>;
+
+    /// Replaces the group's logo (a new asset id, so a new URL); the group changes.
+    async fn set_group_logo(
+        &self,
+        org: &OrgId,
+        id: &GroupId,
+        logo: &NewLogo,
+    ) -> Result<Group, WriteError>;
+
+    /// Removes the group's logo; `NotFound` when there is no group or no logo.
+    async fn delete_group_logo(&self, org: &OrgId, id: &GroupId) -> Result<Group, WriteError>;
+
+    /// A logo by its asset id. The one read not scoped by organization: the 128-bit random
+    /// id is the capability, so that `<img>` tags work without a token.
+    async fn logo(&self, asset: &AssetId) -> Result<Option<StoredLogo>, StoreError>;
 
     // --- members ---
 

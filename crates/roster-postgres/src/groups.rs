@@ -6,21 +6,24 @@ use roster_core::groups::{
     self, GroupWrite, GuestRef, IfMatch, MemberRef, MembershipPatch, ReferenceFacts,
 };
 use roster_core::listing::{ListParams, SortField};
-use roster_core::model::{Guest, Page};
+use roster_core::model::{Guest, LogoRef, NewLogo, Page, StoredLogo};
 use roster_core::store::{Created, IDEMPOTENCY_WINDOW_MILLIS, IdempotencyKey};
 use roster_core::{
-    Email, Group, GroupId, OrgId, OrgMember, StoreError, Timestamp, UserId, ValidationErrors,
-    WriteError,
+    AssetId, Email, Group, GroupId, OrgId, OrgMember, StoreError, Timestamp, UserId,
+    ValidationErrors, WriteError,
 };
 use tokio_postgres::Row;
 
 use crate::sql::{self, Tx, TxError};
 
-const GROUP_COLUMNS: &str = "g.pk, g.id, g.name, g.description, g.member_count, g.guest_count, g.version, g.created_at, g.updated_at";
+const GROUP_COLUMNS: &str = "g.pk, g.id, g.name, g.description, g.member_count, g.guest_count, \
+     g.version, g.created_at, g.updated_at, g.logo_asset_id, g.logo_filename, g.logo_content_type, \
+     g.logo_version, g.logo_uploaded_at, g.logo_uploaded_from";
 
 /// `GROUP_COLUMNS` and both lists, read in one statement (so from one snapshot).
 const GROUP_WITH_PEOPLE: &str = "g.pk, g.id, g.name, g.description, g.member_count, g.guest_count, \
-     g.version, g.created_at, g.updated_at, \
+     g.version, g.created_at, g.updated_at, g.logo_asset_id, g.logo_filename, g.logo_content_type, \
+     g.logo_version, g.logo_uploaded_at, g.logo_uploaded_from, \
      ARRAY(SELECT gm.user_id FROM group_members gm WHERE gm.group_pk = g.pk ORDER BY gm.user_id), \
      ARRAY(SELECT gg.email FROM group_guests gg WHERE gg.group_pk = g.pk ORDER BY gg.email)";
 
@@ -359,6 +362,7 @@ pub(crate) async fn create(
         version: 1,
         created_at: now,
         updated_at: now,
+        logo: None,
     };
     Ok(Created { group, replayed: false })
 }
@@ -555,8 +559,8 @@ pub(crate) async fn groups_of_members<C: GenericClient>(
 /// Reads `GROUP_COLUMNS` starting at column `at`, and the two lists after them when the
 /// row has them (`GROUP_WITH_PEOPLE`).
 fn group_from_row_at(row: &Row, at: usize) -> Result<(i64, Group), TxError> {
-    let (members, guests): (Vec<i64>, Vec<String>) = if row.len() > at + 9 {
-        (row.try_get(at + 9)?, row.try_get(at + 10)?)
+    let (members, guests): (Vec<i64>, Vec<String>) = if row.len() > at + 15 {
+        (row.try_get(at + 15)?, row.try_get(at + 16)?)
     } else {
         (Vec::new(), Vec::new())
     };
@@ -573,8 +577,89 @@ fn group_from_row_at(row: &Row, at: usize) -> Result<(i64, Group), TxError> {
             version: row.try_get(at + 6)?,
             created_at: Timestamp::from_millis(row.try_get(at + 7)?),
             updated_at: Timestamp::from_millis(row.try_get(at + 8)?),
+            logo: logo_from_row(row, at + 9)?,
         },
     ))
+}
+
+/// The six `logo_*` columns starting at `at`, when the group has a logo.
+fn logo_from_row(row: &Row, at: usize) -> Result<Option<LogoRef>, TxError> {
+    let Some(asset_id) = row.try_get::<_, Option<String>>(at)? else { return Ok(None) };
+    Ok(Some(LogoRef {
+        asset_id: AssetId::from_stored(asset_id),
+        filename: row.try_get::<_, Option<String>>(at + 1)?.unwrap_or_default(),
+        content_type: row.try_get::<_, Option<String>>(at + 2)?.unwrap_or_default(),
+        version: row.try_get(at + 3)?,
+        uploaded_at: Timestamp::from_millis(
+            row.try_get::<_, Option<i64>>(at + 4)?.unwrap_or_default(),
+        ),
+        uploaded_from: row.try_get::<_, Option<String>>(at + 5)?.unwrap_or_default(),
+    }))
+}
+
+pub(crate) async fn set_logo(
+    tx: &Tx<'_>,
+    org: &OrgId,
+    id: &GroupId,
+    logo: &NewLogo,
+) -> Result<Group, TxError> {
+    let (pk, _) = find_for_write(tx, org, id, None).await?;
+    let asset = AssetId::generate().map_err(|e| StoreError::new("generate asset id", e))?;
+    let now = Timestamp::now();
+    sql::exec(tx, "DELETE FROM logo_blobs WHERE group_pk = $1", &[&pk]).await?;
+    sql::exec(
+        tx,
+        "INSERT INTO logo_blobs (asset_id, group_pk, content_type, bytes) VALUES ($1, $2, $3, $4)",
+        &[&asset.as_str(), &pk, &logo.content_type, &logo.bytes],
+    )
+    .await?;
+    sql::exec(
+        tx,
+        "UPDATE groups SET logo_asset_id = $2, logo_filename = $3, logo_content_type = $4,
+         logo_version = logo_version + 1, logo_uploaded_at = $5, logo_uploaded_from = $6,
+         version = version + 1, updated_at = $5 WHERE pk = $1",
+        &[
+            &pk,
+            &asset.as_str(),
+            &logo.filename,
+            &logo.content_type,
+            &now.millis(),
+            &logo.uploaded_from,
+        ],
+    )
+    .await?;
+    get(tx, org, id).await?.ok_or_else(|| WriteError::NotFound.into())
+}
+
+pub(crate) async fn delete_logo(tx: &Tx<'_>, org: &OrgId, id: &GroupId) -> Result<Group, TxError> {
+    let (pk, group) = find_for_write(tx, org, id, None).await?;
+    if group.logo.is_none() {
+        return Err(WriteError::NotFound.into());
+    }
+    sql::exec(tx, "DELETE FROM logo_blobs WHERE group_pk = $1", &[&pk]).await?;
+    sql::exec(
+        tx,
+        "UPDATE groups SET logo_asset_id = NULL, logo_filename = NULL, logo_content_type = NULL,
+         logo_uploaded_at = NULL, logo_uploaded_from = NULL, version = version + 1, updated_at = $2
+         WHERE pk = $1",
+        &[&pk, &Timestamp::now().millis()],
+    )
+    .await?;
+    get(tx, org, id).await?.ok_or_else(|| WriteError::NotFound.into())
+}
+
+pub(crate) async fn logo<C: GenericClient>(
+    c: &C,
+    asset: &AssetId,
+) -> Result<Option<StoredLogo>, TxError> {
+    let row = sql::opt(
+        c,
+        "SELECT content_type, bytes FROM logo_blobs WHERE asset_id = $1",
+        &[&asset.as_str()],
+    )
+    .await?;
+    row.map(|row| Ok(StoredLogo { content_type: row.try_get(0)?, bytes: row.try_get(1)? }))
+        .transpose()
 }
 
 /// A member who leaves the org leaves each of its groups; each of those groups changes.

@@ -18,22 +18,25 @@ use async_trait::async_trait;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
 use roster_core::groups::{GroupWrite, GuestRef, IfMatch, MemberRef, MembershipPatch};
 use roster_core::listing::ListParams;
-use roster_core::model::{Guest, NewUser, Page, TokenRecord};
+use roster_core::model::{Guest, NewLogo, NewUser, Page, StoredLogo, TokenRecord};
 use roster_core::people::{GuestAction, Invite, MemberAction, MemberChanges, NewGuest};
 use roster_core::store::{
     Bootstrap, Created, GuestOutcome, IdempotencyKey, MemberOutcome, Principal,
 };
 use roster_core::token::TokenHash;
 use roster_core::{
-    Email, Group, GroupId, OrgId, OrgMember, Organization, Store, StoreError, Timestamp, UserId,
-    WriteError,
+    AssetId, Email, Group, GroupId, OrgId, OrgMember, Organization, Store, StoreError, Timestamp,
+    UserId, WriteError,
 };
 use tokio_postgres::NoTls;
 
 use sql::TxError;
 
 /// Migrations in order; `roster_migrations` records which have run.
-const MIGRATIONS: &[&str] = &[include_str!("../migrations/0001_init.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("../migrations/0001_init.sql"),
+    include_str!("../migrations/0002_group_logos.sql"),
+];
 
 /// Attempts at a write transaction that keeps losing races before giving up.
 const WRITE_ATTEMPTS: usize = 4;
@@ -262,6 +265,23 @@ impl Store for PgStore {
         limit: u64,
     ) -> Result<Option<Vec<Guest>>, StoreError> {
         read!(self, "group guest page", |c| groups::guest_page(&c, org, id, after, limit))
+    }
+
+    async fn set_group_logo(
+        &self,
+        org: &OrgId,
+        id: &GroupId,
+        logo: &NewLogo,
+    ) -> Result<Group, WriteError> {
+        in_transaction!(self, "set group logo", |tx| groups::set_logo(&tx, org, id, logo))
+    }
+
+    async fn delete_group_logo(&self, org: &OrgId, id: &GroupId) -> Result<Group, WriteError> {
+        in_transaction!(self, "delete group logo", |tx| groups::delete_logo(&tx, org, id))
+    }
+
+    async fn logo(&self, asset: &AssetId) -> Result<Option<StoredLogo>, StoreError> {
+        read!(self, "get logo", |c| groups::logo(&c, asset))
     }
 
     async fn members_by_ids(

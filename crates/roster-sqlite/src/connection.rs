@@ -8,7 +8,10 @@ use roster_core::{StoreError, WriteError};
 use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
 
 /// Migrations in order; `PRAGMA user_version` records how many have been applied.
-const MIGRATIONS: &[&str] = &[include_str!("../migrations/0001_init.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("../migrations/0001_init.sql"),
+    include_str!("../migrations/0002_group_logos.sql"),
+];
 
 /// Idle read connections kept for reuse; more are opened under load and dropped after.
 const MAX_IDLE_READERS: usize = 16;

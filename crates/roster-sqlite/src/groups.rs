@@ -5,17 +5,19 @@ use roster_core::groups::{
     self, GroupWrite, GuestRef, IfMatch, MemberRef, MembershipPatch, ReferenceFacts,
 };
 use roster_core::listing::{ListParams, SortField};
-use roster_core::model::{Guest, Page};
+use roster_core::model::{Guest, LogoRef, NewLogo, Page, StoredLogo};
 use roster_core::store::{Created, IDEMPOTENCY_WINDOW_MILLIS, IdempotencyKey};
 use roster_core::{
-    Email, Group, GroupId, OrgId, OrgMember, StoreError, Timestamp, UserId, ValidationErrors,
-    WriteError,
+    AssetId, Email, Group, GroupId, OrgId, OrgMember, StoreError, Timestamp, UserId,
+    ValidationErrors, WriteError,
 };
 use rusqlite::{Connection, OptionalExtension, Row, Transaction, params};
 
 use crate::connection::TxError;
 
-const GROUP_COLUMNS: &str = "g.pk, g.id, g.name, g.description, g.member_count, g.guest_count, g.version, g.created_at, g.updated_at";
+const GROUP_COLUMNS: &str = "g.pk, g.id, g.name, g.description, g.member_count, g.guest_count, \
+     g.version, g.created_at, g.updated_at, g.logo_asset_id, g.logo_filename, g.logo_content_type, \
+     g.logo_version, g.logo_uploaded_at, g.logo_uploaded_from";
 
 /// Reads `GROUP_COLUMNS`; the member and guest lists are left empty.
 pub(crate) fn group_from_row(row: &Row<'_>) -> rusqlite::Result<(i64, Group)> {
@@ -32,8 +34,22 @@ pub(crate) fn group_from_row(row: &Row<'_>) -> rusqlite::Result<(i64, Group)> {
             version: row.get(6)?,
             created_at: Timestamp::from_millis(row.get(7)?),
             updated_at: Timestamp::from_millis(row.get(8)?),
+            logo: logo_from_row(row)?,
         },
     ))
+}
+
+/// The `logo_*` columns of `GROUP_COLUMNS`, when the group has a logo.
+fn logo_from_row(row: &Row<'_>) -> rusqlite::Result<Option<LogoRef>> {
+    let Some(asset_id) = row.get::<_, Option<String>>(9)? else { return Ok(None) };
+    Ok(Some(LogoRef {
+        asset_id: AssetId::from_stored(asset_id),
+        filename: row.get::<_, Option<String>>(10)?.unwrap_or_default(),
+        content_type: row.get::<_, Option<String>>(11)?.unwrap_or_default(),
+        version: row.get(12)?,
+        uploaded_at: Timestamp::from_millis(row.get::<_, Option<i64>>(13)?.unwrap_or_default()),
+        uploaded_from: row.get::<_, Option<String>>(14)?.unwrap_or_default(),
+    }))
 }
 
 fn find(conn: &Connection, org: &OrgId, id: &GroupId) -> rusqlite::Result<Option<(i64, Group)>> {
@@ -356,6 +372,7 @@ pub(crate) fn create(
         version: 1,
         created_at: now,
         updated_at: now,
+        logo: None,
     };
     Ok(Created { group, replayed: false })
 }
@@ -572,4 +589,61 @@ pub(crate) fn remove_guest_everywhere(
     tx.prepare_cached("DELETE FROM group_guests WHERE org_id = ?1 AND email = ?2")?
         .execute(params![org.as_str(), email.as_str()])?;
     Ok(())
+}
+
+pub(crate) fn set_logo(
+    tx: &Transaction<'_>,
+    org: &OrgId,
+    id: &GroupId,
+    logo: &NewLogo,
+) -> Result<Group, TxError> {
+    let (pk, _) = find_for_write(tx, org, id, None)?;
+    let asset = AssetId::generate().map_err(|e| StoreError::new("generate asset id", e))?;
+    let now = Timestamp::now();
+    tx.prepare_cached("DELETE FROM logo_blobs WHERE group_pk = ?1")?.execute([pk])?;
+    tx.prepare_cached(
+        "INSERT INTO logo_blobs (asset_id, group_pk, content_type, bytes) VALUES (?1, ?2, ?3, ?4)",
+    )?
+    .execute(params![asset.as_str(), pk, logo.content_type, logo.bytes])?;
+    tx.prepare_cached(
+        "UPDATE groups SET logo_asset_id = ?2, logo_filename = ?3, logo_content_type = ?4,
+         logo_version = logo_version + 1, logo_uploaded_at = ?5, logo_uploaded_from = ?6,
+         version = version + 1, updated_at = ?5 WHERE pk = ?1",
+    )?
+    .execute(params![
+        pk,
+        asset.as_str(),
+        logo.filename,
+        logo.content_type,
+        now.millis(),
+        logo.uploaded_from
+    ])?;
+    get(tx, org, id)?.ok_or_else(|| WriteError::NotFound.into())
+}
+
+pub(crate) fn delete_logo(
+    tx: &Transaction<'_>,
+    org: &OrgId,
+    id: &GroupId,
+) -> Result<Group, TxError> {
+    let (pk, group) = find_for_write(tx, org, id, None)?;
+    if group.logo.is_none() {
+        return Err(WriteError::NotFound.into());
+    }
+    tx.prepare_cached("DELETE FROM logo_blobs WHERE group_pk = ?1")?.execute([pk])?;
+    tx.prepare_cached(
+        "UPDATE groups SET logo_asset_id = NULL, logo_filename = NULL, logo_content_type = NULL,
+         logo_uploaded_at = NULL, logo_uploaded_from = NULL, version = version + 1, updated_at = ?2
+         WHERE pk = ?1",
+    )?
+    .execute(params![pk, Timestamp::now().millis()])?;
+    get(tx, org, id)?.ok_or_else(|| WriteError::NotFound.into())
+}
+
+pub(crate) fn logo(conn: &Connection, asset: &AssetId) -> rusqlite::Result<Option<StoredLogo>> {
+    conn.prepare_cached("SELECT content_type, bytes FROM logo_blobs WHERE asset_id = ?1")?
+        .query_row([asset.as_str()], |row| {
+            Ok(StoredLogo { content_type: row.get(0)?, bytes: row.get(1)? })
+        })
+        .optional()
 }

@@ -16,15 +16,15 @@ use std::path::{Path, PathBuf};
 use async_trait::async_trait;
 use roster_core::groups::{GroupWrite, GuestRef, IfMatch, MemberRef, MembershipPatch};
 use roster_core::listing::ListParams;
-use roster_core::model::{Guest, NewUser, Page, TokenRecord};
+use roster_core::model::{Guest, NewLogo, NewUser, Page, StoredLogo, TokenRecord};
 use roster_core::people::{GuestAction, Invite, MemberAction, MemberChanges, NewGuest};
 use roster_core::store::{
     Bootstrap, Created, GuestOutcome, IdempotencyKey, MemberOutcome, Principal,
 };
 use roster_core::token::TokenHash;
 use roster_core::{
-    Email, Group, GroupId, OrgId, OrgMember, Organization, Store, StoreError, Timestamp, UserId,
-    WriteError,
+    AssetId, Email, Group, GroupId, OrgId, OrgMember, Organization, Store, StoreError, Timestamp,
+    UserId, WriteError,
 };
 
 use connection::Connections;
@@ -187,6 +187,29 @@ impl Store for SqliteStore {
     ) -> Result<Option<Vec<Guest>>, StoreError> {
         self.connections
             .read("group guest page", |conn| groups::guest_page(conn, org, id, after, limit))
+    }
+
+    async fn set_group_logo(
+        &self,
+        org: &OrgId,
+        id: &GroupId,
+        logo: &NewLogo,
+    ) -> Result<Group, WriteError> {
+        let (org, id, logo) = (org.clone(), id.clone(), logo.clone());
+        self.connections
+            .write("set group logo", move |tx| groups::set_logo(tx, &org, &id, &logo))
+            .await
+    }
+
+    async fn delete_group_logo(&self, org: &OrgId, id: &GroupId) -> Result<Group, WriteError> {
+        let (org, id) = (org.clone(), id.clone());
+        self.connections
+            .write("delete group logo", move |tx| groups::delete_logo(tx, &org, &id))
+            .await
+    }
+
+    async fn logo(&self, asset: &AssetId) -> Result<Option<StoredLogo>, StoreError> {
+        self.connections.read("get logo", |conn| groups::logo(conn, asset))
     }
 
     async fn members_by_ids(

@@ -15,7 +15,7 @@ use crate::body::JsonBody;
 use crate::conditional::{IfMatchHeader, with_etag};
 use crate::openapi::{CursorQuery, GuestEdit, MemberEdit};
 use crate::path::GroupPath;
-use crate::query;
+use crate::query::{self, Origin};
 use crate::wire::{GroupOut, GuestOut, Item, UserOut};
 use crate::{ApiError, AppState};
 
@@ -119,12 +119,16 @@ pub async fn patch_members(
     GroupPath(id): GroupPath,
     IfMatchHeader(if_match): IfMatchHeader,
     State(state): State<AppState>,
+    origin: Origin,
     JsonBody(body): JsonBody,
 ) -> Result<Response, ApiError> {
     let patch = groups::parse_member_patch(&body)?;
     let group =
         state.store.patch_group_members(&caller.org, &id, &patch, if_match.as_ref()).await?;
-    Ok(with_etag(Json(Item { data: GroupOut::summary(&group) }).into_response(), group.version))
+    Ok(with_etag(
+        Json(Item { data: GroupOut::summary(&group, &origin) }).into_response(),
+        group.version,
+    ))
 }
 
 #[utoipa::path(patch, path = "/organizations/{org}/groups/{group}/guests", tag = "groups", params(("org" = String, Path, description = "Organization id: 32 lowercase hex characters"), ("group" = String, Path, description = "Group id: 32 lowercase hex characters"), ("If-Match" = Option<String>, Header, description = "Write only if the group is still at this version: its quoted ETag, or *")), request_body = GuestEdit, responses((status = 200, description = "The group, without its lists", body = Item<GroupOut>, headers(("ETag" = String, description = "The group's version, quoted")))))]
@@ -133,9 +137,13 @@ pub async fn patch_guests(
     GroupPath(id): GroupPath,
     IfMatchHeader(if_match): IfMatchHeader,
     State(state): State<AppState>,
+    origin: Origin,
     JsonBody(body): JsonBody,
 ) -> Result<Response, ApiError> {
     let patch = groups::parse_guest_patch(&body)?;
     let group = state.store.patch_group_guests(&caller.org, &id, &patch, if_match.as_ref()).await?;
-    Ok(with_etag(Json(Item { data: GroupOut::summary(&group) }).into_response(), group.version))
+    Ok(with_etag(
+        Json(Item { data: GroupOut::summary(&group, &origin) }).into_response(),
+        group.version,
+    ))
 }

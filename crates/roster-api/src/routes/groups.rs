@@ -15,8 +15,8 @@ use crate::body::JsonBody;
 use crate::conditional::{IfMatchHeader, not_modified, with_etag};
 use crate::openapi::{GroupCreate, GroupUpdate, ListQuery, WithQuery};
 use crate::path::GroupPath;
-use crate::query::{self, Includes, PageLinks};
-use crate::wire::{Collection, GroupOut, Item, List, Meta, Pagination, UserOut};
+use crate::query::{self, Includes, Origin, PageLinks};
+use crate::wire::{AssetOut, Collection, GroupOut, Item, List, Meta, Pagination, UserOut};
 use crate::{ApiError, AppState};
 
 /// Members of the org among everyone in `groups`, for `with=users`.
@@ -36,10 +36,12 @@ fn shape<'a>(
     group: &'a Group,
     includes: Includes,
     members: &'a HashMap<UserId, OrgMember>,
+    origin: &Origin,
 ) -> GroupOut<'a> {
-    let mut out = GroupOut::new(group);
+    let mut out = GroupOut::new(group, origin);
     if includes.assets {
-        out.assets = Some(Collection { data: Vec::new() });
+        out.assets =
+            Some(Collection { data: AssetOut::of_logo(group, origin).into_iter().collect() });
     }
     if includes.users {
         let data = group.members.iter().filter_map(|id| members.get(id)).map(UserOut::of).collect();
@@ -52,6 +54,7 @@ fn shape<'a>(
 async fn respond(
     state: &AppState,
     caller: &OrgCaller,
+    origin: &Origin,
     status: StatusCode,
     group: &Group,
     includes: Includes,
@@ -61,7 +64,7 @@ async fn respond(
     } else {
         HashMap::new()
     };
-    let body = Item { data: shape(group, includes, &members) };
+    let body = Item { data: shape(group, includes, &members, origin) };
     Ok(with_etag((status, Json(body)).into_response(), group.version))
 }
 
@@ -72,6 +75,7 @@ pub async fn list(
     OriginalUri(uri): OriginalUri,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
+    let origin = Origin::new(&headers, &uri);
     let pairs = query::pairs(&uri);
     let params = query::list_params(&pairs, groups::SORT_FIELDS)?;
     let includes = Includes::from_pairs(&pairs);
@@ -83,7 +87,7 @@ pub async fn list(
     };
     let links = PageLinks::new(&headers, &uri, &pairs);
     let body = List {
-        data: page.items.iter().map(|g| shape(g, includes, &members)).collect(),
+        data: page.items.iter().map(|g| shape(g, includes, &members, &origin)).collect(),
         meta: Meta { pagination: Pagination::new(&params, page.total, page.items.len(), &links) },
     };
     Ok(Json(body).into_response())
@@ -97,12 +101,13 @@ pub async fn get(
     OriginalUri(uri): OriginalUri,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
+    let origin = Origin::new(&headers, &uri);
     let includes = Includes::from_pairs(&query::pairs(&uri));
     let group = state.store.group(&caller.org, &id).await?.ok_or_else(ApiError::not_found)?;
     if let Some(unchanged) = not_modified(&headers, group.version) {
         return Ok(unchanged);
     }
-    respond(&state, &caller, StatusCode::OK, &group, includes).await
+    respond(&state, &caller, &origin, StatusCode::OK, &group, includes).await
 }
 
 /// `POST .../groups`; with `Idempotency-Key`, a retry answers as the first request did.
@@ -111,6 +116,7 @@ pub async fn create(
     Permitted { caller, .. }: Permitted<ManageGroups>,
     State(state): State<AppState>,
     headers: HeaderMap,
+    origin: Origin,
     JsonBody(body): JsonBody,
 ) -> Result<Response, ApiError> {
     let write = groups::parse_create(&body)?;
@@ -122,7 +128,8 @@ pub async fn create(
     };
     let created = state.store.create_group(&caller.org, &write, key.as_ref()).await?;
     let mut response =
-        respond(&state, &caller, StatusCode::CREATED, &created.group, Includes::default()).await?;
+        respond(&state, &caller, &origin, StatusCode::CREATED, &created.group, Includes::default())
+            .await?;
     if created.replayed {
         response.headers_mut().insert("idempotent-replayed", HeaderValue::from_static("true"));
     }
@@ -136,11 +143,12 @@ pub async fn update(
     GroupPath(id): GroupPath,
     IfMatchHeader(if_match): IfMatchHeader,
     State(state): State<AppState>,
+    origin: Origin,
     JsonBody(body): JsonBody,
 ) -> Result<Response, ApiError> {
     let write = groups::parse_update(&body)?;
     let group = state.store.update_group(&caller.org, &id, &write, if_match.as_ref()).await?;
-    respond(&state, &caller, StatusCode::OK, &group, Includes::default()).await
+    respond(&state, &caller, &origin, StatusCode::OK, &group, Includes::default()).await
 }
 
 #[utoipa::path(delete, path = "/organizations/{org}/groups/{group}", tag = "groups", params(("org" = String, Path, description = "Organization id: 32 lowercase hex characters"), ("group" = String, Path, description = "Group id: 32 lowercase hex characters"), ("If-Match" = Option<String>, Header, description = "Write only if the group is still at this version: its quoted ETag, or *")), responses((status = 204, description = "Deleted; its members and guests stay")))]

@@ -4,9 +4,11 @@
 mod group_people;
 mod groups;
 mod guests;
+mod logos;
 mod me;
 mod users;
 
+use axum::extract::DefaultBodyLimit;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -35,4 +37,12 @@ pub fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(guests::disable))
         .routes(routes!(guests::enable))
         .routes(routes!(guests::to_member))
+        .routes(routes!(logos::serve))
+        .merge(
+            // Only the uploads take bodies bigger than axum's 2 MB default.
+            OpenApiRouter::new()
+                .routes(routes!(logos::upload, logos::remove))
+                .routes(routes!(logos::generic_upload))
+                .layer(DefaultBodyLimit::max(logos::BODY_LIMIT)),
+        )
 }

@@ -13,7 +13,7 @@ use crate::body::JsonBody;
 use crate::error::ErrorBody;
 use crate::openapi::{Invite, ListQuery, MemberUpdate, RoleChange, WithQuery};
 use crate::path::UserPath;
-use crate::query::{self, Includes, PageLinks};
+use crate::query::{self, Includes, Origin, PageLinks};
 use crate::wire::{Collection, GroupOut, GuestOut, Item, List, Meta, Pagination, UserOut};
 use crate::{ApiError, AppState};
 
@@ -31,13 +31,17 @@ async fn groups_for(
     Ok(Some(state.store.groups_of_members(org, &ids).await?))
 }
 
-fn shape<'a>(member: &'a OrgMember, groups: Option<&'a [(UserId, Group)]>) -> UserOut<'a> {
+fn shape<'a>(
+    member: &'a OrgMember,
+    groups: Option<&'a [(UserId, Group)]>,
+    origin: &Origin,
+) -> UserOut<'a> {
     let mut out = UserOut::of(member);
     out.groups = groups.map(|all| Collection {
         data: all
             .iter()
             .filter(|(id, _)| *id == member.user.id)
-            .map(|(_, group)| GroupOut::new(group))
+            .map(|(_, group)| GroupOut::new(group, origin))
             .collect(),
     });
     out
@@ -50,6 +54,7 @@ pub async fn list(
     OriginalUri(uri): OriginalUri,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
+    let origin = Origin::new(&headers, &uri);
     let pairs = query::pairs(&uri);
     let params = query::list_params(&pairs, people::MEMBER_SORT_FIELDS)?;
     let includes = Includes::from_pairs(&pairs);
@@ -57,7 +62,7 @@ pub async fn list(
     let groups = groups_for(&state, &caller.org, &page.items, includes).await?;
     let links = PageLinks::new(&headers, &uri, &pairs);
     let body = List {
-        data: page.items.iter().map(|m| shape(m, groups.as_deref())).collect(),
+        data: page.items.iter().map(|m| shape(m, groups.as_deref(), &origin)).collect(),
         meta: Meta { pagination: Pagination::new(&params, page.total, page.items.len(), &links) },
     };
     Ok(Json(body).into_response())
@@ -69,6 +74,7 @@ pub async fn list_all(
     caller: OrgCaller,
     State(state): State<AppState>,
     OriginalUri(uri): OriginalUri,
+    origin: Origin,
 ) -> Result<Response, ApiError> {
     let pairs = query::pairs(&uri);
     let mut params = query::list_params(&pairs, people::MEMBER_SORT_FIELDS)?;
@@ -76,7 +82,7 @@ pub async fn list_all(
     let includes = Includes::from_pairs(&pairs);
     let page = state.store.list_members(&caller.org, &params).await?;
     let groups = groups_for(&state, &caller.org, &page.items, includes).await?;
-    let data = page.items.iter().map(|m| shape(m, groups.as_deref())).collect();
+    let data = page.items.iter().map(|m| shape(m, groups.as_deref(), &origin)).collect();
     Ok(Json(Collection { data }).into_response())
 }
 
@@ -87,11 +93,12 @@ pub async fn get(
     UserPath(id): UserPath,
     State(state): State<AppState>,
     OriginalUri(uri): OriginalUri,
+    origin: Origin,
 ) -> Result<Response, ApiError> {
     let includes = Includes::from_pairs(&query::pairs(&uri));
     let member = state.store.member(&caller.org, id).await?.ok_or_else(ApiError::not_found)?;
     let groups = groups_for(&state, &caller.org, std::slice::from_ref(&member), includes).await?;
-    Ok(Json(Item { data: shape(&member, groups.as_deref()) }).into_response())
+    Ok(Json(Item { data: shape(&member, groups.as_deref(), &origin) }).into_response())
 }
 
 #[utoipa::path(post, path = "/organizations/{org}/users/invite", tag = "members", params(("org" = String, Path, description = "Organization id: 32 lowercase hex characters")), request_body = Invite, responses((status = 200, description = "The invited member", body = Item<UserOut>)))]

@@ -17,19 +17,25 @@ async fn the_document_and_docs_are_served_without_auth() {
     let docs = app.send(request(Method::GET, "/docs/", None, None)).await;
     assert_eq!(docs.status, StatusCode::OK);
     assert!(docs.text.contains("swagger-ui"), "{}", docs.text);
-    // Every documented operation is routed: an unauthenticated call gets 401, never the
-    // fallback's 404 or 405.
+    // Every documented operation is routed: an unauthenticated call gets 401 (or, for
+    // the public logo route, 404 for an unknown logo), never the fallback's 404 or 405.
     for (path, item) in document["paths"].as_object().expect("paths") {
         let concrete = path
             .replace("{org}", app.org.as_str())
             .replace("{group}", "0123456789abcdef0123456789abcdef")
             .replace("{user}", "1")
-            .replace("{email}", "a%40b.co");
-        for method in item.as_object().expect("item").keys() {
+            .replace("{email}", "a%40b.co")
+            .replace("{asset}", "0123456789abcdef0123456789abcdef");
+        for (method, operation) in item.as_object().expect("item") {
+            let public = operation["security"] == serde_json::json!([{}]);
+            let expected = if public { StatusCode::NOT_FOUND } else { StatusCode::UNAUTHORIZED };
             let method: Method = method.to_uppercase().parse().expect("method");
             for prefix in ["", "/api"] {
                 let answer = app.send(request(method.clone(), &format!("{prefix}{concrete}"), None, None)).await;
-                assert_eq!(answer.status, StatusCode::UNAUTHORIZED, "{method} {prefix}{path}");
+                assert_eq!(answer.status, expected, "{method} {prefix}{path}");
+                if public {
+                    assert_eq!(answer.json()["code"], Value::from("RESOURCE_NOT_FOUND"));
+                }
             }
         }
     }

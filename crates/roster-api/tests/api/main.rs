@@ -14,6 +14,7 @@ mod group_people;
 mod groups_crud;
 mod guests;
 mod listing;
+mod logos;
 mod members;
 mod people_in_groups;
 mod socket;
