@@ -8,8 +8,8 @@ use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 use roster_core::permissions::Membership;
 use roster_core::store::Principal;
-use roster_core::token::TokenHash;
-use roster_core::{OrgId, User};
+use roster_core::token::{LAST_USED_RESOLUTION_MILLIS, TokenHash};
+use roster_core::{OrgId, Timestamp, User};
 
 use crate::{ApiError, AppState};
 
@@ -46,7 +46,27 @@ async fn principal(
     org: Option<&OrgId>,
 ) -> Result<Principal, ApiError> {
     let token = presented_token(parts, state)?;
-    state.store.principal(&token, org).await?.ok_or_else(ApiError::unauthenticated)
+    let principal =
+        state.store.principal(&token, org).await?.ok_or_else(ApiError::unauthenticated)?;
+    record_use(state, &principal);
+    Ok(principal)
+}
+
+/// Notes the token's use when the record is stale, off the request's path: a lost update
+/// costs nothing but a slightly older `last_used_at`.
+fn record_use(state: &AppState, principal: &Principal) {
+    let now = Timestamp::now();
+    let stale = principal
+        .token_last_used_at
+        .is_none_or(|last| now.millis() - last.millis() >= LAST_USED_RESOLUTION_MILLIS);
+    if stale {
+        let (store, id) = (state.store.clone(), principal.token_id);
+        tokio::spawn(async move {
+            if let Err(err) = store.touch_token(id, now).await {
+                tracing::warn!(context = err.context, detail = %err.detail, "could not record token use");
+            }
+        });
+    }
 }
 
 /// Any holder of a live token, whatever organization (for `GET /me`).

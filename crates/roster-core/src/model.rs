@@ -179,6 +179,9 @@ pub struct TokenRecord {
     pub user_id: UserId,
     pub created_at: Timestamp,
     pub expires_at: Option<Timestamp>,
+    /// Recorded at most every `token::LAST_USED_RESOLUTION_MILLIS`.
+    pub last_used_at: Option<Timestamp>,
+    pub revoked_at: Option<Timestamp>,
 }
 
 /// A group's current logo, without its bytes.

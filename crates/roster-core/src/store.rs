@@ -61,6 +61,8 @@ pub struct Principal {
     pub user: User,
     /// `None` when the user does not belong to that organization (or none was asked about).
     pub membership: Option<Membership>,
+    pub token_id: i64,
+    pub token_last_used_at: Option<crate::Timestamp>,
 }
 
 /// What a first start against an empty database created.
@@ -326,6 +328,19 @@ pub trait Store: Send + Sync + 'static {
 
     /// Adds a member to the org, creating the account unless one has that email already.
     async fn add_member(&self, org: &OrgId, user: &NewUser) -> Result<OrgMember, WriteError>;
+
+    /// The org's tokens (a user's, when given), newest first; never a secret.
+    async fn list_tokens(
+        &self,
+        org: &OrgId,
+        user: Option<UserId>,
+    ) -> Result<Vec<TokenRecord>, StoreError>;
+
+    /// Revokes a token of the org: it is refused on its next request, on every instance.
+    async fn revoke_token(&self, org: &OrgId, id: i64) -> Result<TokenRecord, WriteError>;
+
+    /// Records that a token was used now.
+    async fn touch_token(&self, id: i64, now: crate::Timestamp) -> Result<(), StoreError>;
 
     /// Records a token for a member of the org.
     async fn create_token(

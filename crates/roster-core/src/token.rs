@@ -11,6 +11,10 @@ pub const TOKEN_PREFIX: &str = "roster_pat_";
 /// How long a new token lives by default, like Tallyfy's personal access tokens.
 pub const DEFAULT_LIFETIME_DAYS: i64 = 183;
 
+/// How stale a token's `last_used_at` may get before a request records a new one: often
+/// enough to tell a live token from a dead one, rare enough to keep reads free of writes.
+pub const LAST_USED_RESOLUTION_MILLIS: i64 = 60_000;
+
 /// The secret, shown once to whoever creates it.
 pub struct TokenSecret(String);
 

@@ -411,6 +411,22 @@ impl Store for PgStore {
         in_transaction!(self, "add member", |tx| people::add_member(&tx, org, user))
     }
 
+    async fn list_tokens(
+        &self,
+        org: &OrgId,
+        user: Option<UserId>,
+    ) -> Result<Vec<TokenRecord>, StoreError> {
+        read!(self, "list tokens", |c| people::list_tokens(&c, org, user))
+    }
+
+    async fn revoke_token(&self, org: &OrgId, id: i64) -> Result<TokenRecord, WriteError> {
+        in_transaction!(self, "revoke token", |tx| people::revoke_token(&tx, org, id))
+    }
+
+    async fn touch_token(&self, id: i64, now: Timestamp) -> Result<(), StoreError> {
+        read!(self, "touch token", |c| people::touch_token(&c, id, now))
+    }
+
     async fn create_token(
         &self,
         org: &OrgId,

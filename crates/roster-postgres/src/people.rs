@@ -71,7 +71,7 @@ pub(crate) async fn principal<C: GenericClient>(
     now: Timestamp,
 ) -> Result<Option<Principal>, TxError> {
     let sql = format!(
-        "SELECT {USER_COLUMNS}, m.role, m.status, o.allow_non_admins_manage_groups
+        "SELECT {USER_COLUMNS}, m.role, m.status, o.allow_non_admins_manage_groups, t.id, t.last_used_at
          FROM tokens t
          JOIN users u ON u.id = t.user_id
          LEFT JOIN org_members m ON m.org_id = $2::text AND m.user_id = t.user_id
@@ -94,7 +94,12 @@ pub(crate) async fn principal<C: GenericClient>(
         }),
         _ => None,
     };
-    Ok(Some(Principal { user: user_from_row(&row, 0)?, membership }))
+    Ok(Some(Principal {
+        user: user_from_row(&row, 0)?,
+        membership,
+        token_id: row.try_get(10)?,
+        token_last_used_at: row.try_get::<_, Option<i64>>(11)?.map(Timestamp::from_millis),
+    }))
 }
 
 pub(crate) async fn member<C: GenericClient>(
@@ -527,6 +532,8 @@ pub(crate) async fn create_token(
         user_id: user,
         created_at: now,
         expires_at,
+        last_used_at: None,
+        revoked_at: None,
     })
 }
 
@@ -546,4 +553,66 @@ pub(crate) async fn bootstrap_if_empty(
     let admin = add_member(tx, &org.id, admin).await?;
     let token = create_token(tx, &org.id, admin.user.id, token, token_expires_at).await?;
     Ok(Some(Bootstrap { org, admin, token }))
+}
+
+const TOKEN_COLUMNS: &str = "id, org_id, user_id, created_at, expires_at, last_used_at, revoked_at";
+
+fn token_from_row(row: &Row) -> Result<TokenRecord, TxError> {
+    let raw_user: i64 = row.try_get(2)?;
+    let millis = |at: usize| -> Result<Option<Timestamp>, TxError> {
+        Ok(row.try_get::<_, Option<i64>>(at)?.map(Timestamp::from_millis))
+    };
+    Ok(TokenRecord {
+        id: row.try_get(0)?,
+        org_id: OrgId::from_stored(row.try_get(1)?),
+        user_id: UserId::new(raw_user)
+            .ok_or_else(|| undecodable("user id", &raw_user.to_string()))?,
+        created_at: Timestamp::from_millis(row.try_get(3)?),
+        expires_at: millis(4)?,
+        last_used_at: millis(5)?,
+        revoked_at: millis(6)?,
+    })
+}
+
+pub(crate) async fn list_tokens<C: GenericClient>(
+    c: &C,
+    org: &OrgId,
+    user: Option<UserId>,
+) -> Result<Vec<TokenRecord>, TxError> {
+    let sql = format!(
+        "SELECT {TOKEN_COLUMNS} FROM tokens WHERE org_id = $1 AND ($2::bigint IS NULL OR user_id = $2) ORDER BY id DESC"
+    );
+    sql::all(c, &sql, &[&org.as_str(), &user.map(UserId::get)])
+        .await?
+        .iter()
+        .map(token_from_row)
+        .collect()
+}
+
+pub(crate) async fn revoke_token(
+    tx: &Tx<'_>,
+    org: &OrgId,
+    id: i64,
+) -> Result<TokenRecord, TxError> {
+    sql::exec(
+        tx,
+        "UPDATE tokens SET revoked_at = coalesce(revoked_at, $3) WHERE org_id = $1 AND id = $2",
+        &[&org.as_str(), &id, &Timestamp::now().millis()],
+    )
+    .await?;
+    let sql = format!("SELECT {TOKEN_COLUMNS} FROM tokens WHERE org_id = $1 AND id = $2");
+    let row = sql::opt(tx, &sql, &[&org.as_str(), &id])
+        .await?
+        .ok_or(TxError::Refused(WriteError::NotFound))?;
+    token_from_row(&row)
+}
+
+pub(crate) async fn touch_token<C: GenericClient>(
+    c: &C,
+    id: i64,
+    now: Timestamp,
+) -> Result<(), TxError> {
+    sql::exec(c, "UPDATE tokens SET last_used_at = $2 WHERE id = $1", &[&id, &now.millis()])
+        .await?;
+    Ok(())
 }

@@ -355,6 +355,25 @@ impl Store for SqliteStore {
         self.connections.write("add member", move |tx| people::add_member(tx, &org, &user)).await
     }
 
+    async fn list_tokens(
+        &self,
+        org: &OrgId,
+        user: Option<UserId>,
+    ) -> Result<Vec<TokenRecord>, StoreError> {
+        self.connections.read("list tokens", |conn| people::list_tokens(conn, org, user))
+    }
+
+    async fn revoke_token(&self, org: &OrgId, id: i64) -> Result<TokenRecord, WriteError> {
+        let org = org.clone();
+        self.connections.write("revoke token", move |tx| people::revoke_token(tx, &org, id)).await
+    }
+
+    async fn touch_token(&self, id: i64, now: Timestamp) -> Result<(), StoreError> {
+        self.connections
+            .write_plain("touch token", move |tx| people::touch_token(tx, id, now))
+            .await
+    }
+
     async fn create_token(
         &self,
         org: &OrgId,

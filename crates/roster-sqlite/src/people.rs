@@ -79,7 +79,7 @@ pub(crate) fn principal(
     now: Timestamp,
 ) -> rusqlite::Result<Option<Principal>> {
     let sql = format!(
-        "SELECT {USER_COLUMNS}, m.role, m.status, o.allow_non_admins_manage_groups
+        "SELECT {USER_COLUMNS}, m.role, m.status, o.allow_non_admins_manage_groups, t.id, t.last_used_at
          FROM tokens t
          JOIN users u ON u.id = t.user_id
          LEFT JOIN org_members m ON m.org_id = ?2 AND m.user_id = t.user_id
@@ -99,7 +99,12 @@ pub(crate) fn principal(
                 }),
                 _ => None,
             };
-            Ok(Principal { user: user_from_row(row, 0)?, membership })
+            Ok(Principal {
+                user: user_from_row(row, 0)?,
+                membership,
+                token_id: row.get(10)?,
+                token_last_used_at: row.get::<_, Option<i64>>(11)?.map(Timestamp::from_millis),
+            })
         })
         .optional()
 }
@@ -495,6 +500,8 @@ pub(crate) fn create_token(
         user_id: user,
         created_at: now,
         expires_at,
+        last_used_at: None,
+        revoked_at: None,
     })
 }
 
@@ -513,4 +520,56 @@ pub(crate) fn bootstrap_if_empty(
     let admin = add_member(tx, &org.id, admin)?;
     let token = create_token(tx, &org.id, admin.user.id, token, token_expires_at)?;
     Ok(Some(Bootstrap { org, admin, token }))
+}
+
+const TOKEN_COLUMNS: &str = "id, org_id, user_id, created_at, expires_at, last_used_at, revoked_at";
+
+fn token_from_row(row: &Row<'_>) -> rusqlite::Result<TokenRecord> {
+    let raw_user: i64 = row.get(2)?;
+    let millis = |at: usize| -> rusqlite::Result<Option<Timestamp>> {
+        Ok(row.get::<_, Option<i64>>(at)?.map(Timestamp::from_millis))
+    };
+    Ok(TokenRecord {
+        id: row.get(0)?,
+        org_id: OrgId::from_stored(row.get(1)?),
+        user_id: UserId::new(raw_user)
+            .ok_or(rusqlite::Error::IntegralValueOutOfRange(2, raw_user))?,
+        created_at: Timestamp::from_millis(row.get(3)?),
+        expires_at: millis(4)?,
+        last_used_at: millis(5)?,
+        revoked_at: millis(6)?,
+    })
+}
+
+pub(crate) fn list_tokens(
+    conn: &Connection,
+    org: &OrgId,
+    user: Option<UserId>,
+) -> rusqlite::Result<Vec<TokenRecord>> {
+    conn.prepare_cached(&format!(
+        "SELECT {TOKEN_COLUMNS} FROM tokens WHERE org_id = ?1 AND (?2 IS NULL OR user_id = ?2) ORDER BY id DESC"
+    ))?
+    .query_map(params![org.as_str(), user.map(UserId::get)], token_from_row)?
+    .collect()
+}
+
+pub(crate) fn revoke_token(
+    tx: &Transaction<'_>,
+    org: &OrgId,
+    id: i64,
+) -> Result<TokenRecord, TxError> {
+    tx.prepare_cached(
+        "UPDATE tokens SET revoked_at = coalesce(revoked_at, ?3) WHERE org_id = ?1 AND id = ?2",
+    )?
+    .execute(params![org.as_str(), id, Timestamp::now().millis()])?;
+    tx.prepare_cached(&format!("SELECT {TOKEN_COLUMNS} FROM tokens WHERE org_id = ?1 AND id = ?2"))?
+        .query_row(params![org.as_str(), id], token_from_row)
+        .optional()?
+        .ok_or(TxError::Refused(WriteError::NotFound))
+}
+
+pub(crate) fn touch_token(tx: &Transaction<'_>, id: i64, now: Timestamp) -> Result<(), TxError> {
+    tx.prepare_cached("UPDATE tokens SET last_used_at = ?2 WHERE id = ?1")?
+        .execute(params![id, now.millis()])?;
+    Ok(())
 }

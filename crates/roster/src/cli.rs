@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
-use roster_core::model::NewUser;
+use roster_core::model::{NewUser, TokenRecord};
 use roster_core::token::{DEFAULT_LIFETIME_DAYS, TokenSecret};
 use roster_core::{Email, OrgId, Role, Store, Timestamp, UserId, WriteError};
 use roster_postgres::{PgStore, PoolOptions};
@@ -94,6 +94,24 @@ pub enum TokenCommand {
         org: String,
         #[arg(long)]
         user: i64,
+        /// Days until it expires (0: never).
+        #[arg(long, default_value_t = DEFAULT_LIFETIME_DAYS)]
+        expires_in_days: i64,
+    },
+    /// List an organization's tokens (never their secrets).
+    List {
+        #[arg(long)]
+        org: String,
+        /// Only this user's tokens.
+        #[arg(long)]
+        user: Option<i64>,
+    },
+    /// Revoke a token: refused on its next request, on every instance.
+    Revoke {
+        #[arg(long)]
+        org: String,
+        #[arg(long)]
+        id: i64,
     },
 }
 
@@ -208,32 +226,82 @@ async fn user(store: &dyn Store, command: UserCommand, as_json: bool) -> anyhow:
     Ok(())
 }
 
+fn token_json(record: &TokenRecord) -> serde_json::Value {
+    json!({
+        "id": record.id,
+        "org_id": record.org_id.as_str(),
+        "user_id": record.user_id,
+        "created_at": record.created_at,
+        "expires_at": record.expires_at,
+        "last_used_at": record.last_used_at,
+        "revoked_at": record.revoked_at,
+    })
+}
+
 async fn token(store: &dyn Store, command: TokenCommand, as_json: bool) -> anyhow::Result<()> {
-    let TokenCommand::Create { org, user } = command;
-    let org = org_id(&org)?;
-    let user_id = UserId::new(user).context("--user must be a positive user id")?;
-    let secret = TokenSecret::generate().context("cannot generate a token")?;
-    let expires_at = Some(Timestamp::now().plus_days(DEFAULT_LIFETIME_DAYS));
-    let record = match store.create_token(&org, user_id, &secret.hash(), expires_at).await {
-        Err(WriteError::NotFound) => bail!("user {user_id} is not a member of organization {org}"),
-        other => other?,
-    };
-    emit(
-        as_json,
-        json!({
-            "id": record.id,
-            "token": secret.expose(),
-            "org_id": record.org_id.as_str(),
-            "user_id": record.user_id,
-            "created_at": record.created_at,
-            "expires_at": record.expires_at,
-        }),
-        format!(
-            "token for user {} in {} (shown once, keep it safe):\n{}",
-            record.user_id,
-            record.org_id,
-            secret.expose()
-        ),
-    );
+    match command {
+        TokenCommand::Create { org, user, expires_in_days } => {
+            let org = org_id(&org)?;
+            let user_id = UserId::new(user).context("--user must be a positive user id")?;
+            if expires_in_days < 0 {
+                bail!("--expires-in-days must not be negative");
+            }
+            let secret = TokenSecret::generate().context("cannot generate a token")?;
+            let expires_at =
+                (expires_in_days > 0).then(|| Timestamp::now().plus_days(expires_in_days));
+            let record = match store.create_token(&org, user_id, &secret.hash(), expires_at).await {
+                Err(WriteError::NotFound) => {
+                    bail!("user {user_id} is not a member of organization {org}")
+                }
+                other => other?,
+            };
+            let mut value = token_json(&record);
+            value["token"] = json!(secret.expose());
+            emit(
+                as_json,
+                value,
+                format!(
+                    "token {} for user {} in {} (shown once, keep it safe):\n{}",
+                    record.id,
+                    record.user_id,
+                    record.org_id,
+                    secret.expose()
+                ),
+            );
+        }
+        TokenCommand::List { org, user } => {
+            let org = org_id(&org)?;
+            let user = user
+                .map(|u| UserId::new(u).context("--user must be a positive user id"))
+                .transpose()?;
+            let tokens = store.list_tokens(&org, user).await?;
+            let text = tokens
+                .iter()
+                .map(|t| {
+                    let state = if t.revoked_at.is_some() { "revoked" } else { "live" };
+                    format!(
+                        "{}\tuser {}\t{state}\tcreated {}",
+                        t.id,
+                        t.user_id,
+                        t.created_at.to_rfc3339_millis()
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join("\n");
+            emit(
+                as_json,
+                json!({"tokens": tokens.iter().map(token_json).collect::<Vec<_>>()}),
+                text,
+            );
+        }
+        TokenCommand::Revoke { org, id } => {
+            let org = org_id(&org)?;
+            let record = match store.revoke_token(&org, id).await {
+                Err(WriteError::NotFound) => bail!("no token {id} in organization {org}"),
+                other => other?,
+            };
+            emit(as_json, token_json(&record), format!("token {} revoked", record.id));
+        }
+    }
     Ok(())
 }

@@ -130,6 +130,32 @@ fn admin_commands_print_json_and_accept_database_anywhere(database: Db) {
     assert_eq!(token["user_id"], user["id"]);
     assert!(token["expires_at"].is_string());
 
+    let token_id = token["id"].to_string();
+    let listed = roster_json(&["--database", db, "--json", "token", "list", "--org", org_id]);
+    assert_eq!(
+        listed,
+        json!({"tokens": [{
+            "id": token["id"], "org_id": org_id, "user_id": user["id"], "created_at": token["created_at"],
+            "expires_at": token["expires_at"], "last_used_at": null, "revoked_at": null
+        }]})
+    );
+    assert!(!listed.to_string().contains(secret), "a listing never shows a secret");
+    let revoked = roster_json(&[
+        "--database",
+        db,
+        "--json",
+        "token",
+        "revoke",
+        "--org",
+        org_id,
+        "--id",
+        &token_id,
+    ]);
+    assert!(revoked["revoked_at"].is_string(), "{revoked}");
+    let other_org_revoke =
+        roster(&["--database", db, "token", "revoke", "--org", other_id, "--id", &token_id]);
+    assert!(!other_org_revoke.status.success(), "a token is revoked only through its own org");
+
     // The secret is stored only as a hash: it appears nowhere in the database.
     assert!(!database.contains(secret), "plaintext token stored");
     assert!(database.contains("Lovelace"), "the check can see stored text");

@@ -254,3 +254,36 @@ async fn a_user_in_two_orgs_sees_each_orgs_groups_only_there() {
     assert_eq!(here.json()["data"]["role"], json!("admin"));
 }
 }
+
+roster_test! {
+async fn revoked_and_expired_tokens_are_refused_and_use_is_recorded() {
+    let app = TestApp::new().await;
+    assert_eq!(app.get("/me", &app.light.token).await.status, StatusCode::OK);
+    // The use is recorded off the request's path.
+    let mut recorded = None;
+    for _ in 0..50 {
+        let tokens = app.store.list_tokens(&app.org, Some(app.light.id)).await.expect("tokens");
+        recorded = tokens[0].last_used_at;
+        if recorded.is_some() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert!(recorded.is_some(), "last_used_at recorded");
+
+    let tokens = app.store.list_tokens(&app.org, Some(app.light.id)).await.expect("tokens");
+    app.store.revoke_token(&app.org, tokens[0].id).await.expect("revoke");
+    let refused = app.get("/me", &app.light.token).await;
+    assert_eq!(refused.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(refused.json(), unauthenticated());
+    // Revoking a token of another org through this one finds nothing.
+    let theirs = app.store.list_tokens(&app.other_org, None).await.expect("tokens");
+    assert!(matches!(app.store.revoke_token(&app.org, theirs[0].id).await, Err(roster_core::WriteError::NotFound)));
+    assert_eq!(app.get("/me", &app.other_admin.token).await.status, StatusCode::OK);
+
+    let expired = TokenSecret::generate().expect("token");
+    let yesterday = roster_core::Timestamp::now().plus_days(-1);
+    app.store.create_token(&app.org, app.admin.id, &expired.hash(), Some(yesterday)).await.expect("token");
+    assert_eq!(app.get("/me", expired.expose()).await.status, StatusCode::UNAUTHORIZED);
+}
+}
