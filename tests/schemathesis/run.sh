@@ -18,7 +18,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-"$roster" serve --listen 127.0.0.1:0 --database "sqlite://$work/roster.db" >"$work/out" 2>"$work/err" &
+"$roster" serve --listen 127.0.0.1:0 --database "sqlite://$work/roster.db" --rate-limit-per-minute 0 >"$work/out" 2>"$work/err" &
 server_pid=$!
 for _ in $(seq 1 100); do
   grep -q '^Roster is listening on' "$work/out" && break

@@ -6,7 +6,9 @@ mod auth;
 mod body;
 mod conditional;
 mod error;
+mod limits;
 pub mod openapi;
+mod ops;
 mod path;
 mod query;
 mod routes;
@@ -14,8 +16,16 @@ mod wire;
 
 use std::sync::Arc;
 
-use axum::Router;
+use axum::error_handling::HandleErrorLayer;
+use axum::{BoxError, Router};
 use roster_core::Store;
+use tower::ServiceBuilder;
+use tower::limit::GlobalConcurrencyLimitLayer;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::map_request_body::MapRequestBodyLayer;
+use tower_http::request_id::{PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::timeout::RequestBodyTimeoutLayer;
+use tower_http::trace::TraceLayer;
 
 pub use error::ApiError;
 
@@ -25,11 +35,25 @@ pub struct ApiConfig {
     /// Tallyfy rejects requests without an `X-Tallyfy-Client` header; so does Roster
     /// unless this is turned off.
     pub require_client_header: bool,
+    /// Requests per minute per token (per address without one); 0 turns limiting off.
+    pub rate_limit_per_minute: u32,
+    /// The largest JSON body accepted (413 beyond). Logo uploads have their own limit.
+    pub max_body_bytes: usize,
+    /// Requests served at once; more get 503 with `Retry-After` at once.
+    pub max_concurrent_requests: usize,
+    /// How long a request body may take to arrive before the request is cut off (408).
+    pub body_timeout: std::time::Duration,
 }
 
 impl Default for ApiConfig {
     fn default() -> Self {
-        Self { require_client_header: true }
+        Self {
+            require_client_header: true,
+            rate_limit_per_minute: 600,
+            max_body_bytes: 1024 * 1024,
+            max_concurrent_requests: 1024,
+            body_timeout: std::time::Duration::from_secs(30),
+        }
     }
 }
 
@@ -38,17 +62,19 @@ impl Default for ApiConfig {
 pub struct AppState {
     pub store: Arc<dyn Store>,
     pub config: Arc<ApiConfig>,
+    pub limiter: Arc<limits::RateLimiter>,
 }
 
 impl AppState {
     pub fn new(store: Arc<dyn Store>, config: ApiConfig) -> Self {
-        Self { store, config: Arc::new(config) }
+        let limiter = Arc::new(limits::RateLimiter::new(config.rate_limit_per_minute));
+        Self { store, config: Arc::new(config), limiter }
     }
 }
 
 /// The OpenAPI document of every route, as `/openapi.json` serves it.
 pub fn openapi() -> utoipa::openapi::OpenApi {
-    let (_, paths) = routes::api_routes().split_for_parts();
+    let (_, paths) = routes::api_routes(ApiConfig::default().max_body_bytes).split_for_parts();
     openapi::document(paths)
 }
 
@@ -56,17 +82,31 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
 /// (as `go.tallyfy.com/api` does), so clients built for either host work unchanged;
 /// plus its contract at `/openapi.json` and browsable docs at `/docs`, without auth.
 pub fn router(state: AppState) -> Router {
-    let (api, paths) = routes::api_routes().split_for_parts();
+    let config = Arc::clone(&state.config);
+    let (api, paths) = routes::api_routes(config.max_body_bytes).split_for_parts();
     let document = openapi::document(paths);
     let docs: Router<AppState> =
         utoipa_swagger_ui::SwaggerUi::new("/docs").url("/openapi.json", document).into();
+    // Outermost first: request id, tracing, panic guard, load shedding, body timeout, then
+    // the rate limit (inside, so refused requests still carry an id and a log line).
+    let layers = ServiceBuilder::new()
+        .layer(SetRequestIdLayer::x_request_id(ops::RandomRequestId))
+        .layer(PropagateRequestIdLayer::x_request_id())
+        .layer(TraceLayer::new_for_http().make_span_with(ops::request_span))
+        .layer(CatchPanicLayer::custom(error::panic_response))
+        .layer(HandleErrorLayer::new(|_: BoxError| async { ApiError::overloaded() }))
+        .load_shed()
+        // Global: `Router::layer` wraps each route, and the limit is for them all.
+        .layer(GlobalConcurrencyLimitLayer::new(config.max_concurrent_requests.max(1)))
+        .layer(RequestBodyTimeoutLayer::new(config.body_timeout))
+        .layer(MapRequestBodyLayer::new(axum::body::Body::new))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), limits::rate_limit));
     Router::new()
         .merge(api.clone())
         .nest("/api", api)
         .merge(docs)
         .fallback(error::endpoint_not_found)
         .method_not_allowed_fallback(error::method_not_allowed)
-        .layer(tower_http::catch_panic::CatchPanicLayer::custom(error::panic_response))
-        .layer(tower_http::trace::TraceLayer::new_for_http())
+        .layer(layers)
         .with_state(state)
 }

@@ -24,7 +24,8 @@ use utoipa::{IntoParams, Modify, ToSchema};
         (name = "me", description = "The caller"),
         (name = "groups", description = "Groups of members and guests"),
         (name = "members", description = "Members (Tallyfy's users)"),
-        (name = "guests", description = "Guests, addressed by email")
+        (name = "guests", description = "Guests, addressed by email"),
+        (name = "operations", description = "Probes for load balancers and orchestrators")
     ),
     components(schemas(crate::error::ErrorBody)),
     security(("bearer" = [], "client" = []))
@@ -55,8 +56,9 @@ impl Modify for Conventions {
             ))),
         );
         for (path, item) in openapi.paths.paths.iter_mut() {
-            // Logos are public by design: their unguessable id is the capability.
-            let public = path.starts_with("/logos/");
+            // Logos are public by design (their unguessable id is the capability); so are
+            // the probes.
+            let public = path.starts_with("/logos/") || path == "/healthz" || path == "/readyz";
             let in_org = path.contains("{org}");
             let names_resource = in_org && path.matches('{').count() > 1;
             let operations = [
@@ -114,6 +116,14 @@ impl Modify for Conventions {
                         "412",
                         "`If-Match` names a version the group no longer has.",
                     );
+                }
+                add_error(
+                    operation,
+                    "429",
+                    "Over the rate limit; retry after `Retry-After` seconds.",
+                );
+                if has_body {
+                    add_error(operation, "413", "The body is over the size limit.");
                 }
                 add_error(
                     operation,

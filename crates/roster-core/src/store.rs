@@ -126,6 +126,9 @@ pub enum GuestOutcome {
 
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
+    /// Whether the database answers (for `/readyz`).
+    async fn ping(&self) -> Result<(), StoreError>;
+
     // --- auth ---
 
     /// Resolves a live (unrevoked, unexpired) token to its user and, when `org` is given,

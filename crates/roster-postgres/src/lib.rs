@@ -175,6 +175,15 @@ fn storage_only(context: &'static str) -> impl Fn(WriteError) -> StoreError {
 
 #[async_trait]
 impl Store for PgStore {
+    async fn ping(&self) -> Result<(), StoreError> {
+        let client = self.client("ping").await?;
+        client
+            .simple_query("SELECT 1")
+            .await
+            .map(|_| ())
+            .map_err(|e| StoreError::new("ping", sql::describe(&e)))
+    }
+
     async fn principal(
         &self,
         token: &TokenHash,

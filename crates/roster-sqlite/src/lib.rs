@@ -74,6 +74,10 @@ pub fn path_from_url(url: &str) -> Result<PathBuf, StoreError> {
 
 #[async_trait]
 impl Store for SqliteStore {
+    async fn ping(&self) -> Result<(), StoreError> {
+        self.connections.read("ping", |conn| conn.query_row("SELECT 1", [], |_| Ok(())))
+    }
+
     async fn principal(
         &self,
         token: &TokenHash,

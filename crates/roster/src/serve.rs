@@ -2,9 +2,13 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context;
+use axum::extract::ConnectInfo;
 use clap::Args;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
 use roster_api::{ApiConfig, AppState};
 use roster_core::model::NewUser;
 use roster_core::token::{DEFAULT_LIFETIME_DAYS, TokenSecret};
@@ -19,6 +23,39 @@ pub struct ServeArgs {
     /// Accept requests without an X-Tallyfy-Client header (Tallyfy itself rejects them).
     #[arg(long, env = "ROSTER_ALLOW_MISSING_CLIENT_HEADER")]
     pub allow_missing_client_header: bool,
+
+    /// Requests per minute per token (per client address without one); 0 turns it off.
+    #[arg(long, env = "ROSTER_RATE_LIMIT_PER_MINUTE", default_value_t = 600)]
+    pub rate_limit_per_minute: u32,
+
+    /// The largest JSON request body, in bytes (413 beyond; logo uploads allow 2.5 MiB).
+    #[arg(long, env = "ROSTER_MAX_BODY_BYTES", default_value_t = 1024 * 1024)]
+    pub max_body_bytes: usize,
+
+    /// Requests served at once; beyond, 503 with Retry-After at once.
+    #[arg(long, env = "ROSTER_MAX_CONCURRENT_REQUESTS", default_value_t = 1024)]
+    pub max_concurrent_requests: usize,
+
+    /// The most header bytes a request may send (431 beyond; at least 8192).
+    #[arg(long, env = "ROSTER_MAX_HEADER_BYTES", default_value_t = 16 * 1024)]
+    pub max_header_bytes: usize,
+
+    /// Seconds a client has to send its request headers before the connection is closed.
+    #[arg(long, env = "ROSTER_HEADER_TIMEOUT", default_value_t = 10.0)]
+    pub header_timeout: f64,
+
+    /// Seconds a client has to send its request body before the request is cut off.
+    #[arg(long, env = "ROSTER_BODY_TIMEOUT", default_value_t = 30.0)]
+    pub body_timeout: f64,
+
+    /// Seconds in-flight requests get to finish after SIGTERM or SIGINT.
+    #[arg(long, env = "ROSTER_SHUTDOWN_GRACE", default_value_t = 30.0)]
+    pub shutdown_grace: f64,
+}
+
+fn seconds(value: f64, option: &str) -> anyhow::Result<Duration> {
+    Duration::try_from_secs_f64(value)
+        .with_context(|| format!("--{option} must be a number of seconds"))
 }
 
 pub async fn run(store: Arc<dyn Store>, args: ServeArgs, database: &str) -> anyhow::Result<()> {
@@ -35,13 +72,80 @@ pub async fn run(store: Arc<dyn Store>, args: ServeArgs, database: &str) -> anyh
 
     bootstrap(store.as_ref(), local).await?;
 
-    let config = ApiConfig { require_client_header: !args.allow_missing_client_header };
+    let config = ApiConfig {
+        require_client_header: !args.allow_missing_client_header,
+        rate_limit_per_minute: args.rate_limit_per_minute,
+        max_body_bytes: args.max_body_bytes,
+        max_concurrent_requests: args.max_concurrent_requests,
+        body_timeout: seconds(args.body_timeout, "body-timeout")?,
+    };
     let app = roster_api::router(AppState::new(store, config));
     println!("Roster is listening on http://{local} (database {})", redact_password(database));
     tracing::info!(%local, "listening");
-    axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await?;
+    let limits = ConnectionLimits {
+        header_timeout: seconds(args.header_timeout, "header-timeout")?,
+        max_header_bytes: args.max_header_bytes.max(8192),
+        grace: seconds(args.shutdown_grace, "shutdown-grace")?,
+    };
+    serve_connections(listener, app, &limits).await;
     tracing::info!("stopped");
     Ok(())
+}
+
+struct ConnectionLimits {
+    header_timeout: Duration,
+    max_header_bytes: usize,
+    grace: Duration,
+}
+
+/// Accepts connections until a shutdown signal, then lets in-flight requests finish for
+/// up to the grace period. Hyper is driven directly (not through `axum::serve`) for the
+/// header timeout and size limit: a client that trickles its headers is cut off without
+/// holding a worker.
+async fn serve_connections(
+    listener: tokio::net::TcpListener,
+    app: axum::Router,
+    limits: &ConnectionLimits,
+) {
+    let mut builder = hyper::server::conn::http1::Builder::new();
+    builder
+        .timer(TokioTimer::new())
+        .header_read_timeout(Some(limits.header_timeout))
+        .max_buf_size(limits.max_header_bytes);
+    let graceful = GracefulShutdown::new();
+    let mut shutdown = std::pin::pin!(shutdown_signal());
+    loop {
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(err) => {
+                    // Out of file descriptors and the like: back off, keep serving.
+                    tracing::warn!(%err, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let app = app.clone();
+        let service = hyper::service::service_fn(
+            move |mut request: hyper::Request<hyper::body::Incoming>| {
+                request.extensions_mut().insert(ConnectInfo(peer));
+                tower::ServiceExt::oneshot(app.clone(), request)
+            },
+        );
+        let connection = graceful.watch(builder.serve_connection(TokioIo::new(stream), service));
+        tokio::spawn(async move {
+            if let Err(err) = connection.await {
+                tracing::debug!(%err, "connection ended with an error");
+            }
+        });
+    }
+    drop(listener);
+    tokio::select! {
+        () = graceful.shutdown() => {}
+        () = tokio::time::sleep(limits.grace) => tracing::warn!("grace period over; closing the remaining connections"),
+    }
 }
 
 /// On an empty database, creates an organization, its admin and a token, and prints

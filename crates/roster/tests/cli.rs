@@ -34,7 +34,48 @@ on_both_backends!(
     admin_commands_print_json_and_accept_database_anywhere,
     admin_command_mistakes_fail_with_a_message,
     serve_bootstraps_an_empty_database_answers_and_stops_on_sigterm,
+    a_client_trickling_headers_is_cut_off,
+    sigterm_lets_requests_in_flight_finish,
 );
+
+fn a_client_trickling_headers_is_cut_off(db: Db) {
+    let server = Server::start_with(&db.url, &["--header-timeout", "1"]);
+    let mut stream = std::net::TcpStream::connect(&server.addr).expect("connect");
+    stream.set_read_timeout(Some(std::time::Duration::from_secs(10))).expect("timeout");
+    let started = std::time::Instant::now();
+    std::io::Write::write_all(&mut stream, b"GET /healthz HTTP/1.1\r\nHost: x\r\n").expect("write");
+    // ...and never finishes its headers: the server closes the connection.
+    let mut rest = Vec::new();
+    let _ = std::io::Read::read_to_end(&mut stream, &mut rest);
+    let waited = started.elapsed();
+    assert!(waited < std::time::Duration::from_secs(5), "cut off after {waited:?}");
+    // Meanwhile others are served.
+    let answer = common::http(&server.addr, "GET", "/healthz", "", &[], None);
+    assert_eq!(answer.status, 200);
+}
+
+fn sigterm_lets_requests_in_flight_finish(db: Db) {
+    let mut server = Server::start(&db.url);
+    let org = server.printed("Organization id: ").expect("org");
+    let token = server.printed("Access token (shown once): ").expect("token");
+    let body = r#"{"name": "In flight", "description": "d"}"#;
+    let mut stream = std::net::TcpStream::connect(&server.addr).expect("connect");
+    let head = format!(
+        "POST /organizations/{org}/groups HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\n\
+         X-Tallyfy-Client: t\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    std::io::Write::write_all(&mut stream, head.as_bytes()).expect("write");
+    std::io::Write::write_all(&mut stream, &body.as_bytes()[..10]).expect("write");
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    server.signal("-TERM");
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    std::io::Write::write_all(&mut stream, &body.as_bytes()[10..]).expect("write the rest");
+    let mut response = String::new();
+    std::io::Read::read_to_string(&mut stream, &mut response).expect("read");
+    assert!(response.starts_with("HTTP/1.1 201"), "{response}");
+    assert!(server.wait().success());
+}
 
 fn admin_commands_print_json_and_accept_database_anywhere(database: Db) {
     let db = database.url.as_str();

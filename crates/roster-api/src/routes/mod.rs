@@ -14,7 +14,8 @@ use utoipa_axum::routes;
 
 use crate::AppState;
 
-pub fn api_routes() -> OpenApiRouter<AppState> {
+/// The API's routes; JSON bodies may be at most `max_body_bytes`.
+pub fn api_routes(max_body_bytes: usize) -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(me::me))
         .routes(routes!(me::organizations))
@@ -38,6 +39,9 @@ pub fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(guests::enable))
         .routes(routes!(guests::to_member))
         .routes(routes!(logos::serve))
+        .routes(routes!(crate::ops::healthz))
+        .routes(routes!(crate::ops::readyz))
+        .layer(DefaultBodyLimit::max(max_body_bytes))
         .merge(
             // Only the uploads take bodies bigger than axum's 2 MB default.
             OpenApiRouter::new()

@@ -74,7 +74,7 @@ async fn the_client_header_is_required_unless_turned_off() {
     req.headers_mut().insert("x-tallyfy-client", "TallyfySDK".parse().expect("header"));
     assert_eq!(app.send(req).await.status, StatusCode::OK);
 
-    let relaxed = TestApp::with_config(ApiConfig { require_client_header: false }).await;
+    let relaxed = TestApp::with_config(ApiConfig { require_client_header: false, ..ApiConfig::default() }).await;
     let mut req = request(Method::GET, "/me", Some(&relaxed.admin.token), None);
     req.headers_mut().remove("x-tallyfy-client");
     assert_eq!(relaxed.send(req).await.status, StatusCode::OK);

@@ -121,8 +121,14 @@ pub struct Server {
 
 impl Server {
     pub fn start(db: &str) -> Self {
+        Self::start_with(db, &[])
+    }
+
+    /// With extra `roster serve` options.
+    pub fn start_with(db: &str, options: &[&str]) -> Self {
         let mut child = roster()
             .args(["serve", "--listen", "127.0.0.1:0", "--database", db, "--pool-size", "8"])
+            .args(options)
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
@@ -147,11 +153,20 @@ impl Server {
 
     /// SIGTERM, then the exit status.
     pub fn stop(&mut self) -> std::process::ExitStatus {
+        self.signal("-TERM");
+        self.wait()
+    }
+
+    pub fn signal(&self, signal: &str) {
         let status = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
+            .args([signal, &self.child.id().to_string()])
             .status()
             .expect("kill");
         assert!(status.success());
+    }
+
+    /// The exit status, once it has exited.
+    pub fn wait(&mut self) -> std::process::ExitStatus {
         self.child.wait().expect("wait")
     }
 }
