@@ -65,6 +65,11 @@ impl<'a> Input<'a> {
         max_chars: Option<usize>,
     ) -> Option<String> {
         match self.field(key) {
+            // PostgreSQL cannot store NUL in text, so no backend accepts it.
+            Field::Str(s) if s.contains('\0') => {
+                self.errors.add(key, messages::no_nul(key));
+                None
+            }
             Field::Str(s) => match max_chars {
                 Some(max) if s.chars().count() > max => {
                     self.errors.add(key, messages::max_chars(key, max));

@@ -66,11 +66,13 @@ impl ListParams {
         let mut params = Self::default();
         let mut sort_by = None;
         let mut sort = None;
+        let mut nul_in_q = false;
         for (key, value) in pairs {
             match key {
                 "q" => {
                     let q = value.trim();
                     params.q = (!q.is_empty()).then(|| fold_case(q));
+                    nul_in_q = q.contains('\0');
                 }
                 "page" => {
                     params.page = value.trim().parse::<u64>().unwrap_or(1).clamp(1, MAX_PAGE);
@@ -88,6 +90,9 @@ impl ListParams {
             }
         }
         let mut errors = ValidationErrors::new();
+        if nul_in_q {
+            errors.add("q", messages::no_nul("q"));
+        }
         let mut field_from = |raw: &str, key: &str, attribute: &str| {
             let (descending, name) = match raw.strip_prefix('-') {
                 Some(rest) => (true, rest),

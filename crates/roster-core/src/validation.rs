@@ -81,6 +81,9 @@ pub mod messages {
     pub fn taken(field: &str) -> String {
         format!("The {} has already been taken.", attribute(field))
     }
+    pub fn no_nul(field: &str) -> String {
+        format!("The {} must not contain NUL characters.", attribute(field))
+    }
     pub fn invalid(field: &str) -> String {
         format!("The selected {} is invalid.", attribute(field))
     }

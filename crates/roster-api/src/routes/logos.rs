@@ -56,7 +56,9 @@ async fn read_upload(multipart: Result<Multipart, MultipartRejection>) -> Result
         };
         let name = field.name().unwrap_or_default().to_owned();
         if name == "file" {
-            upload.filename = field.file_name().unwrap_or("logo").to_owned();
+            // Shown back to every reader: keep it printable (and storable on every backend).
+            upload.filename =
+                field.file_name().unwrap_or("logo").chars().filter(|c| !c.is_control()).collect();
             let bytes = field.bytes().await.map_err(|e| {
                 if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
                     ApiError::payload_too_large()

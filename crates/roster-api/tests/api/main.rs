@@ -13,6 +13,7 @@ mod errors;
 mod group_people;
 mod groups_crud;
 mod guests;
+mod hostile;
 mod isolation;
 mod limits;
 mod listing;
