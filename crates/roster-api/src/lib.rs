@@ -63,12 +63,13 @@ pub struct AppState {
     pub store: Arc<dyn Store>,
     pub config: Arc<ApiConfig>,
     pub limiter: Arc<limits::RateLimiter>,
+    pub metrics: Arc<ops::Metrics>,
 }
 
 impl AppState {
     pub fn new(store: Arc<dyn Store>, config: ApiConfig) -> Self {
         let limiter = Arc::new(limits::RateLimiter::new(config.rate_limit_per_minute));
-        Self { store, config: Arc::new(config), limiter }
+        Self { store, config: Arc::new(config), limiter, metrics: Arc::default() }
     }
 }
 
@@ -93,6 +94,7 @@ pub fn router(state: AppState) -> Router {
         .layer(SetRequestIdLayer::x_request_id(ops::RandomRequestId))
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(TraceLayer::new_for_http().make_span_with(ops::request_span))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), ops::record))
         .layer(CatchPanicLayer::custom(error::panic_response))
         .layer(HandleErrorLayer::new(|_: BoxError| async { ApiError::overloaded() }))
         .load_shed()

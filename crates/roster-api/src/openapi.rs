@@ -58,7 +58,8 @@ impl Modify for Conventions {
         for (path, item) in openapi.paths.paths.iter_mut() {
             // Logos are public by design (their unguessable id is the capability); so are
             // the probes.
-            let public = path.starts_with("/logos/") || path == "/healthz" || path == "/readyz";
+            let public = path.starts_with("/logos/")
+                || ["/healthz", "/readyz", "/metrics"].contains(&path.as_str());
             let in_org = path.contains("{org}");
             let names_resource = in_org && path.matches('{').count() > 1;
             let operations = [

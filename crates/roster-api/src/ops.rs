@@ -1,8 +1,14 @@
 //! Operability: liveness and readiness probes, and request ids for the logs.
 
+use std::collections::HashMap;
+use std::fmt::Write as _;
+use std::sync::{Mutex, PoisonError};
+use std::time::Instant;
+
 use axum::Json;
-use axum::extract::State;
+use axum::extract::{MatchedPath, State};
 use axum::http::{HeaderValue, Request, StatusCode};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use roster_core::AssetId;
 use serde_json::json;
@@ -50,4 +56,131 @@ pub fn request_span<B>(request: &Request<B>) -> Span {
     let id =
         request.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or_default();
     tracing::info_span!("request", method = %request.method(), path = %request.uri().path(), request_id = %id)
+}
+
+/// Latency buckets, in seconds.
+const BUCKETS: [f64; 10] = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 2.5];
+
+/// Requests by route and status, and latency histograms by route, for `/metrics`.
+#[derive(Default)]
+pub struct Metrics {
+    routes: Mutex<HashMap<(String, String), RouteStats>>,
+}
+
+#[derive(Default)]
+struct RouteStats {
+    statuses: HashMap<u16, u64>,
+    buckets: [u64; BUCKETS.len()],
+    count: u64,
+    seconds: f64,
+}
+
+impl Metrics {
+    fn record(&self, method: &str, route: &str, status: u16, seconds: f64) {
+        let mut routes = self.routes.lock().unwrap_or_else(PoisonError::into_inner);
+        let stats = routes.entry((method.to_owned(), route.to_owned())).or_default();
+        *stats.statuses.entry(status).or_default() += 1;
+        for (bucket, bound) in stats.buckets.iter_mut().zip(BUCKETS) {
+            if seconds <= bound {
+                *bucket += 1;
+            }
+        }
+        stats.count += 1;
+        stats.seconds += seconds;
+    }
+
+    /// The Prometheus text format.
+    fn render(&self, pool: Option<roster_core::store::PoolStatus>) -> String {
+        let routes = self.routes.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut keys: Vec<&(String, String)> = routes.keys().collect();
+        keys.sort();
+        let mut out = String::new();
+        out.push_str("# HELP roster_http_requests_total Requests answered, by route and status.\n");
+        out.push_str("# TYPE roster_http_requests_total counter\n");
+        for key in &keys {
+            let mut statuses: Vec<_> = routes[*key].statuses.iter().collect();
+            statuses.sort();
+            for (status, count) in statuses {
+                let _ = writeln!(
+                    out,
+                    "roster_http_requests_total{{method=\"{}\",route=\"{}\",status=\"{status}\"}} {count}",
+                    key.0, key.1
+                );
+            }
+        }
+        out.push_str("# HELP roster_http_request_duration_seconds Time to answer, by route.\n");
+        out.push_str("# TYPE roster_http_request_duration_seconds histogram\n");
+        for key in &keys {
+            let stats = &routes[*key];
+            let labels = format!("method=\"{}\",route=\"{}\"", key.0, key.1);
+            for (bound, count) in BUCKETS.iter().zip(stats.buckets) {
+                let _ = writeln!(
+                    out,
+                    "roster_http_request_duration_seconds_bucket{{{labels},le=\"{bound}\"}} {count}"
+                );
+            }
+            let _ = writeln!(
+                out,
+                "roster_http_request_duration_seconds_bucket{{{labels},le=\"+Inf\"}} {}",
+                stats.count
+            );
+            let _ = writeln!(
+                out,
+                "roster_http_request_duration_seconds_sum{{{labels}}} {}",
+                stats.seconds
+            );
+            let _ = writeln!(
+                out,
+                "roster_http_request_duration_seconds_count{{{labels}}} {}",
+                stats.count
+            );
+        }
+        if let Some(pool) = pool {
+            out.push_str("# HELP roster_db_pool_connections Database connections of this instance, by state.\n");
+            out.push_str("# TYPE roster_db_pool_connections gauge\n");
+            let _ = writeln!(out, "roster_db_pool_connections{{state=\"max\"}} {}", pool.max);
+            let _ = writeln!(out, "roster_db_pool_connections{{state=\"open\"}} {}", pool.open);
+            let _ = writeln!(out, "roster_db_pool_connections{{state=\"idle\"}} {}", pool.idle);
+            let _ = writeln!(
+                out,
+                "roster_db_pool_connections{{state=\"waiting_requests\"}} {}",
+                pool.waiting
+            );
+        }
+        out
+    }
+}
+
+/// Counts every answer under its route template (never the raw path, whose ids would make
+/// the label set grow without bound).
+pub async fn record(
+    State(state): State<AppState>,
+    request: axum::extract::Request,
+    next: Next,
+) -> Response {
+    let started = Instant::now();
+    let method = request.method().as_str().to_owned();
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or("unmatched", MatchedPath::as_str)
+        .to_owned();
+    let response = next.run(request).await;
+    state.metrics.record(
+        &method,
+        &route,
+        response.status().as_u16(),
+        started.elapsed().as_secs_f64(),
+    );
+    response
+}
+
+#[utoipa::path(get, path = "/metrics", tag = "operations", security(()),
+    responses((status = 200, description = "Prometheus metrics: requests by route and status, latency histograms, pool usage",
+               content_type = "text/plain")))]
+/// Prometheus metrics. They hold route templates and counts, never tenant data; still,
+/// expose them on a private network only.
+pub async fn metrics(State(state): State<AppState>) -> Response {
+    let body = state.metrics.render(state.store.pool_status());
+    ([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")], body).into_response()
 }

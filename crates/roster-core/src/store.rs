@@ -110,6 +110,15 @@ pub struct Created {
     pub replayed: bool,
 }
 
+/// A connection pool's state, for `/metrics`.
+#[derive(Clone, Copy, Debug)]
+pub struct PoolStatus {
+    pub max: usize,
+    pub open: usize,
+    pub idle: usize,
+    pub waiting: usize,
+}
+
 /// What a member action leaves behind.
 #[derive(Clone, Debug)]
 pub enum MemberOutcome {
@@ -128,6 +137,11 @@ pub enum GuestOutcome {
 pub trait Store: Send + Sync + 'static {
     /// Whether the database answers (for `/readyz`).
     async fn ping(&self) -> Result<(), StoreError>;
+
+    /// The connection pool's state, for backends that keep one.
+    fn pool_status(&self) -> Option<PoolStatus> {
+        None
+    }
 
     // --- auth ---
 

@@ -175,6 +175,16 @@ fn storage_only(context: &'static str) -> impl Fn(WriteError) -> StoreError {
 
 #[async_trait]
 impl Store for PgStore {
+    fn pool_status(&self) -> Option<roster_core::store::PoolStatus> {
+        let status = self.pool.status();
+        Some(roster_core::store::PoolStatus {
+            max: status.max_size,
+            open: status.size,
+            idle: status.available,
+            waiting: status.waiting,
+        })
+    }
+
     async fn ping(&self) -> Result<(), StoreError> {
         let client = self.client("ping").await?;
         client

@@ -41,6 +41,7 @@ pub fn api_routes(max_body_bytes: usize) -> OpenApiRouter<AppState> {
         .routes(routes!(logos::serve))
         .routes(routes!(crate::ops::healthz))
         .routes(routes!(crate::ops::readyz))
+        .routes(routes!(crate::ops::metrics))
         .layer(DefaultBodyLimit::max(max_body_bytes))
         .merge(
             // Only the uploads take bodies bigger than axum's 2 MB default.

@@ -87,3 +87,24 @@ async fn probes_and_request_ids() {
     assert_eq!(app.send(req).await.header("x-request-id"), Some("client-chosen-42"));
 }
 }
+
+roster_test! {
+async fn metrics_count_requests_by_route_template() {
+    let app = TestApp::new().await;
+    let created = app.create_group(json!({"name": "Counted", "description": "d"})).await;
+    let id = created["id"].as_str().expect("id");
+    app.get(&app.org_path(&format!("/groups/{id}")), &app.admin.token).await;
+    app.get(&app.org_path("/groups/0123456789abcdef0123456789abcdef"), &app.admin.token).await;
+    let response = app.send(request(Method::GET, "/metrics", None, None)).await;
+    assert_eq!(response.status, StatusCode::OK);
+    assert_eq!(response.header("content-type"), Some("text/plain; version=0.0.4"));
+    let text = &response.text;
+    let get = r#"method="GET",route="/organizations/{org}/groups/{group}""#;
+    assert!(text.contains(&format!("roster_http_requests_total{{{get},status=\"200\"}} 1")), "{text}");
+    assert!(text.contains(&format!("roster_http_requests_total{{{get},status=\"404\"}} 1")), "{text}");
+    assert!(text.contains(&format!("roster_http_request_duration_seconds_count{{{get}}} 2")), "{text}");
+    assert!(text.contains(r#"route="/organizations/{org}/groups",status="201"} 1"#), "{text}");
+    // Route templates only: no ids, no tenant data.
+    assert!(!text.contains(id) && !text.contains(app.org.as_str()) && !text.contains("Counted"));
+}
+}
