@@ -160,6 +160,12 @@ fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
 }
 
 impl Connections {
+    pub(crate) fn set_synchronous(&self, level: &str) -> Result<(), StoreError> {
+        let conn = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
+        conn.pragma_update(None, "synchronous", level)
+            .map_err(|e| StoreError::new("synchronous", e))
+    }
+
     /// A write that can only fail in storage (no domain refusal is possible).
     pub(crate) async fn write_plain<T, F>(
         &self,

@@ -44,6 +44,12 @@ impl SqliteStore {
         let connections = Connections::open(path)?;
         Ok(Self { connections })
     }
+
+    /// For seeding benchmark data only: commits skip their fsync while `on`. A crash in
+    /// between can lose the seed, never a user's write (servers never turn this on).
+    pub fn set_bulk_load(&self, on: bool) -> Result<(), StoreError> {
+        self.connections.set_synchronous(if on { "OFF" } else { "FULL" })
+    }
 }
 
 /// SQLite's LIMIT and OFFSET for a listing (`LIMIT -1`: no limit).

@@ -1,0 +1,233 @@
+#!/usr/bin/env python3
+"""Roster's benchmark harness.
+
+Seeds a SQLite database through Roster's own storage layer (roster-seed), starts the
+ceiling (roster-ceiling: the same HTTP stack answering a fixed group from memory) and
+`roster serve` in release mode, drives every scenario with wrk (same threads, connections
+and duration for all), and prints a table of throughput, p50/p99 latency, ratio to the
+ceiling and peak RSS. A full run writes the table, the machine and the command into
+docs/benchmarks.md.
+
+    bench/run.py            # full run: 100,000 groups, a 100,000-member group (< 10 min)
+    bench/run.py --smoke    # seconds: tiny data, 1 s per scenario; checks the harness only
+
+Needs wrk (Debian: apt-get install wrk); installs it with apt-get when missing.
+"""
+
+import json
+import os
+import platform
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SMOKE = "--smoke" in sys.argv
+GROUPS = 1000 if SMOKE else 100_000
+HUGE = 200 if SMOKE else 100_000
+DURATION = "1s" if SMOKE else "10s"
+THREADS, CONNECTIONS = 2, 64
+
+
+def sh(*args, **kw):
+    return subprocess.run(args, check=True, **kw)
+
+
+def ensure_wrk():
+    if shutil.which("wrk"):
+        return
+    print("installing wrk (apt-get)…", flush=True)
+    sh("apt-get", "install", "-y", "wrk", stdout=subprocess.DEVNULL)
+
+
+def build():
+    sh("cargo", "build", "--release", "--locked", "-p", "roster", "-p", "roster-bench", cwd=ROOT)
+    return os.path.join(ROOT, "target", "release")
+
+
+def wait_listening(process, prefix):
+    for line in process.stdout:
+        if line.startswith(prefix):
+            return line.split("http://", 1)[1].split()[0]
+    raise RuntimeError(f"{prefix!r} never printed")
+
+
+LUA = {
+    "post": """
+counter = 0
+request = function()
+  counter = counter + 1
+  local name = string.format("bench %d %d %d", math.random(1, 1000000000), counter, os.time())
+  return wrk.format("POST", wrk.path, nil, '{"name": "' .. name .. '", "description": "d"}')
+end
+""",
+    "put": """
+counter = 0
+request = function()
+  counter = counter + 1
+  local name = string.format("renamed %d %d", math.random(1, 1000000000), counter)
+  return wrk.format("PUT", wrk.path, nil, '{"name": "' .. name .. '"}')
+end
+""",
+    "patch": """
+counter = 0
+request = function()
+  counter = counter + 1
+  local verb = (counter % 2 == 1) and "add" or "remove"
+  return wrk.format("PATCH", wrk.path, nil, '{"' .. verb .. '": [MEMBER]}')
+end
+""",
+}
+
+
+def wrk(url, headers=(), script=None, connections=CONNECTIONS, duration=DURATION):
+    args = ["wrk", f"-t{THREADS}", f"-c{connections}", f"-d{duration}", "--latency"]
+    for header in headers:
+        args += ["-H", header]
+    if script:
+        args += ["-s", script]
+    out = subprocess.run(args + [url], check=True, capture_output=True, text=True).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+
+    def percentile(p):
+        m = re.search(rf"\s{p}%\s+([\d.]+)(us|ms|s)", out)
+        value, unit = float(m.group(1)), m.group(2)
+        return value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
+
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    return {"rps": rps, "p50": percentile(50), "p99": percentile(99), "non2xx": int(errors.group(1)) if errors else 0}
+
+
+def peak_rss_mib(pid):
+    with open(f"/proc/{pid}/status") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def main():
+    ensure_wrk()
+    release = build()
+    work = tempfile.mkdtemp(prefix="roster-bench-")
+    database = os.path.join(work, "bench.db")
+    started = time.time()
+    seeded = json.loads(subprocess.run([os.path.join(release, "roster-seed"), database, str(GROUPS), str(HUGE)],
+                                       check=True, capture_output=True, text=True).stdout)
+    seed_seconds = time.time() - started
+    org, token = seeded["org"], seeded["token"]
+    headers = [f"Authorization: Bearer {token}", "X-Tallyfy-Client: bench", "Content-Type: application/json"]
+    scripts = {}
+    for name, body in LUA.items():
+        path = os.path.join(work, f"{name}.lua")
+        with open(path, "w") as script:
+            script.write(body.replace("MEMBER", str(seeded["member"])))
+        scripts[name] = path
+
+    ceiling = subprocess.Popen([os.path.join(release, "roster-ceiling"), "127.0.0.1:0"], stdout=subprocess.PIPE, text=True)
+    ceiling_addr = wait_listening(ceiling, "ceiling listening on")
+    ceiling_result = wrk(f"http://{ceiling_addr}/")
+    ceiling.terminate()
+
+    launch = time.time()
+    server = subprocess.Popen(
+        [os.path.join(release, "roster"), "serve", "--listen", "127.0.0.1:0", "--database", f"sqlite://{database}",
+         "--rate-limit-per-minute", "0", "--max-concurrent-requests", "4096"],
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    addr = wait_listening(server, "Roster is listening on")
+    first_answer_ms = None
+    while first_answer_ms is None:
+        try:
+            urllib.request.urlopen(f"http://{addr}/healthz", timeout=1).read()
+            first_answer_ms = (time.time() - launch) * 1000
+        except OSError:
+            time.sleep(0.002)
+
+    base = f"http://{addr}/organizations/{org}"
+    small, huge = seeded["small_group"], seeded["huge_group"]
+    last_page = (GROUPS + 9) // 10
+    # The small group first: the writes below add groups and members.
+    rows = [
+        ("GET one group (10 members, 2 guests)", wrk(f"{base}/groups/{small}", headers), ">= 0.50"),
+        (f"GET list, page 1, per_page 10, {GROUPS:,} groups", wrk(f"{base}/groups?per_page=10", headers), ">= 0.30"),
+        ("GET list, last page, same org", wrk(f"{base}/groups?per_page=10&page={last_page}", headers), ">= 0.15"),
+        ("GET list with q matching 1% of the groups", wrk(f"{base}/groups?q=needle", headers), ">= 0.05"),
+        ("POST create group", wrk(f"{base}/groups", headers, scripts["post"]), ">= 0.08"),
+        ("PUT rename group", wrk(f"{base}/groups/{small}", headers, scripts["put"]), ">= 0.08"),
+        ("PATCH add/remove one member, 10-member group", wrk(f"{base}/groups/{small}/members", headers, scripts["patch"]), ">= 0.08"),
+        (f"PATCH add/remove one member, {HUGE:,}-member group", wrk(f"{base}/groups/{huge}/members", headers, scripts["patch"]), ">= 0.08, within 20% of the 10-member group"),
+        (f"GET one {HUGE:,}-member group (4 connections)", wrk(f"{base}/groups/{huge}", headers, connections=4), "p50 <= 50 ms"),
+    ]
+    rss = peak_rss_mib(server.pid)
+    server.terminate()
+    server.wait()
+
+    ceiling_rps = ceiling_result["rps"]
+    lines = [
+        "| scenario | req/s | p50 ms | p99 ms | ratio to ceiling | target | non-2xx |",
+        "|---|---:|---:|---:|---:|---|---:|",
+        f"| ceiling (fixed JSON from memory, same stack) | {ceiling_rps:,.0f} | {ceiling_result['p50']:.2f} | {ceiling_result['p99']:.2f} | 1.00 | | {ceiling_result['non2xx']} |",
+    ]
+    for name, result, target in rows:
+        lines.append(f"| {name} | {result['rps']:,.0f} | {result['p50']:.2f} | {result['p99']:.2f} | {result['rps'] / ceiling_rps:.3f} | {target} | {result['non2xx']} |")
+    lines.append(f"| p99 of GET one group at {CONNECTIONS} connections | | | {rows[0][1]['p99']:.2f} | | <= 5 ms | |")
+    lines.append(f"| peak RSS of roster serve, whole run | {rss:.1f} MiB | | | | <= 64 MiB | |")
+    lines.append(f"| start to first answered request | {first_answer_ms:.0f} ms | | | | <= 200 ms | |")
+    table = "\n".join(lines)
+    print(table)
+    if SMOKE:
+        bad = [name for name, result, _ in rows if result["rps"] <= 0]
+        if bad:
+            sys.exit(f"scenarios served nothing: {bad}")
+        return
+    machine = f"{platform.machine()}, {os.cpu_count()} CPUs ({cpu_model()}), {mem_gib():.0f} GiB, {platform.platform()}"
+    command = "bench/run.py"
+    with open(os.path.join(ROOT, "docs", "benchmarks.md"), "w") as doc:
+        doc.write(HEADER.format(machine=machine, command=command, groups=GROUPS, huge=HUGE, seed=seed_seconds,
+                                threads=THREADS, connections=CONNECTIONS, duration=DURATION, date=time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())))
+        doc.write(table + "\n")
+        doc.write(FOOTER)
+    print(f"\nwritten to docs/benchmarks.md (seeding took {seed_seconds:.0f} s)")
+
+
+def cpu_model():
+    try:
+        with open("/proc/cpuinfo") as info:
+            for line in info:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return "unknown CPU"
+
+
+def mem_gib():
+    with open("/proc/meminfo") as info:
+        return int(info.readline().split()[1]) / 1024 / 1024
+
+
+HEADER = """# Benchmarks
+
+Generated by `{command}` on {date}.
+
+- Machine: {machine}.
+- Data: SQLite, {groups:,} groups in one organization (1% of them match `q=needle`), one
+  group of {huge:,} members, one group of 10 members and 2 guests; seeded through Roster's
+  own storage layer.
+- Load: `wrk -t{threads} -c{connections} -d{duration} --latency` for every scenario (4
+  connections for the {huge:,}-member GET), against `roster serve` in release mode with the
+  rate limit off. The ceiling is `roster-ceiling`: the same axum/tokio stack and release
+  profile answering a fixed 10-member group from memory, measured in the same run.
+
+"""
+
+FOOTER = """
+The notes below the table are written by hand after reading the run; see the end of this file.
+"""
+
+if __name__ == "__main__":
+    main()

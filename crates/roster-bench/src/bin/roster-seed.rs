@@ -1,0 +1,81 @@
+//! Seeds a benchmark database through Roster's own storage layer, and prints what the
+//! scenarios need as one JSON object.
+//!
+//! Usage: roster-seed PATH GROUPS BIG_GROUP_MEMBERS
+
+use std::collections::HashSet;
+
+use anyhow::Context;
+use roster_core::groups::parse_create;
+use roster_core::model::NewUser;
+use roster_core::token::TokenSecret;
+use roster_core::{Email, Role, Store};
+use roster_sqlite::SqliteStore;
+use serde_json::json;
+
+fn main() -> anyhow::Result<()> {
+    let mut args = std::env::args().skip(1);
+    let path = args.next().context("PATH")?;
+    let groups: usize = args.next().context("GROUPS")?.parse()?;
+    let big: usize = args.next().context("BIG_GROUP_MEMBERS")?.parse()?;
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?
+        .block_on(seed(&path, groups, big))
+}
+
+async fn seed(path: &str, groups: usize, big: usize) -> anyhow::Result<()> {
+    let store = SqliteStore::open(std::path::Path::new(path))?;
+    // Seeding is not a user's write: skip the per-commit fsync, then restore it.
+    store.set_bulk_load(true)?;
+    let org = store.create_org("Bench").await?.id;
+    let user = |n: usize, role| NewUser {
+        // Valid by construction.
+        email: Email::from_stored(format!("user{n}@bench.test")),
+        first_name: "Bench".into(),
+        last_name: format!("User{n}"),
+        role,
+    };
+    let admin = store.add_member(&org, &user(0, Role::Admin)).await?.user.id;
+    let mut ids = vec![admin];
+    for n in 1..big.max(12) {
+        ids.push(store.add_member(&org, &user(n, Role::Light)).await?.user.id);
+    }
+    let secret = TokenSecret::generate()?;
+    store.create_token(&org, admin, &secret.hash(), None).await?;
+    let ten: Vec<i64> = ids.iter().take(10).map(|id| id.get()).collect();
+    let small = store
+        .create_group(&org, &parse_create(&json!({"name": "Small", "description": "ten members", "members": ten, "guests": ["a@bench.test", "b@bench.test"]})).map_err(|e| anyhow::anyhow!("{e:?}"))?, None)
+        .await?
+        .group
+        .id;
+    let all: Vec<i64> = ids.iter().take(big).map(|id| id.get()).collect();
+    let huge = store
+        .create_group(
+            &org,
+            &parse_create(&json!({"name": "Huge", "description": "everyone", "members": all}))
+                .map_err(|e| anyhow::anyhow!("{e:?}"))?,
+            None,
+        )
+        .await?
+        .group
+        .id;
+    // 1% of the groups mention "needle", for the search scenario.
+    let mut names = HashSet::new();
+    for n in 0..groups.saturating_sub(2) {
+        let marker = if n % 100 == 0 { "needle" } else { "hay" };
+        let name = format!("Group {n:06} {marker}");
+        names.insert(name.clone());
+        let write = parse_create(&json!({"name": name, "description": format!("bench group {n}")}))
+            .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+        store.create_group(&org, &write, None).await?;
+    }
+    store.set_bulk_load(false)?;
+    let outsider = ids.last().map(|id| id.get()).unwrap_or_default();
+    println!(
+        "{}",
+        json!({"org": org.as_str(), "token": secret.expose(), "small_group": small.as_str(), "huge_group": huge.as_str(),
+               "member": outsider, "groups": groups, "huge_members": big})
+    );
+    Ok(())
+}
