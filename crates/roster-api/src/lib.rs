@@ -91,7 +91,7 @@ pub fn router(state: AppState) -> Router {
     // Outermost first: request id, tracing, panic guard, load shedding, body timeout, then
     // the rate limit (inside, so refused requests still carry an id and a log line).
     let layers = ServiceBuilder::new()
-        .layer(SetRequestIdLayer::x_request_id(ops::RandomRequestId))
+        .layer(SetRequestIdLayer::x_request_id(ops::RandomRequestId::default()))
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(TraceLayer::new_for_http().make_span_with(ops::request_span))
         .layer(axum::middleware::from_fn_with_state(state.clone(), ops::record))

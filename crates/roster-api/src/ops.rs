@@ -2,7 +2,8 @@
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
-use std::sync::{Mutex, PoisonError};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant;
 
 use axum::Json;
@@ -39,14 +40,28 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
     }
 }
 
-/// A random 128-bit id for each request without an `X-Request-Id` of its own.
-#[derive(Clone, Copy)]
-pub struct RandomRequestId;
+/// An id for each request without an `X-Request-Id` of its own: a random 64-bit prefix
+/// drawn once per process, then a counter. Unique across instances without a system
+/// call per request (ids are for correlating logs, not secrets).
+#[derive(Clone)]
+pub struct RandomRequestId {
+    prefix: Arc<str>,
+    counter: Arc<AtomicU64>,
+}
+
+impl Default for RandomRequestId {
+    fn default() -> Self {
+        let prefix = AssetId::generate()
+            .map(|id| id.as_str()[..16].to_owned())
+            .unwrap_or_else(|_| "0".repeat(16));
+        Self { prefix: prefix.into(), counter: Arc::default() }
+    }
+}
 
 impl MakeRequestId for RandomRequestId {
     fn make_request_id<B>(&mut self, _: &Request<B>) -> Option<RequestId> {
-        let id = AssetId::generate().ok()?;
-        HeaderValue::from_str(id.as_str()).ok().map(RequestId::new)
+        let n = self.counter.fetch_add(1, Ordering::Relaxed);
+        HeaderValue::from_str(&format!("{}{n:016x}", self.prefix)).ok().map(RequestId::new)
     }
 }
 
@@ -64,7 +79,8 @@ const BUCKETS: [f64; 10] = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1
 /// Requests by route and status, and latency histograms by route, for `/metrics`.
 #[derive(Default)]
 pub struct Metrics {
-    routes: Mutex<HashMap<(String, String), RouteStats>>,
+    /// Keyed by "METHOD route", so that a hit needs no allocation.
+    routes: Mutex<HashMap<String, RouteStats>>,
 }
 
 #[derive(Default)]
@@ -76,9 +92,12 @@ struct RouteStats {
 }
 
 impl Metrics {
-    fn record(&self, method: &str, route: &str, status: u16, seconds: f64) {
+    fn record(&self, key: &str, status: u16, seconds: f64) {
         let mut routes = self.routes.lock().unwrap_or_else(PoisonError::into_inner);
-        let stats = routes.entry((method.to_owned(), route.to_owned())).or_default();
+        if !routes.contains_key(key) {
+            routes.insert(key.to_owned(), RouteStats::default());
+        }
+        let Some(stats) = routes.get_mut(key) else { return };
         *stats.statuses.entry(status).or_default() += 1;
         for (bucket, bound) in stats.buckets.iter_mut().zip(BUCKETS) {
             if seconds <= bound {
@@ -92,27 +111,31 @@ impl Metrics {
     /// The Prometheus text format.
     fn render(&self, pool: Option<roster_core::store::PoolStatus>) -> String {
         let routes = self.routes.lock().unwrap_or_else(PoisonError::into_inner);
-        let mut keys: Vec<&(String, String)> = routes.keys().collect();
-        keys.sort();
+        let mut keys: Vec<(&str, &str, &RouteStats)> = routes
+            .iter()
+            .map(|(key, stats)| {
+                let (method, route) = key.split_once(' ').unwrap_or((key, ""));
+                (method, route, stats)
+            })
+            .collect();
+        keys.sort_by(|a, b| (a.1, a.0).cmp(&(b.1, b.0)));
         let mut out = String::new();
         out.push_str("# HELP roster_http_requests_total Requests answered, by route and status.\n");
         out.push_str("# TYPE roster_http_requests_total counter\n");
-        for key in &keys {
-            let mut statuses: Vec<_> = routes[*key].statuses.iter().collect();
+        for (method, route, stats) in &keys {
+            let mut statuses: Vec<_> = stats.statuses.iter().collect();
             statuses.sort();
             for (status, count) in statuses {
                 let _ = writeln!(
                     out,
-                    "roster_http_requests_total{{method=\"{}\",route=\"{}\",status=\"{status}\"}} {count}",
-                    key.0, key.1
+                    "roster_http_requests_total{{method=\"{method}\",route=\"{route}\",status=\"{status}\"}} {count}"
                 );
             }
         }
         out.push_str("# HELP roster_http_request_duration_seconds Time to answer, by route.\n");
         out.push_str("# TYPE roster_http_request_duration_seconds histogram\n");
-        for key in &keys {
-            let stats = &routes[*key];
-            let labels = format!("method=\"{}\",route=\"{}\"", key.0, key.1);
+        for (method, route, stats) in &keys {
+            let labels = format!("method=\"{method}\",route=\"{route}\"");
             for (bound, count) in BUCKETS.iter().zip(stats.buckets) {
                 let _ = writeln!(
                     out,
@@ -159,19 +182,10 @@ pub async fn record(
     next: Next,
 ) -> Response {
     let started = Instant::now();
-    let method = request.method().as_str().to_owned();
-    let route = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or("unmatched", MatchedPath::as_str)
-        .to_owned();
+    let route = request.extensions().get::<MatchedPath>().map_or("unmatched", MatchedPath::as_str);
+    let key = format!("{} {route}", request.method());
     let response = next.run(request).await;
-    state.metrics.record(
-        &method,
-        &route,
-        response.status().as_u16(),
-        started.elapsed().as_secs_f64(),
-    );
+    state.metrics.record(&key, response.status().as_u16(), started.elapsed().as_secs_f64());
     response
 }
 
