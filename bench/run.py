@@ -56,25 +56,30 @@ def wait_listening(process, prefix):
     raise RuntimeError(f"{prefix!r} never printed")
 
 
-LUA = {
-    "post": """
+# Each wrk thread seeds its own random numbers, so that names never collide.
+SEED = """
 counter = 0
+init = function(args)
+  math.randomseed(os.time() + math.floor(os.clock() * 1000000) + tonumber(tostring({}):match("0x(%x+)") or "0", 16) % 1000000)
+end
+"""
+
+LUA = {
+    "post": SEED + """
 request = function()
   counter = counter + 1
   local name = string.format("bench %d %d %d", math.random(1, 1000000000), counter, os.time())
   return wrk.format("POST", wrk.path, nil, '{"name": "' .. name .. '", "description": "d"}')
 end
 """,
-    "put": """
-counter = 0
+    "put": SEED + """
 request = function()
   counter = counter + 1
   local name = string.format("renamed %d %d", math.random(1, 1000000000), counter)
   return wrk.format("PUT", wrk.path, nil, '{"name": "' .. name .. '"}')
 end
 """,
-    "patch": """
-counter = 0
+    "patch": SEED + """
 request = function()
   counter = counter + 1
   local verb = (counter % 2 == 1) and "add" or "remove"

@@ -94,13 +94,23 @@ pub(crate) async fn list<C: GenericClient>(
     };
     let direction = if params.descending { "DESC" } else { "ASC" };
     let q = params.q.as_deref();
-    let total: i64 = sql::one(
-        c,
-        &format!("SELECT count(*) FROM groups g WHERE g.org_id = $1 {filter}"),
-        &[&org.as_str(), &q],
-    )
-    .await?
-    .try_get(0)?;
+    // Without a filter, the org's maintained count; with one, there is nothing to do but count.
+    let total: i64 = match q {
+        None => {
+            sql::opt(c, "SELECT group_count FROM organizations WHERE id = $1", &[&org.as_str()])
+                .await?
+                .map(|row| row.try_get(0))
+                .transpose()?
+                .unwrap_or(0)
+        }
+        Some(_) => sql::one(
+            c,
+            &format!("SELECT count(*) FROM groups g WHERE g.org_id = $1 {filter}"),
+            &[&org.as_str(), &q],
+        )
+        .await?
+        .try_get(0)?,
+    };
     let (limit, offset) = sql::limit_offset(params);
     let rows = sql::all(
         c,
@@ -349,6 +359,12 @@ pub(crate) async fn create(
     )
     .await?
     .try_get(0)?;
+    sql::exec(
+        tx,
+        "UPDATE organizations SET group_count = group_count + 1 WHERE id = $1",
+        &[&org.as_str()],
+    )
+    .await?;
     add_members(tx, org, pk, &members).await?;
     add_guests(tx, org, pk, &guests, now).await?;
     let group = Group {
@@ -434,6 +450,12 @@ pub(crate) async fn delete(
 ) -> Result<(), TxError> {
     let (pk, _) = find_for_write(tx, org, id, if_match).await?;
     sql::exec(tx, "DELETE FROM groups WHERE pk = $1", &[&pk]).await?;
+    sql::exec(
+        tx,
+        "UPDATE organizations SET group_count = group_count - 1 WHERE id = $1",
+        &[&org.as_str()],
+    )
+    .await?;
     Ok(())
 }
 

@@ -36,6 +36,7 @@ use sql::TxError;
 const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0001_init.sql"),
     include_str!("../migrations/0002_group_logos.sql"),
+    include_str!("../migrations/0003_group_counts.sql"),
 ];
 
 /// Attempts at a write transaction that keeps losing races before giving up.

@@ -119,9 +119,17 @@ pub(crate) fn list(
     let direction = if params.descending { "DESC" } else { "ASC" };
     let q = params.q.as_deref();
 
-    let total: i64 = conn
-        .prepare_cached(&format!("SELECT count(*) FROM groups g WHERE g.org_id = ?1 {filter}"))?
-        .query_row(params![org.as_str(), q], |row| row.get(0))?;
+    // Without a filter, the org's maintained count; with one, there is nothing to do but count.
+    let total: i64 = match q {
+        None => conn
+            .prepare_cached("SELECT group_count FROM organizations WHERE id = ?1")?
+            .query_row([org.as_str()], |row| row.get(0))
+            .optional()?
+            .unwrap_or(0),
+        Some(_) => conn
+            .prepare_cached(&format!("SELECT count(*) FROM groups g WHERE g.org_id = ?1 {filter}"))?
+            .query_row(params![org.as_str(), q], |row| row.get(0))?,
+    };
     let (limit, offset) = crate::limit_offset(params);
     let mut stmt = conn.prepare_cached(&format!(
         "SELECT {GROUP_COLUMNS} FROM groups g WHERE g.org_id = ?1 {filter}
@@ -344,6 +352,8 @@ pub(crate) fn create(
         now.millis()
     ])?;
     let pk = tx.last_insert_rowid();
+    tx.prepare_cached("UPDATE organizations SET group_count = group_count + 1 WHERE id = ?1")?
+        .execute([org.as_str()])?;
     add_members(tx, org, pk, &members)?;
     add_guests(tx, org, pk, &guests, now)?;
     if let Some(key) = idempotency {
@@ -442,6 +452,8 @@ pub(crate) fn delete(
 ) -> Result<(), TxError> {
     let (pk, _) = find_for_write(tx, org, id, if_match)?;
     tx.prepare_cached("DELETE FROM groups WHERE pk = ?1")?.execute([pk])?;
+    tx.prepare_cached("UPDATE organizations SET group_count = group_count - 1 WHERE id = ?1")?
+        .execute([org.as_str()])?;
     Ok(())
 }
 
