@@ -28,7 +28,10 @@ async fn seed(path: &str, groups: usize, big: usize) -> anyhow::Result<()> {
     let store = SqliteStore::open(std::path::Path::new(path))?;
     // Seeding is not a user's write: skip the per-commit fsync, then restore it.
     store.set_bulk_load(true)?;
+    // The many-groups org and the huge-group org are apart, so that listing scenarios
+    // measure 100,000 ordinary groups, not one 100,000-member group on their first page.
     let org = store.create_org("Bench").await?.id;
+    let big_org = store.create_org("Big group").await?.id;
     let user = |n: usize, role| NewUser {
         // Valid by construction.
         email: Email::from_stored(format!("user{n}@bench.test")),
@@ -37,9 +40,14 @@ async fn seed(path: &str, groups: usize, big: usize) -> anyhow::Result<()> {
         role,
     };
     let admin = store.add_member(&org, &user(0, Role::Admin)).await?.user.id;
+    store.add_member(&big_org, &user(0, Role::Admin)).await?;
     let mut ids = vec![admin];
     for n in 1..big.max(12) {
-        ids.push(store.add_member(&org, &user(n, Role::Light)).await?.user.id);
+        let id = store.add_member(&big_org, &user(n, Role::Light)).await?.user.id;
+        if n < 12 {
+            store.add_member(&org, &user(n, Role::Light)).await?;
+        }
+        ids.push(id);
     }
     let secret = TokenSecret::generate()?;
     store.create_token(&org, admin, &secret.hash(), None).await?;
@@ -52,7 +60,7 @@ async fn seed(path: &str, groups: usize, big: usize) -> anyhow::Result<()> {
     let all: Vec<i64> = ids.iter().take(big).map(|id| id.get()).collect();
     let huge = store
         .create_group(
-            &org,
+            &big_org,
             &parse_create(&json!({"name": "Huge", "description": "everyone", "members": all}))
                 .map_err(|e| anyhow::anyhow!("{e:?}"))?,
             None,
@@ -74,8 +82,8 @@ async fn seed(path: &str, groups: usize, big: usize) -> anyhow::Result<()> {
     let outsider = ids.last().map(|id| id.get()).unwrap_or_default();
     println!(
         "{}",
-        json!({"org": org.as_str(), "token": secret.expose(), "small_group": small.as_str(), "huge_group": huge.as_str(),
-               "member": outsider, "groups": groups, "huge_members": big})
+        json!({"org": org.as_str(), "big_org": big_org.as_str(), "token": secret.expose(), "small_group": small.as_str(),
+               "huge_group": huge.as_str(), "member": outsider, "small_member": ids[11].get(), "groups": groups, "huge_members": big})
     );
     Ok(())
 }
