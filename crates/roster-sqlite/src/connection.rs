@@ -34,31 +34,41 @@ impl Connections {
         })
     }
 
-    /// Runs a read on this thread with a pooled connection, inside a read transaction so
-    /// that several statements see one snapshot.
+    /// Runs a one-statement read on this thread with a pooled connection. (A single
+    /// statement sees one snapshot by itself; no transaction is needed.)
     pub(crate) fn read<T>(
         &self,
         context: &'static str,
-        f: impl FnOnce(&Transaction<'_>) -> rusqlite::Result<T>,
+        f: impl FnOnce(&Connection) -> rusqlite::Result<T>,
     ) -> Result<T, StoreError> {
         let pooled = self.readers.lock().unwrap_or_else(PoisonError::into_inner).pop();
-        let mut conn = match pooled {
+        let conn = match pooled {
             Some(conn) => conn,
             None => open_connection(&self.path)?,
         };
-        let result = conn
-            .transaction_with_behavior(TransactionBehavior::Deferred)
-            .and_then(|tx| {
-                let value = f(&tx)?;
-                tx.commit()?;
-                Ok(value)
-            })
-            .map_err(|e| StoreError::new(context, e));
+        let result = f(&conn).map_err(|e| StoreError::new(context, e));
         let mut idle = self.readers.lock().unwrap_or_else(PoisonError::into_inner);
         if idle.len() < MAX_IDLE_READERS {
             idle.push(conn);
         }
         result
+    }
+
+    /// Runs a read of several statements inside one read transaction, so that they all
+    /// see the same snapshot. `BEGIN` and `COMMIT` are cached statements: parsing them on
+    /// every read showed up in profiles.
+    pub(crate) fn read_snapshot<T>(
+        &self,
+        context: &'static str,
+        f: impl FnOnce(&Connection) -> rusqlite::Result<T>,
+    ) -> Result<T, StoreError> {
+        self.read(context, |conn| {
+            conn.prepare_cached("BEGIN")?.execute([])?;
+            let result = f(conn);
+            let end = if result.is_ok() { "COMMIT" } else { "ROLLBACK" };
+            conn.prepare_cached(end)?.execute([])?;
+            result
+        })
     }
 
     /// Runs a write on the blocking pool in one `BEGIN IMMEDIATE` transaction, committed

@@ -98,11 +98,11 @@ impl Store for SqliteStore {
         org: &OrgId,
         params: &ListParams,
     ) -> Result<Page<Group>, StoreError> {
-        self.connections.read("list groups", |conn| groups::list(conn, org, params))
+        self.connections.read_snapshot("list groups", |conn| groups::list(conn, org, params))
     }
 
     async fn group(&self, org: &OrgId, id: &GroupId) -> Result<Option<Group>, StoreError> {
-        self.connections.read("get group", |conn| groups::get(conn, org, id))
+        self.connections.read_snapshot("get group", |conn| groups::get(conn, org, id))
     }
 
     async fn create_group(
@@ -184,8 +184,9 @@ impl Store for SqliteStore {
         after: Option<UserId>,
         limit: u64,
     ) -> Result<Option<Vec<OrgMember>>, StoreError> {
-        self.connections
-            .read("group member page", |conn| groups::member_page(conn, org, id, after, limit))
+        self.connections.read_snapshot("group member page", |conn| {
+            groups::member_page(conn, org, id, after, limit)
+        })
     }
 
     async fn group_guest_page(
@@ -195,8 +196,9 @@ impl Store for SqliteStore {
         after: Option<&Email>,
         limit: u64,
     ) -> Result<Option<Vec<Guest>>, StoreError> {
-        self.connections
-            .read("group guest page", |conn| groups::guest_page(conn, org, id, after, limit))
+        self.connections.read_snapshot("group guest page", |conn| {
+            groups::guest_page(conn, org, id, after, limit)
+        })
     }
 
     async fn set_group_logo(
@@ -235,7 +237,8 @@ impl Store for SqliteStore {
         org: &OrgId,
         params: &ListParams,
     ) -> Result<Page<OrgMember>, StoreError> {
-        self.connections.read("list members", |conn| people::list_members(conn, org, params))
+        self.connections
+            .read_snapshot("list members", |conn| people::list_members(conn, org, params))
     }
 
     async fn member(&self, org: &OrgId, id: UserId) -> Result<Option<OrgMember>, StoreError> {
@@ -247,7 +250,8 @@ impl Store for SqliteStore {
         org: &OrgId,
         ids: &[UserId],
     ) -> Result<Vec<(UserId, Group)>, StoreError> {
-        self.connections.read("groups of members", |conn| groups::groups_of_members(conn, org, ids))
+        self.connections
+            .read_snapshot("groups of members", |conn| groups::groups_of_members(conn, org, ids))
     }
 
     async fn invite_member(&self, org: &OrgId, invite: &Invite) -> Result<OrgMember, WriteError> {
@@ -293,7 +297,7 @@ impl Store for SqliteStore {
         org: &OrgId,
         params: &ListParams,
     ) -> Result<Page<Guest>, StoreError> {
-        self.connections.read("list guests", |conn| guests::list(conn, org, params))
+        self.connections.read_snapshot("list guests", |conn| guests::list(conn, org, params))
     }
 
     async fn guest(&self, org: &OrgId, email: &Email) -> Result<Option<Guest>, StoreError> {
