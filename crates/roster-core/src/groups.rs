@@ -104,6 +104,15 @@ fn parse(body: &Value, presence: Presence) -> Result<GroupWrite, ValidationError
             input::email(path, item).map(|email| GuestRef { index, email })
         }),
     };
+    // Bigger lists go through `PATCH .../members` in steps (bounded work per request).
+    for (key, len) in [
+        ("members", write.members.as_ref().map_or(0, Vec::len)),
+        ("guests", write.guests.as_ref().map_or(0, Vec::len)),
+    ] {
+        if len > MAX_PATCH_IDS {
+            input.error(key, format!("The {key} may not have more than {MAX_PATCH_IDS} items."));
+        }
+    }
     input.finish(write)
 }
 
@@ -385,6 +394,23 @@ mod tests {
             .map(|e| e.fields().map(|(f, _)| f.to_owned()).collect::<Vec<_>>());
         assert_eq!(errors, Some(vec!["remove".to_owned()]));
         assert!(parse_guest_patch(&json!({"add": ["A@x.io"], "remove": ["a@X.io"]})).is_err());
+    }
+
+    #[test]
+    fn member_and_guest_lists_hold_at_most_1000_entries() {
+        let ids: Vec<i64> = (1..=1001).collect();
+        let errors = parse_create(&json!({"name": "n", "description": "d", "members": ids}))
+            .err()
+            .map(|e| e.fields().map(|(f, m)| (f.to_owned(), m.to_vec())).collect::<Vec<_>>());
+        assert_eq!(
+            errors,
+            Some(vec![(
+                "members".into(),
+                vec!["The members may not have more than 1000 items.".into()]
+            )])
+        );
+        let ok: Vec<i64> = (1..=1000).collect();
+        assert!(parse_update(&json!({"members": ok})).is_ok());
     }
 
     #[test]

@@ -221,3 +221,16 @@ async fn a_body_that_is_not_json_is_400() {
     assert_eq!(app.group_count().await, 1);
 }
 }
+
+roster_test! {
+async fn member_lists_over_1000_ids_are_422() {
+    let app = TestApp::new().await;
+    let ids: Vec<i64> = (1..=1001).collect();
+    assert_create_rejected(
+        &app,
+        json!({"name": "Big", "description": "d", "members": ids}),
+        json!({"members": ["The members may not have more than 1000 items."]}),
+    )
+    .await;
+}
+}
