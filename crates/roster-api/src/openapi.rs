@@ -170,10 +170,10 @@ pub struct GroupCreate {
     #[schema(example = "Team responsible for new client onboarding.")]
     description: String,
     /// Active or invited members of the organization (numeric strings are accepted too).
-    #[schema(example = json!([1001, 1005]))]
+    #[schema(example = json!([1001, 1005]), max_items = 1000)]
     members: Option<Vec<i64>>,
     /// Emails; new ones become guests of the organization.
-    #[schema(example = json!(["client.liaison@partner.com"]))]
+    #[schema(example = json!(["client.liaison@partner.com"]), max_items = 1000)]
     guests: Option<Vec<String>>,
 }
 
@@ -183,8 +183,9 @@ pub struct GroupUpdate {
     #[schema(max_length = 200, example = "Project Alpha Core Team")]
     name: Option<String>,
     description: Option<String>,
-    #[schema(example = json!([1001, 1008]))]
+    #[schema(example = json!([1001, 1008]), max_items = 1000)]
     members: Option<Vec<i64>>,
+    #[schema(max_items = 1000)]
     guests: Option<Vec<String>>,
 }
 
