@@ -360,3 +360,42 @@ pub struct FileUpload {
     #[schema(value_type = String, format = Binary)]
     file: Vec<u8>,
 }
+
+/// A group as `GET .../groups/{group}` answered it in a test run (ids and times kept).
+pub fn group_example() -> serde_json::Value {
+    serde_json::json!({"data": {
+        "id": "a8e0f31b38260630068a655bfd68fe90", "name": "Sales Team", "description": "Handles all sales inquiries.",
+        "logo": null, "members": [1, 2], "guests": ["client.a@example.com"], "member_count": 2, "guest_count": 1,
+        "created_at": "2026-11-26T13:56:34.413Z", "last_updated": "2026-11-26T13:56:34.413Z",
+        "updated_at": "2026-11-26T13:56:34.413Z"
+    }})
+}
+
+/// A page of groups as a listing answered it in a test run.
+pub fn group_list_example() -> serde_json::Value {
+    let group = group_example()["data"].clone();
+    serde_json::json!({"data": [group], "meta": {"pagination": {
+        "total": 15, "count": 10, "per_page": 10, "current_page": 1, "total_pages": 2,
+        "links": {"next": "http://127.0.0.1:8080/organizations/2400bc9318498f2191d05134878bdc4f/groups?page=2"}
+    }}})
+}
+
+/// A member as `GET .../users/{user}` answered it in a test run.
+pub fn user_example() -> serde_json::Value {
+    serde_json::json!({"data": {
+        "id": 2, "email": "ada@example.com", "first_name": "Ada", "last_name": "Lovelace", "full_name": "Ada Lovelace",
+        "timezone": null, "role": "standard", "status": "active", "is_default_admin": false,
+        "created_at": "2026-11-26T13:56:34.454Z", "last_updated": "2026-11-26T13:56:34.454Z"
+    }})
+}
+
+/// A guest as `GET .../guests/{email}` answered it in a test run.
+pub fn guest_example() -> serde_json::Value {
+    serde_json::json!({"data": {
+        "id": 1, "email": "client@partner.com", "first_name": "Cli", "last_name": "Ent",
+        "created_at": "2026-11-26T14:08:19.492Z", "last_updated": "2026-11-26T14:08:19.492Z", "deleted_at": null,
+        "details": {"status": "active", "phone_1": "+1 555 0100", "phone_2": null, "timezone": null, "image_url": null,
+            "contact_url": null, "company_url": null, "opportunity_url": null, "company_name": "Partner Inc",
+            "opportunity_name": null, "associated_members": null, "disabled_at": null}
+    }})
+}

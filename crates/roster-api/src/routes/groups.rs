@@ -68,7 +68,7 @@ async fn respond(
     Ok(with_etag((status, Json(body)).into_response(), group.version))
 }
 
-#[utoipa::path(get, path = "/organizations/{org}/groups", tag = "groups", params(("org" = String, Path, description = "Organization id: 32 lowercase hex characters"), ListQuery), responses((status = 200, description = "A page of the organization's groups", body = List<GroupOut>)))]
+#[utoipa::path(get, path = "/organizations/{org}/groups", tag = "groups", params(("org" = String, Path, description = "Organization id: 32 lowercase hex characters"), ListQuery), responses((status = 200, description = "A page of the organization's groups", body = List<GroupOut>, example = crate::openapi::group_list_example)))]
 pub async fn list(
     caller: OrgCaller,
     State(state): State<AppState>,
@@ -93,7 +93,7 @@ pub async fn list(
     Ok(Json(body).into_response())
 }
 
-#[utoipa::path(get, path = "/organizations/{org}/groups/{group}", tag = "groups", params(("org" = String, Path, description = "Organization id: 32 lowercase hex characters"), ("group" = String, Path, description = "Group id: 32 lowercase hex characters"), WithQuery, ("If-None-Match" = Option<String>, Header, description = "Answer 304 if the group is still at this version")), responses((status = 200, description = "The group", body = Item<GroupOut>, headers(("ETag" = String, description = "The group's version, quoted"))), (status = 304, description = "Unchanged since the version in If-None-Match", headers(("ETag" = String, description = "The group's version, quoted")))))]
+#[utoipa::path(get, path = "/organizations/{org}/groups/{group}", tag = "groups", params(("org" = String, Path, description = "Organization id: 32 lowercase hex characters"), ("group" = String, Path, description = "Group id: 32 lowercase hex characters"), WithQuery, ("If-None-Match" = Option<String>, Header, description = "Answer 304 if the group is still at this version")), responses((status = 200, description = "The group", body = Item<GroupOut>, headers(("ETag" = String, description = "The group's version, quoted")), example = crate::openapi::group_example), (status = 304, description = "Unchanged since the version in If-None-Match", headers(("ETag" = String, description = "The group's version, quoted")))))]
 pub async fn get(
     caller: OrgCaller,
     GroupPath(id): GroupPath,
@@ -137,7 +137,7 @@ pub async fn create(
 }
 
 /// `PUT`: last writer wins, as in Tallyfy, unless `If-Match` names the version it read.
-#[utoipa::path(put, path = "/organizations/{org}/groups/{group}", tag = "groups", params(("org" = String, Path, description = "Organization id: 32 lowercase hex characters"), ("group" = String, Path, description = "Group id: 32 lowercase hex characters"), ("If-Match" = Option<String>, Header, description = "Write only if the group is still at this version: its quoted ETag, or *")), request_body = GroupUpdate, responses((status = 200, description = "The updated group", body = Item<GroupOut>, headers(("ETag" = String, description = "The group's version, quoted")))))]
+#[utoipa::path(put, path = "/organizations/{org}/groups/{group}", tag = "groups", params(("org" = String, Path, description = "Organization id: 32 lowercase hex characters"), ("group" = String, Path, description = "Group id: 32 lowercase hex characters"), ("If-Match" = Option<String>, Header, description = "Write only if the group is still at this version: its quoted ETag, or *")), request_body = GroupUpdate, responses((status = 200, description = "The updated group", body = Item<GroupOut>, headers(("ETag" = String, description = "The group's version, quoted")), example = crate::openapi::group_example)))]
 pub async fn update(
     Permitted { caller, .. }: Permitted<ManageGroups>,
     GroupPath(id): GroupPath,

@@ -51,7 +51,7 @@ pub async fn list_all(
     Ok(Json(Collection { data }).into_response())
 }
 
-#[utoipa::path(get, path = "/organizations/{org}/guests/{email}", tag = "guests", params(("org" = String, Path, description = "Organization id: 32 lowercase hex characters"), ("email" = String, Path, description = "The guest's email, URL-encoded; matched without regard to case")), responses((status = 200, description = "The guest", body = Item<GuestOut>)))]
+#[utoipa::path(get, path = "/organizations/{org}/guests/{email}", tag = "guests", params(("org" = String, Path, description = "Organization id: 32 lowercase hex characters"), ("email" = String, Path, description = "The guest's email, URL-encoded; matched without regard to case")), responses((status = 200, description = "The guest", body = Item<GuestOut>, example = crate::openapi::guest_example)))]
 pub async fn get(
     caller: OrgCaller,
     GuestPath(email): GuestPath,
@@ -73,7 +73,7 @@ pub async fn create(
 }
 
 /// `PUT /guests/{email}`: only `associated_members` is applied.
-#[utoipa::path(put, path = "/organizations/{org}/guests/{email}", tag = "guests", params(("org" = String, Path, description = "Organization id: 32 lowercase hex characters"), ("email" = String, Path, description = "The guest's email, URL-encoded; matched without regard to case")), request_body = GuestUpdate, responses((status = 200, description = "The guest", body = Item<GuestOut>)))]
+#[utoipa::path(put, path = "/organizations/{org}/guests/{email}", tag = "guests", params(("org" = String, Path, description = "Organization id: 32 lowercase hex characters"), ("email" = String, Path, description = "The guest's email, URL-encoded; matched without regard to case")), request_body = GuestUpdate, responses((status = 200, description = "The guest", body = Item<GuestOut>, example = crate::openapi::guest_example)))]
 pub async fn update(
     Permitted { caller, .. }: Permitted<ManagePeople>,
     GuestPath(email): GuestPath,

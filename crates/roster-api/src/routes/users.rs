@@ -87,7 +87,7 @@ pub async fn list_all(
 }
 
 /// `GET /users/{id}`: admins only, as in Tallyfy.
-#[utoipa::path(get, path = "/organizations/{org}/users/{user}", tag = "members", params(("org" = String, Path, description = "Organization id: 32 lowercase hex characters"), ("user" = i64, Path, description = "User id"), WithQuery), responses((status = 200, description = "The member (admins only)", body = Item<UserOut>)))]
+#[utoipa::path(get, path = "/organizations/{org}/users/{user}", tag = "members", params(("org" = String, Path, description = "Organization id: 32 lowercase hex characters"), ("user" = i64, Path, description = "User id"), WithQuery), responses((status = 200, description = "The member (admins only)", body = Item<UserOut>, example = crate::openapi::user_example)))]
 pub async fn get(
     Permitted { caller, .. }: Permitted<ManagePeople>,
     UserPath(id): UserPath,
