@@ -3,7 +3,7 @@
 
 use std::marker::PhantomData;
 
-use axum::extract::{FromRequestParts, RawPathParams};
+use axum::extract::FromRequestParts;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 use roster_core::permissions::Membership;
@@ -94,11 +94,7 @@ impl FromRequestParts<AppState> for OrgCaller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let raw_org =
-            RawPathParams::from_request_parts(parts, state).await.ok().and_then(|params| {
-                params.iter().find(|(key, _)| *key == "org").map(|(_, value)| value.to_owned())
-            });
-        let org = raw_org.as_deref().and_then(OrgId::parse);
+        let org = crate::path::parsed_param(parts, state, "org", OrgId::parse).await;
         // Authenticate before saying anything about the org, even that its id is malformed.
         let principal = principal(parts, state, org.as_ref()).await?;
         let org = org.ok_or_else(ApiError::not_found)?;

@@ -7,19 +7,24 @@ use roster_core::{Email, GroupId, UserId};
 
 use crate::{ApiError, AppState};
 
+/// The named path segment, parsed; `None` when it is missing or does not parse.
+pub(crate) async fn parsed_param<T>(
+    parts: &mut Parts,
+    state: &AppState,
+    name: &str,
+    parse: impl Fn(&str) -> Option<T>,
+) -> Option<T> {
+    let params = RawPathParams::from_request_parts(parts, state).await.ok()?;
+    params.iter().find(|(key, _)| *key == name).and_then(|(_, value)| parse(value))
+}
+
 async fn param<T>(
     parts: &mut Parts,
     state: &AppState,
     name: &str,
     parse: impl Fn(&str) -> Option<T>,
 ) -> Result<T, ApiError> {
-    let params =
-        RawPathParams::from_request_parts(parts, state).await.map_err(|_| ApiError::not_found())?;
-    params
-        .iter()
-        .find(|(key, _)| *key == name)
-        .and_then(|(_, value)| parse(value))
-        .ok_or_else(ApiError::not_found)
+    parsed_param(parts, state, name, parse).await.ok_or_else(ApiError::not_found)
 }
 
 /// `{group}`: a 32-hex group id.

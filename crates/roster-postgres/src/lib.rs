@@ -30,7 +30,7 @@ use roster_core::{
 };
 use tokio_postgres::NoTls;
 
-use sql::TxError;
+use sql::{TxError, storage_only};
 
 /// Migrations in order; `roster_migrations` records which have run.
 const MIGRATIONS: &[&str] = &[
@@ -164,14 +164,6 @@ macro_rules! read {
         let $c = $store.client($context).await?;
         $body.await.map_err(|e| e.into_store_error($context))
     }};
-}
-
-/// For writes whose only failures are storage failures.
-fn storage_only(context: &'static str) -> impl Fn(WriteError) -> StoreError {
-    move |e| match e {
-        WriteError::Store(e) => e,
-        refused => StoreError::new(context, refused),
-    }
 }
 
 #[async_trait]

@@ -93,10 +93,7 @@ impl TxError {
 
 impl TxError {
     pub(crate) fn into_store_error(self, context: &'static str) -> StoreError {
-        match self.into_write_error(context) {
-            WriteError::Store(e) => e,
-            other => StoreError::new(context, other),
-        }
+        storage_only(context)(self.into_write_error(context))
     }
 }
 
@@ -136,5 +133,14 @@ pub(crate) fn describe(e: &Error) -> String {
     match e.as_db_error() {
         Some(db) => format!("{} ({}): {}", db.severity(), db.code().code(), db.message()),
         None => format!("{e:?}"),
+    }
+}
+
+/// For work whose only failures are storage failures: a refusal there is a bug, reported
+/// as a storage failure of `context`.
+pub(crate) fn storage_only(context: &'static str) -> impl Fn(WriteError) -> StoreError {
+    move |e| match e {
+        WriteError::Store(e) => e,
+        refused => StoreError::new(context, refused),
     }
 }
