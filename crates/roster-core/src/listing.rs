@@ -135,6 +135,34 @@ impl ListParams {
     pub fn total_pages(&self, total: u64) -> u64 {
         total.div_ceil(self.per_page).max(1)
     }
+
+    /// Where this page's rows lie among `total` (counted in the same snapshot), read from
+    /// whichever end of the order is nearer. A database walks every row an OFFSET skips,
+    /// so the last page of 100,000 rows read forwards walks all of them; read backwards
+    /// it is the first. The order always breaks ties on id, so both directions agree.
+    pub fn window(&self, total: u64) -> Window {
+        if self.unpaged {
+            return Window { limit: None, offset: 0, reversed: false };
+        }
+        let offset = self.offset();
+        let end = offset.saturating_add(self.per_page).min(total);
+        let from_end = total - end;
+        if offset < total && from_end < offset {
+            Window { limit: Some(end - offset), offset: from_end, reversed: true }
+        } else {
+            Window { limit: Some(self.per_page), offset, reversed: false }
+        }
+    }
+}
+
+/// Rows to read for one page: `limit` rows after skipping `offset`, in the listing's
+/// order, or (when `reversed`) in the opposite order, to be turned around after reading.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Window {
+    /// `None`: every row.
+    pub limit: Option<u64>,
+    pub offset: u64,
+    pub reversed: bool,
 }
 
 #[cfg(test)]
@@ -161,6 +189,23 @@ mod tests {
             Err(ValidationErrors::single("sort_by", "The selected sort by is invalid."))
         );
         Ok(())
+    }
+
+    #[test]
+    fn pages_past_the_middle_are_read_from_the_end() {
+        let page = |page, per_page| ListParams { page, per_page, ..ListParams::default() };
+        let forward = |limit, offset| Window { limit: Some(limit), offset, reversed: false };
+        let backward = |limit, offset| Window { limit: Some(limit), offset, reversed: true };
+        // 95 rows, 10 a page: pages 1..=5 forwards, 6..=10 backwards; page 10 holds 5 rows.
+        assert_eq!(page(1, 10).window(95), forward(10, 0));
+        assert_eq!(page(5, 10).window(95), forward(10, 40));
+        assert_eq!(page(6, 10).window(95), backward(10, 35));
+        assert_eq!(page(10, 10).window(95), backward(5, 0));
+        // Past the end, and empty listings: nothing to read either way.
+        assert_eq!(page(11, 10).window(95), forward(10, 100));
+        assert_eq!(page(1, 10).window(0), forward(10, 0));
+        let all = ListParams { unpaged: true, ..ListParams::default() };
+        assert_eq!(all.window(95), Window { limit: None, offset: 0, reversed: false });
     }
 
     #[test]

@@ -3,7 +3,7 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use time::{OffsetDateTime, macros::format_description};
+use time::OffsetDateTime;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Timestamp(i64);
@@ -25,13 +25,37 @@ impl Timestamp {
 
     /// The wire form. Out-of-range values (never produced by `now`) clamp to the epoch.
     pub fn to_rfc3339_millis(self) -> String {
-        let format = format_description!(
-            "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z"
-        );
-        OffsetDateTime::from_unix_timestamp_nanos(i128::from(self.0) * 1_000_000)
-            .ok()
-            .and_then(|t| t.format(&format).ok())
-            .unwrap_or_else(|| "1970-01-01T00:00:00.000Z".to_owned())
+        String::from_utf8_lossy(&self.wire_bytes()).into_owned()
+    }
+
+    /// `YYYY-MM-DDTHH:MM:SS.sssZ` written digit by digit: `time`'s general formatter
+    /// cost 2,000 instructions a timestamp under callgrind, and a page of groups shows 30.
+    fn wire_bytes(self) -> [u8; 24] {
+        let epoch = *b"1970-01-01T00:00:00.000Z";
+        let Ok(t) = OffsetDateTime::from_unix_timestamp_nanos(i128::from(self.0) * 1_000_000)
+        else {
+            return epoch;
+        };
+        let Ok(year) = u16::try_from(t.year()) else { return epoch };
+        if year > 9999 {
+            return epoch;
+        }
+        let mut out = epoch;
+        let mut put = |at: usize, value: u16, width: usize| {
+            let mut value = value;
+            for i in (at..at + width).rev() {
+                out[i] = b'0' + (value % 10) as u8;
+                value /= 10;
+            }
+        };
+        put(0, year, 4);
+        put(5, u16::from(u8::from(t.month())), 2);
+        put(8, u16::from(t.day()), 2);
+        put(11, u16::from(t.hour()), 2);
+        put(14, u16::from(t.minute()), 2);
+        put(17, u16::from(t.second()), 2);
+        put(20, t.millisecond(), 3);
+        out
     }
 
     /// `now` plus a number of days, for expiries.
@@ -42,7 +66,8 @@ impl Timestamp {
 
 impl serde::Serialize for Timestamp {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&self.to_rfc3339_millis())
+        let bytes = self.wire_bytes();
+        s.serialize_str(std::str::from_utf8(&bytes).unwrap_or("1970-01-01T00:00:00.000Z"))
     }
 }
 
@@ -57,5 +82,25 @@ mod tests {
             Timestamp::from_millis(1_718_030_400_123).to_rfc3339_millis(),
             "2024-06-10T14:40:00.123Z"
         );
+        assert_eq!(Timestamp::from_millis(-1).to_rfc3339_millis(), "1969-12-31T23:59:59.999Z");
+        assert_eq!(
+            Timestamp::from_millis(253_402_300_799_999).to_rfc3339_millis(),
+            "9999-12-31T23:59:59.999Z"
+        );
+        // Beyond year 9999 (never produced by `now`): the epoch.
+        assert_eq!(
+            Timestamp::from_millis(253_402_300_800_000).to_rfc3339_millis(),
+            "1970-01-01T00:00:00.000Z"
+        );
+        assert_eq!(
+            Timestamp::from_millis(i64::MAX).to_rfc3339_millis(),
+            "1970-01-01T00:00:00.000Z"
+        );
+    }
+
+    #[test]
+    fn serializes_as_the_wire_form() {
+        let json = serde_json::to_string(&Timestamp::from_millis(1_718_030_400_123));
+        assert_eq!(json.ok().as_deref(), Some("\"2024-06-10T14:40:00.123Z\""));
     }
 }

@@ -92,7 +92,6 @@ pub(crate) async fn list<C: GenericClient>(
         SortField::CreatedAt | SortField::Email => "g.created_at",
         SortField::UpdatedAt => "g.updated_at",
     };
-    let direction = if params.descending { "DESC" } else { "ASC" };
     let q = params.q.as_deref();
     // Without a filter, the org's maintained count; with one, there is nothing to do but count.
     let total: i64 = match q {
@@ -111,21 +110,22 @@ pub(crate) async fn list<C: GenericClient>(
         .await?
         .try_get(0)?,
     };
-    let (limit, offset) = sql::limit_offset(params);
+    let read = sql::PageRead::new(params, total);
+    let direction = read.direction;
     let rows = sql::all(
         c,
         &format!(
             "SELECT {GROUP_WITH_PEOPLE} FROM groups g WHERE g.org_id = $1 {filter}
              ORDER BY {column} {direction}, g.id {direction} LIMIT $3 OFFSET $4"
         ),
-        &[&org.as_str(), &q, &limit, &offset],
+        &[&org.as_str(), &q, &read.limit, &read.offset],
     )
     .await?;
     let items = rows
         .iter()
         .map(|row| group_from_row(row).map(|(_, g)| g))
         .collect::<Result<Vec<_>, _>>()?;
-    Ok(Page { items, total: sql::count(total) })
+    Ok(Page { items: read.in_order(items), total: sql::count(total) })
 }
 
 /// What the reference rules need to know about a name, some member ids and some guest emails.

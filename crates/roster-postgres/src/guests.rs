@@ -63,7 +63,6 @@ pub(crate) async fn list<C: GenericClient>(
         SortField::CreatedAt => "g.created_at",
         SortField::UpdatedAt => "g.updated_at",
     };
-    let direction = if params.descending { "DESC" } else { "ASC" };
     let q = params.q.as_deref();
     let total: i64 = sql::one(
         c,
@@ -72,18 +71,19 @@ pub(crate) async fn list<C: GenericClient>(
     )
     .await?
     .try_get(0)?;
-    let (limit, offset) = sql::limit_offset(params);
+    let read = sql::PageRead::new(params, total);
+    let direction = read.direction;
     let rows = sql::all(
         c,
         &format!(
             "SELECT {GUEST_COLUMNS} FROM guests g WHERE g.org_id = $1 {filter}
              ORDER BY {column} {direction}, g.id {direction} LIMIT $3 OFFSET $4"
         ),
-        &[&org.as_str(), &q, &limit, &offset],
+        &[&org.as_str(), &q, &read.limit, &read.offset],
     )
     .await?;
     let items = rows.iter().map(guest_from_row).collect::<Result<Vec<_>, _>>()?;
-    Ok(Page { items, total: sql::count(total) })
+    Ok(Page { items: read.in_order(items), total: sql::count(total) })
 }
 
 fn refuse(field: &str, message: impl Into<String>) -> TxError {

@@ -158,6 +158,24 @@ macro_rules! in_transaction {
     }};
 }
 
+/// Runs `$body` (a future using `$c`) in one read-only repeatable-read transaction, so
+/// that all its statements see one snapshot (a listing's count and its page).
+macro_rules! read_snapshot {
+    ($store:expr, $context:expr, |$c:ident| $body:expr) => {{
+        let mut client = $store.client($context).await?;
+        let $c = client
+            .build_transaction()
+            .isolation_level(tokio_postgres::IsolationLevel::RepeatableRead)
+            .read_only(true)
+            .start()
+            .await
+            .map_err(|e| StoreError::new($context, sql::describe(&e)))?;
+        let value = $body.await.map_err(|e| e.into_store_error($context))?;
+        $c.commit().await.map_err(|e| StoreError::new($context, sql::describe(&e)))?;
+        Ok(value)
+    }};
+}
+
 /// Runs `$body` (a future using the pooled client `$c`).
 macro_rules! read {
     ($store:expr, $context:expr, |$c:ident| $body:expr) => {{
@@ -200,7 +218,7 @@ impl Store for PgStore {
         org: &OrgId,
         params: &ListParams,
     ) -> Result<Page<Group>, StoreError> {
-        read!(self, "list groups", |c| groups::list(&c, org, params))
+        read_snapshot!(self, "list groups", |c| groups::list(&c, org, params))
     }
 
     async fn group(&self, org: &OrgId, id: &GroupId) -> Result<Option<Group>, StoreError> {
@@ -309,7 +327,7 @@ impl Store for PgStore {
         org: &OrgId,
         params: &ListParams,
     ) -> Result<Page<OrgMember>, StoreError> {
-        read!(self, "list members", |c| people::list_members(&c, org, params))
+        read_snapshot!(self, "list members", |c| people::list_members(&c, org, params))
     }
 
     async fn member(&self, org: &OrgId, id: UserId) -> Result<Option<OrgMember>, StoreError> {
@@ -358,7 +376,7 @@ impl Store for PgStore {
         org: &OrgId,
         params: &ListParams,
     ) -> Result<Page<Guest>, StoreError> {
-        read!(self, "list guests", |c| guests::list(&c, org, params))
+        read_snapshot!(self, "list guests", |c| guests::list(&c, org, params))
     }
 
     async fn guest(&self, org: &OrgId, email: &Email) -> Result<Option<Guest>, StoreError> {

@@ -150,24 +150,24 @@ pub(crate) async fn list_members<C: GenericClient>(
         SortField::CreatedAt => "u.created_at",
         SortField::UpdatedAt => "u.updated_at",
     };
-    let direction = if params.descending { "DESC" } else { "ASC" };
     let q = params.q.as_deref();
     let from = "FROM org_members m JOIN users u ON u.id = m.user_id WHERE m.org_id = $1";
     let total: i64 = sql::one(c, &format!("SELECT count(*) {from} {filter}"), &[&org.as_str(), &q])
         .await?
         .try_get(0)?;
-    let (limit, offset) = sql::limit_offset(params);
+    let read = sql::PageRead::new(params, total);
+    let direction = read.direction;
     let rows = sql::all(
         c,
         &format!(
             "SELECT {MEMBER_COLUMNS} {from} {filter}
              ORDER BY {column} {direction}, u.id {direction} LIMIT $3 OFFSET $4"
         ),
-        &[&org.as_str(), &q, &limit, &offset],
+        &[&org.as_str(), &q, &read.limit, &read.offset],
     )
     .await?;
     let items = rows.iter().map(|row| member_from_row(row, 0)).collect::<Result<Vec<_>, _>>()?;
-    Ok(Page { items, total: sql::count(total) })
+    Ok(Page { items: read.in_order(items), total: sql::count(total) })
 }
 
 pub(crate) async fn organizations_of<C: GenericClient>(

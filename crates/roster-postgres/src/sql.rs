@@ -65,15 +65,35 @@ pub(crate) fn lost_race(e: &Error) -> bool {
     )
 }
 
-/// LIMIT (NULL: none) and OFFSET for a listing.
-pub(crate) fn limit_offset(params: &ListParams) -> (Option<i64>, i64) {
-    if params.unpaged {
-        return (None, 0);
+/// One page of a listing as PostgreSQL reads it: ORDER BY direction, LIMIT (NULL: none)
+/// and OFFSET, from whichever end of the order is nearer (`ListParams::window`).
+pub(crate) struct PageRead {
+    pub direction: &'static str,
+    pub limit: Option<i64>,
+    pub offset: i64,
+    reversed: bool,
+}
+
+impl PageRead {
+    /// `total`: the listing's row count, read in the same snapshot as the page.
+    pub(crate) fn new(params: &ListParams, total: i64) -> Self {
+        let window = params.window(u64::try_from(total).unwrap_or(0));
+        let descending = params.descending != window.reversed;
+        Self {
+            direction: if descending { "DESC" } else { "ASC" },
+            limit: window.limit.map(|limit| i64::try_from(limit).unwrap_or(i64::MAX)),
+            offset: i64::try_from(window.offset).unwrap_or(i64::MAX),
+            reversed: window.reversed,
+        }
     }
-    (
-        Some(i64::try_from(params.per_page).unwrap_or(i64::MAX)),
-        i64::try_from(params.offset()).unwrap_or(i64::MAX),
-    )
+
+    /// The rows read, in the listing's order.
+    pub(crate) fn in_order<T>(&self, mut rows: Vec<T>) -> Vec<T> {
+        if self.reversed {
+            rows.reverse();
+        }
+        rows
+    }
 }
 
 /// What a write's body may fail with: SQL trouble, or the domain refusing the write.

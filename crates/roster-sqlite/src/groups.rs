@@ -11,6 +11,8 @@ use roster_core::{
     AssetId, Email, Group, GroupId, OrgId, OrgMember, StoreError, Timestamp, UserId,
     ValidationErrors, WriteError,
 };
+use std::collections::HashMap;
+
 use rusqlite::{Connection, OptionalExtension, Row, Transaction, params};
 
 use crate::connection::TxError;
@@ -116,7 +118,6 @@ pub(crate) fn list(
         SortField::CreatedAt | SortField::Email => "g.created_at",
         SortField::UpdatedAt => "g.updated_at",
     };
-    let direction = if params.descending { "DESC" } else { "ASC" };
     let q = params.q.as_deref();
 
     // Without a filter, the org's maintained count; with one, there is nothing to do but count.
@@ -130,19 +131,57 @@ pub(crate) fn list(
             .prepare_cached(&format!("SELECT count(*) FROM groups g WHERE g.org_id = ?1 {filter}"))?
             .query_row(params![org.as_str(), q], |row| row.get(0))?,
     };
-    let (limit, offset) = crate::limit_offset(params);
+    let read = crate::PageRead::new(params, total);
+    let direction = read.direction;
     let mut stmt = conn.prepare_cached(&format!(
         "SELECT {GROUP_COLUMNS} FROM groups g WHERE g.org_id = ?1 {filter}
          ORDER BY {column} {direction}, g.id {direction} LIMIT ?3 OFFSET ?4"
     ))?;
     let found = stmt
-        .query_map(params![org.as_str(), q, limit, offset], group_from_row)?
+        .query_map(params![org.as_str(), q, read.limit, read.offset], group_from_row)?
         .collect::<rusqlite::Result<Vec<_>>>()?;
-    let items = found
-        .into_iter()
-        .map(|found| with_people(conn, found))
-        .collect::<rusqlite::Result<Vec<_>>>()?;
+    let items = with_people_of_all(conn, read.in_order(found))?;
     Ok(Page { items, total: u64::try_from(total).unwrap_or(0) })
+}
+
+/// `with_people` for a page of groups, in two statements rather than two per group.
+/// (Joined from `json_each` rather than `IN (SELECT …)`, which builds a temporary index.)
+fn with_people_of_all(conn: &Connection, found: Vec<(i64, Group)>) -> rusqlite::Result<Vec<Group>> {
+    if found.len() < 2 {
+        return found.into_iter().map(|found| with_people(conn, found)).collect();
+    }
+    let pks =
+        format!("[{}]", found.iter().map(|(pk, _)| pk.to_string()).collect::<Vec<_>>().join(","));
+    let mut members: HashMap<i64, Vec<UserId>> = HashMap::new();
+    let mut stmt = conn.prepare_cached(
+        "SELECT gm.group_pk, gm.user_id FROM json_each(?1) j JOIN group_members gm ON gm.group_pk = j.value",
+    )?;
+    let mut rows = stmt.query([&pks])?;
+    while let Some(row) = rows.next()? {
+        if let Some(id) = UserId::new(row.get(1)?) {
+            members.entry(row.get(0)?).or_default().push(id);
+        }
+    }
+    let mut guests: HashMap<i64, Vec<Email>> = HashMap::new();
+    let mut stmt = conn.prepare_cached(
+        "SELECT gg.group_pk, gg.email FROM json_each(?1) j JOIN group_guests gg ON gg.group_pk = j.value",
+    )?;
+    let mut rows = stmt.query([&pks])?;
+    while let Some(row) = rows.next()? {
+        guests.entry(row.get(0)?).or_default().push(Email::from_stored(row.get(1)?));
+    }
+    Ok(found
+        .into_iter()
+        .map(|(pk, mut group)| {
+            // The same orders as `member_ids` and `guest_emails` (SQLite's BINARY
+            // collation compares UTF-8 bytes, as `str`'s `Ord` does).
+            group.members = members.remove(&pk).unwrap_or_default();
+            group.members.sort_unstable();
+            group.guests = guests.remove(&pk).unwrap_or_default();
+            group.guests.sort_unstable();
+            group
+        })
+        .collect())
 }
 
 /// Looks up, inside the write's transaction, what the reference rules need to know

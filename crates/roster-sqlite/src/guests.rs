@@ -83,20 +83,20 @@ pub(crate) fn list(
         SortField::CreatedAt => "created_at",
         SortField::UpdatedAt => "updated_at",
     };
-    let direction = if params.descending { "DESC" } else { "ASC" };
     let q = params.q.as_deref();
     let total: i64 = conn
         .prepare_cached(&format!("SELECT count(*) FROM guests WHERE org_id = ?1 {filter}"))?
         .query_row(params![org.as_str(), q], |row| row.get(0))?;
-    let (limit, offset) = crate::limit_offset(params);
+    let read = crate::PageRead::new(params, total);
+    let direction = read.direction;
     let mut stmt = conn.prepare_cached(&format!(
         "SELECT {GUEST_COLUMNS} FROM guests g WHERE org_id = ?1 {filter}
          ORDER BY {column} {direction}, id {direction} LIMIT ?3 OFFSET ?4"
     ))?;
     let items = stmt
-        .query_map(params![org.as_str(), q, limit, offset], guest_from_row)?
+        .query_map(params![org.as_str(), q, read.limit, read.offset], guest_from_row)?
         .collect::<rusqlite::Result<Vec<_>>>()?;
-    Ok(Page { items, total: u64::try_from(total).unwrap_or(0) })
+    Ok(Page { items: read.in_order(items), total: u64::try_from(total).unwrap_or(0) })
 }
 
 fn refuse(field: &str, message: impl Into<String>) -> TxError {

@@ -52,14 +52,35 @@ impl SqliteStore {
     }
 }
 
-/// SQLite's LIMIT and OFFSET for a listing (`LIMIT -1`: no limit).
-pub(crate) fn limit_offset(params: &ListParams) -> (i64, i64) {
-    if params.unpaged {
-        return (-1, 0);
+/// One page of a listing as SQLite reads it: ORDER BY direction, LIMIT (-1: none) and
+/// OFFSET, from whichever end of the order is nearer (`ListParams::window`).
+pub(crate) struct PageRead {
+    pub direction: &'static str,
+    pub limit: i64,
+    pub offset: i64,
+    reversed: bool,
+}
+
+impl PageRead {
+    /// `total`: the listing's row count, read in the same snapshot as the page.
+    pub(crate) fn new(params: &ListParams, total: i64) -> Self {
+        let window = params.window(u64::try_from(total).unwrap_or(0));
+        let descending = params.descending != window.reversed;
+        Self {
+            direction: if descending { "DESC" } else { "ASC" },
+            limit: window.limit.map_or(-1, |limit| i64::try_from(limit).unwrap_or(i64::MAX)),
+            offset: i64::try_from(window.offset).unwrap_or(i64::MAX),
+            reversed: window.reversed,
+        }
     }
-    let limit = i64::try_from(params.per_page).unwrap_or(i64::MAX);
-    let offset = i64::try_from(params.offset()).unwrap_or(i64::MAX);
-    (limit, offset)
+
+    /// The rows read, in the listing's order.
+    pub(crate) fn in_order<T>(&self, mut rows: Vec<T>) -> Vec<T> {
+        if self.reversed {
+            rows.reverse();
+        }
+        rows
+    }
 }
 
 /// `sqlite://roster.db` (relative), `sqlite:///var/lib/roster.db` (absolute) or `sqlite:roster.db`.

@@ -282,21 +282,23 @@ pub(crate) fn list_members(
         SortField::CreatedAt => "u.created_at",
         SortField::UpdatedAt => "u.updated_at",
     };
-    let direction = if params.descending { "DESC" } else { "ASC" };
     let q = params.q.as_deref();
     let from = "FROM org_members m JOIN users u ON u.id = m.user_id WHERE m.org_id = ?1";
     let total: i64 = conn
         .prepare_cached(&format!("SELECT count(*) {from} {filter}"))?
         .query_row(params![org.as_str(), q], |row| row.get(0))?;
-    let (limit, offset) = crate::limit_offset(params);
+    let read = crate::PageRead::new(params, total);
+    let direction = read.direction;
     let mut stmt = conn.prepare_cached(&format!(
         "SELECT {MEMBER_COLUMNS} {from} {filter}
          ORDER BY {column} {direction}, u.id {direction} LIMIT ?3 OFFSET ?4"
     ))?;
     let items = stmt
-        .query_map(params![org.as_str(), q, limit, offset], |row| member_from_row(row, 0))?
+        .query_map(params![org.as_str(), q, read.limit, read.offset], |row| {
+            member_from_row(row, 0)
+        })?
         .collect::<rusqlite::Result<Vec<_>>>()?;
-    Ok(Page { items, total: u64::try_from(total).unwrap_or(0) })
+    Ok(Page { items: read.in_order(items), total: u64::try_from(total).unwrap_or(0) })
 }
 
 pub(crate) fn organizations_of(

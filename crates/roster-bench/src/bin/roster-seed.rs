@@ -1,33 +1,42 @@
 //! Seeds a benchmark database through Roster's own storage layer, and prints what the
 //! scenarios need as one JSON object.
 //!
-//! Usage: roster-seed PATH GROUPS BIG_GROUP_MEMBERS
+//! Usage: roster-seed DATABASE_URL GROUPS BIG_GROUP_MEMBERS
+//! (`sqlite://PATH` or `postgres://…`, as `roster --database` takes)
 
-use std::collections::HashSet;
+use std::sync::Arc;
 
 use anyhow::Context;
-use roster_core::groups::parse_create;
+use roster_core::groups::{MAX_PATCH_IDS, parse_create, parse_member_patch};
 use roster_core::model::NewUser;
 use roster_core::token::TokenSecret;
 use roster_core::{Email, Role, Store};
+use roster_postgres::{PgStore, PoolOptions};
 use roster_sqlite::SqliteStore;
 use serde_json::json;
 
 fn main() -> anyhow::Result<()> {
     let mut args = std::env::args().skip(1);
-    let path = args.next().context("PATH")?;
+    let url = args.next().context("DATABASE_URL")?;
     let groups: usize = args.next().context("GROUPS")?.parse()?;
     let big: usize = args.next().context("BIG_GROUP_MEMBERS")?.parse()?;
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?
-        .block_on(seed(&path, groups, big))
+        .block_on(seed(&url, groups, big))
 }
 
-async fn seed(path: &str, groups: usize, big: usize) -> anyhow::Result<()> {
-    let store = SqliteStore::open(std::path::Path::new(path))?;
-    // Seeding is not a user's write: skip the per-commit fsync, then restore it.
-    store.set_bulk_load(true)?;
+async fn seed(url: &str, groups: usize, big: usize) -> anyhow::Result<()> {
+    let mut sqlite = None;
+    let store: Arc<dyn Store> = if let Some(path) = url.strip_prefix("sqlite://") {
+        let store = Arc::new(SqliteStore::open(std::path::Path::new(path))?);
+        // Seeding is not a user's write: skip the per-commit fsync, then restore it.
+        store.set_bulk_load(true)?;
+        sqlite = Some(Arc::clone(&store));
+        store
+    } else {
+        Arc::new(PgStore::connect(url, &PoolOptions::default()).await?)
+    };
     // The many-groups org and the huge-group org are apart, so that listing scenarios
     // measure 100,000 ordinary groups, not one 100,000-member group on their first page.
     let org = store.create_org("Bench").await?.id;
@@ -57,28 +66,46 @@ async fn seed(path: &str, groups: usize, big: usize) -> anyhow::Result<()> {
         .await?
         .group
         .id;
-    let all: Vec<i64> = ids.iter().take(big).map(|id| id.get()).collect();
     let huge = store
         .create_group(
             &big_org,
-            &parse_create(&json!({"name": "Huge", "description": "everyone", "members": all}))
+            &parse_create(&json!({"name": "Huge", "description": "everyone"}))
                 .map_err(|e| anyhow::anyhow!("{e:?}"))?,
             None,
         )
         .await?
         .group
         .id;
-    // 1% of the groups mention "needle", for the search scenario.
-    let mut names = HashSet::new();
-    for n in 0..groups.saturating_sub(2) {
-        let marker = if n % 100 == 0 { "needle" } else { "hay" };
-        let name = format!("Group {n:06} {marker}");
-        names.insert(name.clone());
-        let write = parse_create(&json!({"name": name, "description": format!("bench group {n}")}))
-            .map_err(|e| anyhow::anyhow!("{e:?}"))?;
-        store.create_group(&org, &write, None).await?;
+    // A request carries at most 1,000 ids, so the huge group fills the way a client
+    // would fill it: PATCH after PATCH.
+    for chunk in ids[..big.min(ids.len())].chunks(MAX_PATCH_IDS) {
+        let add: Vec<i64> = chunk.iter().map(|id| id.get()).collect();
+        let patch =
+            parse_member_patch(&json!({ "add": add })).map_err(|e| anyhow::anyhow!("{e:?}"))?;
+        store.patch_group_members(&big_org, &huge, &patch, None).await?;
     }
-    store.set_bulk_load(false)?;
+    // 1% of the groups mention "needle", for the search scenario. Eight writers at a
+    // time, as a busy server would see them (and PostgreSQL round trips overlap).
+    let mut writers = tokio::task::JoinSet::new();
+    for worker in 0..8 {
+        let store = Arc::clone(&store);
+        let org = org.clone();
+        writers.spawn(async move {
+            for n in (worker..groups.saturating_sub(2)).step_by(8) {
+                let marker = if n % 100 == 0 { "needle" } else { "hay" };
+                let body = json!({"name": format!("Group {n:06} {marker}"), "description": format!("bench group {n}")});
+                let write = parse_create(&body).map_err(|e| anyhow::anyhow!("{e:?}"))?;
+                store.create_group(&org, &write, None).await?;
+            }
+            anyhow::Ok(())
+        });
+    }
+    while let Some(done) = writers.join_next().await {
+        done??;
+    }
+    if let Some(store) = sqlite {
+        store.set_bulk_load(false)?;
+    }
     let outsider = ids.last().map(|id| id.get()).unwrap_or_default();
     println!(
         "{}",
