@@ -17,7 +17,7 @@ use crate::{
 };
 
 /// A failure of the storage itself. Callers log it and answer 500; it never reaches a client.
-#[derive(Debug, thiserror::Error)]
+#[derive(Clone, Debug, thiserror::Error)]
 #[error("storage failure in {context}: {detail}")]
 pub struct StoreError {
     pub context: &'static str,

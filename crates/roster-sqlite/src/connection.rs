@@ -1,12 +1,16 @@
 //! Connections, pragmas, migrations, and the read/write helpers every query goes through.
 
+use std::ops::Deref;
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::mpsc;
+use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
 use roster_core::{StoreError, WriteError};
 use rusqlite::config::DbConfig;
-use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
+use rusqlite::{Connection, OpenFlags, TransactionBehavior};
+use tokio::sync::oneshot;
 
 /// Migrations in order; `PRAGMA user_version` records how many have been applied.
 const MIGRATIONS: &[&str] = &[
@@ -18,21 +22,54 @@ const MIGRATIONS: &[&str] = &[
 /// Idle read connections kept for reuse; more are opened under load and dropped after.
 const MAX_IDLE_READERS: usize = 16;
 
+/// Writes committed together at most (see `writer_loop`).
+const MAX_BATCH: usize = 256;
+
 pub(crate) struct Connections {
     path: PathBuf,
     readers: Mutex<Vec<Connection>>,
-    writer: Arc<Mutex<Connection>>,
+    /// To the writer thread, which owns the one write connection.
+    writer: mpsc::Sender<Job>,
+}
+
+/// A connection inside the writer's open transaction, inside this write's own savepoint.
+pub(crate) struct WriteTx<'a>(&'a Connection);
+
+impl Deref for WriteTx<'_> {
+    type Target = Connection;
+    fn deref(&self) -> &Connection {
+        self.0
+    }
+}
+
+/// One write: runs inside the batch's transaction (or learns that it could not begin),
+/// and gives back what to tell its caller once the batch's fate is known.
+type QueuedWrite = Box<dyn FnOnce(Result<&Connection, &StoreError>) -> Finish + Send>;
+
+/// Work for the writer thread.
+enum Job {
+    Write(QueuedWrite),
+    /// Something that must run outside any transaction (a pragma).
+    Alone(Box<dyn FnOnce(&Connection) + Send>),
+}
+
+/// Answers a write's caller with the batch's commit result; `poisoned` when the write
+/// left the transaction in a state that must not be committed.
+struct Finish {
+    answer: Box<dyn FnOnce(Result<(), StoreError>) + Send>,
+    poisoned: bool,
 }
 
 impl Connections {
     pub(crate) fn open(path: &Path) -> Result<Self, StoreError> {
         let mut writer = open_connection(path)?;
         migrate(&mut writer)?;
-        Ok(Self {
-            path: path.to_owned(),
-            readers: Mutex::new(Vec::new()),
-            writer: Arc::new(Mutex::new(writer)),
-        })
+        let (sender, jobs) = mpsc::channel();
+        std::thread::Builder::new()
+            .name("roster-sqlite-writer".into())
+            .spawn(move || writer_loop(&writer, &jobs))
+            .map_err(|e| StoreError::new("start the writer", e))?;
+        Ok(Self { path: path.to_owned(), readers: Mutex::new(Vec::new()), writer: sender })
     }
 
     /// Runs a one-statement read on this thread with a pooled connection. (A single
@@ -72,24 +109,115 @@ impl Connections {
         })
     }
 
-    /// Runs a write on the blocking pool in one `BEGIN IMMEDIATE` transaction, committed
-    /// only when `f` succeeds; any error rolls everything back.
+    /// Runs a write on the writer thread and answers once it is durable. Writes that queue
+    /// up while a commit waits for the disk are committed together ("group commit"): one
+    /// `BEGIN IMMEDIATE`, each write in its own savepoint (a refused or failed write
+    /// rolls back alone), one `COMMIT` and one fsync for all. Nobody hears of a write
+    /// before its commit, so every acknowledged write survives a crash.
     pub(crate) async fn write<T, F>(&self, context: &'static str, f: F) -> Result<T, WriteError>
     where
         T: Send + 'static,
-        F: FnOnce(&Transaction<'_>) -> Result<T, TxError> + Send + 'static,
+        F: FnOnce(&WriteTx<'_>) -> Result<T, TxError> + Send + 'static,
     {
-        let writer = Arc::clone(&self.writer);
-        let task = tokio::task::spawn_blocking(move || {
-            let mut conn = writer.lock().unwrap_or_else(PoisonError::into_inner);
-            let tx = conn
-                .transaction_with_behavior(TransactionBehavior::Immediate)
-                .map_err(|e| StoreError::new(context, e))?;
-            let value = f(&tx).map_err(|e| e.into_write_error(context))?;
-            tx.commit().map_err(|e| StoreError::new(context, e))?;
-            Ok(value)
-        });
-        task.await.map_err(|e| WriteError::Store(StoreError::new(context, e)))?
+        let (reply, answer) = oneshot::channel::<Result<T, WriteError>>();
+        let job = Job::Write(Box::new(move |conn: Result<&Connection, &StoreError>| {
+            let (outcome, poisoned) = match conn {
+                Ok(conn) => in_savepoint(conn, context, f),
+                Err(e) => (Err(WriteError::Store(e.clone())), false),
+            };
+            let answer = Box::new(move |committed: Result<(), StoreError>| {
+                let result = match (outcome, committed) {
+                    (Ok(value), Ok(())) => Ok(value),
+                    (Ok(_), Err(e)) => Err(WriteError::Store(e)),
+                    // A refused write rolled back alone; its refusal stands either way.
+                    (Err(e), _) => Err(e),
+                };
+                // The caller may have gone away (its connection closed); the write stands.
+                let _ = reply.send(result);
+            });
+            Finish { answer, poisoned }
+        }));
+        self.writer.send(job).map_err(|_| StoreError::new(context, "the writer has stopped"))?;
+        answer.await.map_err(|_| StoreError::new(context, "the write was abandoned"))?
+    }
+}
+
+/// Runs `f` in a savepoint of the open transaction: released when it succeeds, rolled
+/// back (alone) when it fails. `true` beside the outcome: the savepoint itself could not
+/// be managed or `f` panicked, and the whole batch must roll back.
+fn in_savepoint<T>(
+    conn: &Connection,
+    context: &'static str,
+    f: impl FnOnce(&WriteTx<'_>) -> Result<T, TxError>,
+) -> (Result<T, WriteError>, bool) {
+    let store_error = |e: rusqlite::Error| WriteError::Store(StoreError::new(context, e));
+    if let Err(e) = conn.prepare_cached("SAVEPOINT write").and_then(|mut s| s.execute([])) {
+        return (Err(store_error(e)), true);
+    }
+    let outcome = match catch_unwind(AssertUnwindSafe(|| f(&WriteTx(conn)))) {
+        Ok(outcome) => outcome,
+        Err(_) => return (Err(store_error(rusqlite::Error::InvalidQuery)), true),
+    };
+    let end = if outcome.is_ok() { "RELEASE write" } else { "ROLLBACK TO write" };
+    let mut poisoned = conn.prepare_cached(end).and_then(|mut s| s.execute([])).is_err();
+    if outcome.is_err() && !poisoned {
+        poisoned = conn.prepare_cached("RELEASE write").and_then(|mut s| s.execute([])).is_err();
+    }
+    (outcome.map_err(|e| e.into_write_error(context)), poisoned)
+}
+
+/// The writer thread: takes whatever writes are waiting (at most `MAX_BATCH`), runs them
+/// in one transaction, commits, and only then answers them. Ends when the store is dropped.
+fn writer_loop(conn: &Connection, jobs: &mpsc::Receiver<Job>) {
+    let mut next = jobs.recv().ok();
+    while let Some(first) = next.take() {
+        let mut batch = Vec::new();
+        let mut alone = None;
+        match first {
+            Job::Write(write) => batch.push(write),
+            Job::Alone(job) => alone = Some(job),
+        }
+        while alone.is_none() && batch.len() < MAX_BATCH {
+            match jobs.try_recv() {
+                Ok(Job::Write(write)) => batch.push(write),
+                Ok(Job::Alone(job)) => alone = Some(job),
+                Err(_) => break,
+            }
+        }
+        if !batch.is_empty() {
+            commit_batch(conn, batch);
+        }
+        if let Some(job) = alone {
+            job(conn);
+        }
+        next = jobs.recv().ok();
+    }
+}
+
+fn commit_batch(conn: &Connection, batch: Vec<QueuedWrite>) {
+    let begin = conn
+        .prepare_cached("BEGIN IMMEDIATE")
+        .and_then(|mut s| s.execute([]))
+        .map_err(|e| StoreError::new("begin a write", e));
+    if let Err(e) = &begin {
+        for write in batch {
+            (write(Err(e)).answer)(Err(e.clone()));
+        }
+        return;
+    }
+    let finishes: Vec<Finish> = batch.into_iter().map(|write| write(Ok(conn))).collect();
+    let committed = if finishes.iter().any(|finish| finish.poisoned) {
+        let _ = conn.execute_batch("ROLLBACK");
+        Err(StoreError::new("commit", "a write in the batch failed; the batch was rolled back"))
+    } else {
+        conn.prepare_cached("COMMIT").and_then(|mut s| s.execute([])).map(|_| ()).map_err(|e| {
+            // Leave no transaction open behind a failed commit.
+            let _ = conn.execute_batch("ROLLBACK");
+            StoreError::new("commit", e)
+        })
+    };
+    for finish in finishes {
+        (finish.answer)(committed.clone());
     }
 }
 
@@ -178,10 +306,19 @@ fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
 }
 
 impl Connections {
-    pub(crate) fn set_synchronous(&self, level: &str) -> Result<(), StoreError> {
-        let conn = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
-        conn.pragma_update(None, "synchronous", level)
-            .map_err(|e| StoreError::new("synchronous", e))
+    /// Sets the writer's `PRAGMA synchronous` (outside any transaction, between batches).
+    pub(crate) fn set_synchronous(&self, level: &'static str) -> Result<(), StoreError> {
+        let (reply, answer) = mpsc::channel();
+        let job = Job::Alone(Box::new(move |conn: &Connection| {
+            let _ = reply.send(
+                conn.pragma_update(None, "synchronous", level)
+                    .map_err(|e| StoreError::new("synchronous", e)),
+            );
+        }));
+        self.writer
+            .send(job)
+            .map_err(|_| StoreError::new("synchronous", "the writer has stopped"))?;
+        answer.recv().map_err(|_| StoreError::new("synchronous", "the writer has stopped"))?
     }
 
     /// A write that can only fail in storage (no domain refusal is possible).
@@ -192,7 +329,7 @@ impl Connections {
     ) -> Result<T, StoreError>
     where
         T: Send + 'static,
-        F: FnOnce(&Transaction<'_>) -> Result<T, TxError> + Send + 'static,
+        F: FnOnce(&WriteTx<'_>) -> Result<T, TxError> + Send + 'static,
     {
         self.write(context, f).await.map_err(|e| match e {
             WriteError::Store(e) => e,

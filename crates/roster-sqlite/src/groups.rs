@@ -13,9 +13,9 @@ use roster_core::{
 };
 use std::collections::HashMap;
 
-use rusqlite::{Connection, OptionalExtension, Row, Transaction, params};
+use rusqlite::{Connection, OptionalExtension, Row, params};
 
-use crate::connection::TxError;
+use crate::connection::{TxError, WriteTx};
 
 const GROUP_COLUMNS: &str = "g.pk, g.id, g.name, g.description, g.member_count, g.guest_count, \
      g.version, g.created_at, g.updated_at, g.logo_asset_id, g.logo_filename, g.logo_content_type, \
@@ -64,7 +64,7 @@ fn find(conn: &Connection, org: &OrgId, id: &GroupId) -> rusqlite::Result<Option
 
 /// The group as a write sees it, refused when missing or when `If-Match` names another version.
 fn find_for_write(
-    tx: &Transaction<'_>,
+    tx: &WriteTx<'_>,
     org: &OrgId,
     id: &GroupId,
     if_match: Option<&IfMatch>,
@@ -187,7 +187,7 @@ fn with_people_of_all(conn: &Connection, found: Vec<(i64, Group)>) -> rusqlite::
 /// Looks up, inside the write's transaction, what the reference rules need to know
 /// about a name, some member ids and some guest emails.
 fn reference_facts<'a>(
-    tx: &Transaction<'_>,
+    tx: &WriteTx<'_>,
     org: &OrgId,
     name_key: Option<String>,
     except_pk: Option<i64>,
@@ -229,7 +229,7 @@ fn invalid(errors: ValidationErrors) -> TxError {
 }
 
 fn check_write(
-    tx: &Transaction<'_>,
+    tx: &WriteTx<'_>,
     org: &OrgId,
     write: &GroupWrite,
     except_pk: Option<i64>,
@@ -248,12 +248,7 @@ fn check_write(
 }
 
 /// Inserts members; answers how many were not there before.
-fn add_members(
-    tx: &Transaction<'_>,
-    org: &OrgId,
-    pk: i64,
-    ids: &[UserId],
-) -> rusqlite::Result<i64> {
+fn add_members(tx: &WriteTx<'_>, org: &OrgId, pk: i64, ids: &[UserId]) -> rusqlite::Result<i64> {
     let mut insert = tx.prepare_cached(
         "INSERT INTO group_members (group_pk, org_id, user_id) VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING",
     )?;
@@ -265,7 +260,7 @@ fn add_members(
 }
 
 /// Deletes members; answers how many were there.
-fn remove_members(tx: &Transaction<'_>, pk: i64, ids: &[UserId]) -> rusqlite::Result<i64> {
+fn remove_members(tx: &WriteTx<'_>, pk: i64, ids: &[UserId]) -> rusqlite::Result<i64> {
     let mut delete =
         tx.prepare_cached("DELETE FROM group_members WHERE group_pk = ?1 AND user_id = ?2")?;
     let mut removed = 0;
@@ -277,7 +272,7 @@ fn remove_members(tx: &Transaction<'_>, pk: i64, ids: &[UserId]) -> rusqlite::Re
 
 /// Inserts guests (emails new to the org become its guests first); answers how many were new.
 fn add_guests(
-    tx: &Transaction<'_>,
+    tx: &WriteTx<'_>,
     org: &OrgId,
     pk: i64,
     emails: &[Email],
@@ -298,7 +293,7 @@ fn add_guests(
     Ok(added)
 }
 
-fn remove_guests(tx: &Transaction<'_>, pk: i64, emails: &[Email]) -> rusqlite::Result<i64> {
+fn remove_guests(tx: &WriteTx<'_>, pk: i64, emails: &[Email]) -> rusqlite::Result<i64> {
     let mut delete =
         tx.prepare_cached("DELETE FROM group_guests WHERE group_pk = ?1 AND email = ?2")?;
     let mut removed = 0;
@@ -310,7 +305,7 @@ fn remove_guests(tx: &Transaction<'_>, pk: i64, emails: &[Email]) -> rusqlite::R
 
 /// Records a change to a group: new version, new `updated_at`, counts moved by the deltas.
 fn touch(
-    tx: &Transaction<'_>,
+    tx: &WriteTx<'_>,
     pk: i64,
     member_delta: i64,
     guest_delta: i64,
@@ -326,7 +321,7 @@ fn touch(
 
 /// An earlier create with this key, if it is still remembered.
 fn replay(
-    tx: &Transaction<'_>,
+    tx: &WriteTx<'_>,
     org: &OrgId,
     key: &IdempotencyKey,
     now: Timestamp,
@@ -356,7 +351,7 @@ fn replay(
 }
 
 pub(crate) fn create(
-    tx: &Transaction<'_>,
+    tx: &WriteTx<'_>,
     org: &OrgId,
     write: &GroupWrite,
     idempotency: Option<&IdempotencyKey>,
@@ -427,7 +422,7 @@ pub(crate) fn create(
 }
 
 pub(crate) fn update(
-    tx: &Transaction<'_>,
+    tx: &WriteTx<'_>,
     org: &OrgId,
     id: &GroupId,
     write: &GroupWrite,
@@ -484,7 +479,7 @@ pub(crate) fn update(
 }
 
 pub(crate) fn delete(
-    tx: &Transaction<'_>,
+    tx: &WriteTx<'_>,
     org: &OrgId,
     id: &GroupId,
     if_match: Option<&IfMatch>,
@@ -497,13 +492,13 @@ pub(crate) fn delete(
 }
 
 /// The group after a patch, without its lists (see `Store::patch_group_members`).
-fn reload_summary(tx: &Transaction<'_>, org: &OrgId, id: &GroupId) -> Result<Group, TxError> {
+fn reload_summary(tx: &WriteTx<'_>, org: &OrgId, id: &GroupId) -> Result<Group, TxError> {
     let (_, group) = find(tx, org, id)?.ok_or(WriteError::NotFound)?;
     Ok(group)
 }
 
 pub(crate) fn patch_members(
-    tx: &Transaction<'_>,
+    tx: &WriteTx<'_>,
     org: &OrgId,
     id: &GroupId,
     patch: &MembershipPatch<MemberRef>,
@@ -523,7 +518,7 @@ pub(crate) fn patch_members(
 }
 
 pub(crate) fn patch_guests(
-    tx: &Transaction<'_>,
+    tx: &WriteTx<'_>,
     org: &OrgId,
     id: &GroupId,
     patch: &MembershipPatch<GuestRef>,
@@ -608,7 +603,7 @@ pub(crate) fn groups_of_members(
 
 /// A member who leaves the org leaves each of its groups; each of those groups changes.
 pub(crate) fn remove_member_everywhere(
-    tx: &Transaction<'_>,
+    tx: &WriteTx<'_>,
     org: &OrgId,
     user: UserId,
     now: Timestamp,
@@ -626,7 +621,7 @@ pub(crate) fn remove_member_everywhere(
 
 /// A guest who is deleted, disabled or converted leaves each of the org's groups.
 pub(crate) fn remove_guest_everywhere(
-    tx: &Transaction<'_>,
+    tx: &WriteTx<'_>,
     org: &OrgId,
     email: &Email,
     now: Timestamp,
@@ -643,7 +638,7 @@ pub(crate) fn remove_guest_everywhere(
 }
 
 pub(crate) fn set_logo(
-    tx: &Transaction<'_>,
+    tx: &WriteTx<'_>,
     org: &OrgId,
     id: &GroupId,
     logo: &NewLogo,
@@ -672,11 +667,7 @@ pub(crate) fn set_logo(
     get(tx, org, id)?.ok_or_else(|| WriteError::NotFound.into())
 }
 
-pub(crate) fn delete_logo(
-    tx: &Transaction<'_>,
-    org: &OrgId,
-    id: &GroupId,
-) -> Result<Group, TxError> {
+pub(crate) fn delete_logo(tx: &WriteTx<'_>, org: &OrgId, id: &GroupId) -> Result<Group, TxError> {
     let (pk, group) = find_for_write(tx, org, id, None)?;
     if group.logo.is_none() {
         return Err(WriteError::NotFound.into());

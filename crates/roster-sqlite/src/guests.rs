@@ -7,9 +7,9 @@ use roster_core::store::GuestOutcome;
 use roster_core::validation::messages;
 use roster_core::{Email, OrgId, StoreError, Timestamp, UserId, ValidationErrors, WriteError};
 use rusqlite::types::Type;
-use rusqlite::{Connection, OptionalExtension, Row, Transaction, params};
+use rusqlite::{Connection, OptionalExtension, Row, params};
 
-use crate::connection::TxError;
+use crate::connection::{TxError, WriteTx};
 
 const GUEST_COLUMNS: &str = "g.id, g.email, g.first_name, g.last_name, g.status, g.details, \
      g.associated_members, g.disabled_at, g.created_at, g.updated_at";
@@ -105,7 +105,7 @@ fn refuse(field: &str, message: impl Into<String>) -> TxError {
 
 /// Whether the email is an active or invited member's: such a person cannot be a guest.
 pub(crate) fn is_current_member(
-    tx: &Transaction<'_>,
+    tx: &WriteTx<'_>,
     org: &OrgId,
     email: &Email,
 ) -> rusqlite::Result<bool> {
@@ -120,7 +120,7 @@ fn details_json(details: &GuestDetails) -> Result<String, TxError> {
     serde_json::to_string(details).map_err(|e| StoreError::new("guest details", e).into())
 }
 
-pub(crate) fn create(tx: &Transaction<'_>, org: &OrgId, new: &NewGuest) -> Result<Guest, TxError> {
+pub(crate) fn create(tx: &WriteTx<'_>, org: &OrgId, new: &NewGuest) -> Result<Guest, TxError> {
     if is_current_member(tx, org, &new.email)? {
         return Err(refuse("email", "The email belongs to a member of this organization."));
     }
@@ -143,12 +143,12 @@ pub(crate) fn create(tx: &Transaction<'_>, org: &OrgId, new: &NewGuest) -> Resul
     reload(tx, org, &new.email)
 }
 
-fn reload(tx: &Transaction<'_>, org: &OrgId, email: &Email) -> Result<Guest, TxError> {
+fn reload(tx: &WriteTx<'_>, org: &OrgId, email: &Email) -> Result<Guest, TxError> {
     get(tx, org, email)?.ok_or_else(|| StoreError::new("guest", "guest vanished").into())
 }
 
 pub(crate) fn set_associated_members(
-    tx: &Transaction<'_>,
+    tx: &WriteTx<'_>,
     org: &OrgId,
     email: &Email,
     members: &[(usize, UserId)],
@@ -179,7 +179,7 @@ pub(crate) fn set_associated_members(
 
 /// Makes the email an active guest of the org (a member converted to a guest).
 pub(crate) fn become_guest(
-    tx: &Transaction<'_>,
+    tx: &WriteTx<'_>,
     org: &OrgId,
     email: &Email,
     first_name: &str,
@@ -197,7 +197,7 @@ pub(crate) fn become_guest(
 }
 
 pub(crate) fn action(
-    tx: &Transaction<'_>,
+    tx: &WriteTx<'_>,
     org: &OrgId,
     email: &Email,
     action: GuestAction,

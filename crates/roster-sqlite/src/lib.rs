@@ -2,9 +2,10 @@
 //!
 //! Reads run on the calling thread with a pooled connection and cached prepared
 //! statements: they are index lookups that finish in microseconds, far less than a hop
-//! to the blocking pool would cost. Writes go to the blocking pool and share one writer
-//! connection, since SQLite admits one writer at a time anyway; each runs in a
-//! `BEGIN IMMEDIATE` transaction so it never fails half-way on a lock upgrade.
+//! to another thread would cost. Writes go to one writer thread with one connection,
+//! since SQLite admits one writer at a time anyway; writes that arrive while a commit
+//! waits for its fsync are committed together in one `BEGIN IMMEDIATE` transaction, each
+//! in its own savepoint (see `connection::Connections::write`).
 
 mod connection;
 mod groups;
@@ -439,5 +440,36 @@ mod tests {
         assert_eq!(path_from_url("sqlite:x.db?mode=rwc").ok(), Some(PathBuf::from("x.db")));
         assert!(path_from_url("sqlite::memory:").is_err());
         assert!(path_from_url("postgres://x").is_err());
+    }
+
+    /// Writes queued together commit together; a refused one rolls back alone, and each
+    /// sees the writes before it in its batch (the second of two equal names is refused).
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn batched_writes_commit_together_and_fail_alone() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = std::sync::Arc::new(SqliteStore::open(&dir.path().join("t.db")).expect("open"));
+        let org = store.create_org("Batch").await.expect("org").id;
+        let mut writes = tokio::task::JoinSet::new();
+        for n in 0..64 {
+            let (store, org) = (std::sync::Arc::clone(&store), org.clone());
+            writes.spawn(async move {
+                let body =
+                    serde_json::json!({"name": format!("Team {}", n / 2), "description": "d"});
+                let write = roster_core::groups::parse_create(&body).expect("valid");
+                store.create_group(&org, &write, None).await
+            });
+        }
+        let (mut created, mut refused) = (0, 0);
+        while let Some(outcome) = writes.join_next().await {
+            match outcome.expect("task") {
+                Ok(_) => created += 1,
+                Err(WriteError::Invalid(_)) => refused += 1,
+                Err(other) => panic!("unexpected {other:?}"),
+            }
+        }
+        assert_eq!((created, refused), (32, 32));
+        let params = ListParams { per_page: 100, ..ListParams::default() };
+        let page = store.list_groups(&org, &params).await.expect("list");
+        assert_eq!((page.total, page.items.len()), (32, 32));
     }
 }

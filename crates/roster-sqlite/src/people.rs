@@ -11,9 +11,9 @@ use roster_core::{
     ValidationErrors, WriteError, fold_case,
 };
 use rusqlite::types::{FromSql, FromSqlError, FromSqlResult, ValueRef};
-use rusqlite::{Connection, OptionalExtension, Row, Transaction, params};
+use rusqlite::{Connection, OptionalExtension, Row, params};
 
-use crate::connection::TxError;
+use crate::connection::{TxError, WriteTx};
 
 struct StoredRole(Role);
 struct StoredStatus(MemberStatus);
@@ -132,7 +132,7 @@ fn find_org(conn: &Connection, org: &OrgId) -> rusqlite::Result<Option<Organizat
     .optional()
 }
 
-pub(crate) fn create_org(tx: &Transaction<'_>, name: &str) -> Result<Organization, TxError> {
+pub(crate) fn create_org(tx: &WriteTx<'_>, name: &str) -> Result<Organization, TxError> {
     let org = Organization {
         id: OrgId::generate().map_err(|e| StoreError::new("generate org id", e))?,
         name: name.to_owned(),
@@ -153,7 +153,7 @@ pub(crate) fn create_org(tx: &Transaction<'_>, name: &str) -> Result<Organizatio
 }
 
 pub(crate) fn set_org_allow(
-    tx: &Transaction<'_>,
+    tx: &WriteTx<'_>,
     org: &OrgId,
     allow: bool,
 ) -> Result<Organization, TxError> {
@@ -166,7 +166,7 @@ pub(crate) fn set_org_allow(
 
 /// Adds a member to the org; an existing account (same email) joins as it is.
 pub(crate) fn add_member(
-    tx: &Transaction<'_>,
+    tx: &WriteTx<'_>,
     org: &OrgId,
     new: &NewUser,
 ) -> Result<OrgMember, TxError> {
@@ -201,7 +201,7 @@ pub(crate) fn add_member(
 }
 
 fn create_account(
-    tx: &Transaction<'_>,
+    tx: &WriteTx<'_>,
     email: &Email,
     first_name: &str,
     last_name: &str,
@@ -233,7 +233,7 @@ fn create_account(
 
 /// The account with this email, created if there is none.
 pub(crate) fn account_for(
-    tx: &Transaction<'_>,
+    tx: &WriteTx<'_>,
     email: &Email,
     first_name: &str,
     last_name: &str,
@@ -318,13 +318,13 @@ fn conflict(field: &str, message: &str) -> TxError {
     WriteError::Invalid(ValidationErrors::single(field, message)).into()
 }
 
-fn is_guest(tx: &Transaction<'_>, org: &OrgId, email: &Email) -> rusqlite::Result<bool> {
+fn is_guest(tx: &WriteTx<'_>, org: &OrgId, email: &Email) -> rusqlite::Result<bool> {
     tx.prepare_cached("SELECT 1 FROM guests WHERE org_id = ?1 AND email = ?2")?
         .exists(params![org.as_str(), email.as_str()])
 }
 
 pub(crate) fn invite_member(
-    tx: &Transaction<'_>,
+    tx: &WriteTx<'_>,
     org: &OrgId,
     invite: &Invite,
 ) -> Result<OrgMember, TxError> {
@@ -353,7 +353,7 @@ pub(crate) fn invite_member(
 }
 
 pub(crate) fn update_member(
-    tx: &Transaction<'_>,
+    tx: &WriteTx<'_>,
     org: &OrgId,
     id: UserId,
     changes: &MemberChanges,
@@ -386,7 +386,7 @@ pub(crate) fn update_member(
 }
 
 pub(crate) fn member_action(
-    tx: &Transaction<'_>,
+    tx: &WriteTx<'_>,
     org: &OrgId,
     id: UserId,
     action: MemberAction,
@@ -452,7 +452,7 @@ pub(crate) fn member_action(
 
 /// Makes the account with this email an invited member (converting a guest).
 pub(crate) fn become_invited_member(
-    tx: &Transaction<'_>,
+    tx: &WriteTx<'_>,
     org: &OrgId,
     email: &Email,
     first_name: &str,
@@ -473,7 +473,7 @@ pub(crate) fn become_invited_member(
 }
 
 pub(crate) fn create_token(
-    tx: &Transaction<'_>,
+    tx: &WriteTx<'_>,
     org: &OrgId,
     user: UserId,
     hash: &TokenHash,
@@ -508,7 +508,7 @@ pub(crate) fn create_token(
 }
 
 pub(crate) fn bootstrap_if_empty(
-    tx: &Transaction<'_>,
+    tx: &WriteTx<'_>,
     org_name: &str,
     admin: &NewUser,
     token: &TokenHash,
@@ -555,11 +555,7 @@ pub(crate) fn list_tokens(
     .collect()
 }
 
-pub(crate) fn revoke_token(
-    tx: &Transaction<'_>,
-    org: &OrgId,
-    id: i64,
-) -> Result<TokenRecord, TxError> {
+pub(crate) fn revoke_token(tx: &WriteTx<'_>, org: &OrgId, id: i64) -> Result<TokenRecord, TxError> {
     tx.prepare_cached(
         "UPDATE tokens SET revoked_at = coalesce(revoked_at, ?3) WHERE org_id = ?1 AND id = ?2",
     )?
@@ -570,7 +566,7 @@ pub(crate) fn revoke_token(
         .ok_or(TxError::Refused(WriteError::NotFound))
 }
 
-pub(crate) fn touch_token(tx: &Transaction<'_>, id: i64, now: Timestamp) -> Result<(), TxError> {
+pub(crate) fn touch_token(tx: &WriteTx<'_>, id: i64, now: Timestamp) -> Result<(), TxError> {
     tx.prepare_cached("UPDATE tokens SET last_used_at = ?2 WHERE id = ?1")?
         .execute(params![id, now.millis()])?;
     Ok(())
