@@ -17,6 +17,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0001_init.sql"),
     include_str!("../migrations/0002_group_logos.sql"),
     include_str!("../migrations/0003_group_counts.sql"),
+    include_str!("../migrations/0004_group_search.sql"),
 ];
 
 /// Idle read connections kept for reuse; more are opened under load and dropped after.

@@ -21,6 +21,9 @@ const GROUP_COLUMNS: &str = "g.pk, g.id, g.name, g.description, g.member_count, 
      g.version, g.created_at, g.updated_at, g.logo_asset_id, g.logo_filename, g.logo_content_type, \
      g.logo_version, g.logo_uploaded_at, g.logo_uploaded_from";
 
+/// How many columns `GROUP_COLUMNS` names.
+const GROUP_COLUMN_COUNT: usize = 15;
+
 /// Reads `GROUP_COLUMNS`; the member and guest lists are left empty.
 pub(crate) fn group_from_row(row: &Row<'_>) -> rusqlite::Result<(i64, Group)> {
     Ok((
@@ -107,10 +110,20 @@ pub(crate) fn list(
     params: &ListParams,
 ) -> rusqlite::Result<Page<Group>> {
     // Only fixed fragments are spliced into the SQL; user input is always bound.
-    let filter = if params.q.is_some() {
-        "AND (instr(g.name_key, ?2) > 0 OR instr(g.description_key, ?2) > 0)"
-    } else {
-        "AND ?2 IS NULL"
+    // A `q` of three characters or more is looked up in the trigram index (migration
+    // 0004), whose phrase query finds the groups holding it as a substring; `instr` then
+    // confirms each one, so the index only ever narrows the scan, never changes results.
+    // Shorter ones have no trigram to look up and scan the org's groups.
+    let (from, filter) = match params.q.as_deref() {
+        None => ("groups g", "AND ?2 IS NULL"),
+        Some(q) if q.chars().count() >= 3 => (
+            "group_search CROSS JOIN groups g ON g.pk = group_search.rowid",
+            "AND group_search MATCH '\"' || replace(?2, '\"', '\"\"') || '\"'
+             AND (instr(g.name_key, ?2) > 0 OR instr(g.description_key, ?2) > 0)",
+        ),
+        Some(_) => {
+            ("groups g", "AND (instr(g.name_key, ?2) > 0 OR instr(g.description_key, ?2) > 0)")
+        }
     };
     let column = match params.sort {
         SortField::Name => "g.name_key",
@@ -118,29 +131,52 @@ pub(crate) fn list(
         SortField::CreatedAt | SortField::Email => "g.created_at",
         SortField::UpdatedAt => "g.updated_at",
     };
-    let q = params.q.as_deref();
-
-    // Without a filter, the org's maintained count; with one, there is nothing to do but count.
-    let total: i64 = match q {
-        None => conn
+    let Some(q) = params.q.as_deref() else {
+        // The org's maintained count, then the page from the nearer end.
+        let total: i64 = conn
             .prepare_cached("SELECT group_count FROM organizations WHERE id = ?1")?
             .query_row([org.as_str()], |row| row.get(0))
             .optional()?
-            .unwrap_or(0),
-        Some(_) => conn
-            .prepare_cached(&format!("SELECT count(*) FROM groups g WHERE g.org_id = ?1 {filter}"))?
-            .query_row(params![org.as_str(), q], |row| row.get(0))?,
+            .unwrap_or(0);
+        let read = crate::PageRead::new(params, total);
+        let direction = read.direction;
+        let mut stmt = conn.prepare_cached(&format!(
+            "SELECT {GROUP_COLUMNS} FROM {from} WHERE g.org_id = ?1 {filter}
+             ORDER BY {column} {direction}, g.id {direction} LIMIT ?3 OFFSET ?4"
+        ))?;
+        let found = stmt
+            .query_map(
+                params![org.as_str(), None::<&str>, read.limit, read.offset],
+                group_from_row,
+            )?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        let items = with_people_of_all(conn, read.in_order(found))?;
+        return Ok(Page { items, total: u64::try_from(total).unwrap_or(0) });
     };
-    let read = crate::PageRead::new(params, total);
-    let direction = read.direction;
+    // With a filter, the matches are found once: counted over the whole result by the
+    // window function while the page is cut from it, rather than a count and a page
+    // query each finding them all again.
+    let (limit, offset) = crate::limit_offset(params);
+    let direction = if params.descending { "DESC" } else { "ASC" };
     let mut stmt = conn.prepare_cached(&format!(
-        "SELECT {GROUP_COLUMNS} FROM groups g WHERE g.org_id = ?1 {filter}
+        "SELECT {GROUP_COLUMNS}, count(*) OVER () FROM {from} WHERE g.org_id = ?1 {filter}
          ORDER BY {column} {direction}, g.id {direction} LIMIT ?3 OFFSET ?4"
     ))?;
+    let mut total = None;
     let found = stmt
-        .query_map(params![org.as_str(), q, read.limit, read.offset], group_from_row)?
+        .query_map(params![org.as_str(), q, limit, offset], |row| {
+            total = Some(row.get::<_, i64>(GROUP_COLUMN_COUNT)?);
+            group_from_row(row)
+        })?
         .collect::<rusqlite::Result<Vec<_>>>()?;
-    let items = with_people_of_all(conn, read.in_order(found))?;
+    let total = match total {
+        Some(total) => total,
+        // A page past the end holds no row to carry the count.
+        None => conn
+            .prepare_cached(&format!("SELECT count(*) FROM {from} WHERE g.org_id = ?1 {filter}"))?
+            .query_row(params![org.as_str(), q], |row| row.get(0))?,
+    };
+    let items = with_people_of_all(conn, found)?;
     Ok(Page { items, total: u64::try_from(total).unwrap_or(0) })
 }
 

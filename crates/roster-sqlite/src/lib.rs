@@ -53,6 +53,16 @@ impl SqliteStore {
     }
 }
 
+/// SQLite's LIMIT and OFFSET for a page read forwards (`LIMIT -1`: no limit).
+pub(crate) fn limit_offset(params: &ListParams) -> (i64, i64) {
+    if params.unpaged {
+        return (-1, 0);
+    }
+    let limit = i64::try_from(params.per_page).unwrap_or(i64::MAX);
+    let offset = i64::try_from(params.offset()).unwrap_or(i64::MAX);
+    (limit, offset)
+}
+
 /// One page of a listing as SQLite reads it: ORDER BY direction, LIMIT (-1: none) and
 /// OFFSET, from whichever end of the order is nearer (`ListParams::window`).
 pub(crate) struct PageRead {

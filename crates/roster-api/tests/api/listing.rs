@@ -237,6 +237,38 @@ async fn q_matches_name_or_description_ignoring_case_with_form_decoding() {
 }
 
 roster_test! {
+async fn q_finds_exact_substrings_through_renames_deletes_and_query_syntax() {
+    // Three characters or more go through the trigram index; its query language must
+    // mean nothing here, and renames and deletes must show at once.
+    let app = TestApp::new().await;
+    let quoted = app.create_group(json!({"name": "Say \"hi\" AND bye*", "description": "d"})).await;
+    app.create_group(json!({"name": "Ops", "description": "NEAR(a b) col:umn -x ^y"})).await;
+    let renamed = app.create_group(json!({"name": "Alpha squad", "description": "d"})).await;
+    app.create_group(json!({"name": "Beta squad", "description": "d"})).await;
+    assert_eq!(names(&app, "q=%22hi%22%20and").await, vec!["Say \"hi\" AND bye*"]);
+    assert_eq!(names(&app, "q=bye*").await, vec!["Say \"hi\" AND bye*"]);
+    assert_eq!(names(&app, "q=near(a").await, vec!["Ops"]);
+    assert_eq!(names(&app, "q=col:umn%20-x%20%5Ey").await, vec!["Ops"]);
+    assert_eq!(names(&app, "q=%22%22%22").await, Vec::<String>::new());
+    assert_eq!(names(&app, "q=squad&sort_by=name").await, vec!["Alpha squad", "Beta squad"]);
+    // Trigrams in a row that are not one substring do not match.
+    assert_eq!(names(&app, "q=squadbeta").await, Vec::<String>::new());
+    let path = app.org_path(&format!("/groups/{}", renamed["id"].as_str().expect("id")));
+    app.put(&path, &app.admin.token, &json!({"name": "Gamma team"})).await;
+    assert_eq!(names(&app, "q=squad").await, vec!["Beta squad"]);
+    assert_eq!(names(&app, "q=gamma").await, vec!["Gamma team"]);
+    let path = app.org_path(&format!("/groups/{}", quoted["id"].as_str().expect("id")));
+    assert_eq!(app.delete(&path, &app.admin.token).await.status, StatusCode::NO_CONTENT);
+    assert_eq!(names(&app, "q=bye").await, Vec::<String>::new());
+    // Another org's groups never match.
+    let other = app
+        .get(&format!("/organizations/{}/groups?q=squad", app.other_org.as_str()), &app.other_admin.token)
+        .await;
+    assert_eq!(other.json()["data"], json!([]));
+}
+}
+
+roster_test! {
 async fn listing_with_users_nests_each_groups_members() {
     let app = TestApp::new().await;
     app.create_group(json!({"name": "A", "description": "d", "members": [app.admin.id.get()]}))

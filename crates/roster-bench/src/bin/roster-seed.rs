@@ -51,13 +51,28 @@ async fn seed(url: &str, groups: usize, big: usize) -> anyhow::Result<()> {
     let admin = store.add_member(&org, &user(0, Role::Admin)).await?.user.id;
     store.add_member(&big_org, &user(0, Role::Admin)).await?;
     let mut ids = vec![admin];
-    for n in 1..big.max(12) {
-        let id = store.add_member(&big_org, &user(n, Role::Light)).await?.user.id;
-        if n < 12 {
-            store.add_member(&org, &user(n, Role::Light)).await?;
-        }
-        ids.push(id);
+    for n in 1..12 {
+        ids.push(store.add_member(&big_org, &user(n, Role::Light)).await?.user.id);
+        store.add_member(&org, &user(n, Role::Light)).await?;
     }
+    // The rest of the huge group's people, eight writers at a time.
+    let mut writers = tokio::task::JoinSet::new();
+    for worker in 0..8 {
+        let (store, big_org) = (Arc::clone(&store), big_org.clone());
+        writers.spawn(async move {
+            let mut made = Vec::new();
+            for n in (12 + worker..big).step_by(8) {
+                made.push((n, store.add_member(&big_org, &user(n, Role::Light)).await?.user.id));
+            }
+            anyhow::Ok(made)
+        });
+    }
+    let mut rest = Vec::new();
+    while let Some(done) = writers.join_next().await {
+        rest.extend(done??);
+    }
+    rest.sort_by_key(|(n, _)| *n);
+    ids.extend(rest.into_iter().map(|(_, id)| id));
     let secret = TokenSecret::generate()?;
     store.create_token(&org, admin, &secret.hash(), None).await?;
     let ten: Vec<i64> = ids.iter().take(10).map(|id| id.get()).collect();
