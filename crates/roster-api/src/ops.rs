@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use axum::Json;
 use axum::extract::{MatchedPath, State};
-use axum::http::{HeaderValue, Request, StatusCode};
+use axum::http::{HeaderValue, Method, Request, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use roster_core::AssetId;
@@ -61,7 +61,15 @@ impl Default for RandomRequestId {
 impl MakeRequestId for RandomRequestId {
     fn make_request_id<B>(&mut self, _: &Request<B>) -> Option<RequestId> {
         let n = self.counter.fetch_add(1, Ordering::Relaxed);
-        HeaderValue::from_str(&format!("{}{n:016x}", self.prefix)).ok().map(RequestId::new)
+        // The prefix, then the counter in 16 hex digits, written without `format!`.
+        let mut id = [0u8; 32];
+        let prefix = self.prefix.as_bytes();
+        let split = prefix.len().min(16);
+        id[..split].copy_from_slice(&prefix[..split]);
+        for (i, byte) in id[split..split + 16].iter_mut().enumerate() {
+            *byte = b"0123456789abcdef"[((n >> (60 - 4 * i)) & 0xf) as usize];
+        }
+        HeaderValue::from_bytes(&id[..split + 16]).ok().map(RequestId::new)
     }
 }
 
@@ -79,8 +87,8 @@ const BUCKETS: [f64; 10] = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1
 /// Requests by route and status, and latency histograms by route, for `/metrics`.
 #[derive(Default)]
 pub struct Metrics {
-    /// Keyed by "METHOD route", so that a hit needs no allocation.
-    routes: Mutex<HashMap<String, RouteStats>>,
+    /// By route template, then method: a hit borrows both, so counting allocates nothing.
+    routes: Mutex<HashMap<String, Vec<(Method, RouteStats)>>>,
 }
 
 #[derive(Default)]
@@ -92,12 +100,20 @@ struct RouteStats {
 }
 
 impl Metrics {
-    fn record(&self, key: &str, status: u16, seconds: f64) {
+    fn record(&self, method: &Method, route: &str, status: u16, seconds: f64) {
         let mut routes = self.routes.lock().unwrap_or_else(PoisonError::into_inner);
-        if !routes.contains_key(key) {
-            routes.insert(key.to_owned(), RouteStats::default());
+        if !routes.contains_key(route) {
+            routes.insert(route.to_owned(), Vec::new());
         }
-        let Some(stats) = routes.get_mut(key) else { return };
+        let Some(methods) = routes.get_mut(route) else { return };
+        let index = match methods.iter().position(|(m, _)| m == method) {
+            Some(index) => index,
+            None => {
+                methods.push((method.clone(), RouteStats::default()));
+                methods.len() - 1
+            }
+        };
+        let stats = &mut methods[index].1;
         *stats.statuses.entry(status).or_default() += 1;
         for (bucket, bound) in stats.buckets.iter_mut().zip(BUCKETS) {
             if seconds <= bound {
@@ -113,9 +129,8 @@ impl Metrics {
         let routes = self.routes.lock().unwrap_or_else(PoisonError::into_inner);
         let mut keys: Vec<(&str, &str, &RouteStats)> = routes
             .iter()
-            .map(|(key, stats)| {
-                let (method, route) = key.split_once(' ').unwrap_or((key, ""));
-                (method, route, stats)
+            .flat_map(|(route, methods)| {
+                methods.iter().map(move |(method, stats)| (method.as_str(), route.as_str(), stats))
             })
             .collect();
         keys.sort_by(|a, b| (a.1, a.0).cmp(&(b.1, b.0)));
@@ -182,10 +197,16 @@ pub async fn record(
     next: Next,
 ) -> Response {
     let started = Instant::now();
-    let route = request.extensions().get::<MatchedPath>().map_or("unmatched", MatchedPath::as_str);
-    let key = format!("{} {route}", request.method());
+    let method = request.method().clone();
+    let route = request.extensions().get::<MatchedPath>().cloned();
     let response = next.run(request).await;
-    state.metrics.record(&key, response.status().as_u16(), started.elapsed().as_secs_f64());
+    let route = route.as_ref().map_or("unmatched", MatchedPath::as_str);
+    state.metrics.record(
+        &method,
+        route,
+        response.status().as_u16(),
+        started.elapsed().as_secs_f64(),
+    );
     response
 }
 
