@@ -26,6 +26,13 @@ const MAX_IDLE_READERS: usize = 16;
 /// Writes committed together at most (see `writer_loop`).
 const MAX_BATCH: usize = 256;
 
+/// Run by every batch just before COMMIT: applies the search-index changes its writes
+/// queued, in order (see migration 0004 for why they wait).
+const APPLY_QUEUED_INDEX_CHANGES: &str = "
+    INSERT INTO group_search (group_search, rowid, name_key, description_key)
+        SELECT command, pk, name_key, description_key FROM group_search_queue ORDER BY seq;
+    DELETE FROM group_search_queue;";
+
 pub(crate) struct Connections {
     path: PathBuf,
     readers: Mutex<Vec<Connection>>,
@@ -65,6 +72,11 @@ impl Connections {
     pub(crate) fn open(path: &Path) -> Result<Self, StoreError> {
         let mut writer = open_connection(path)?;
         migrate(&mut writer)?;
+        // The writer touches random leaves of the name and id indexes on every create; a
+        // cache that holds them spared it page reads (a tenth of its time in profiles).
+        writer
+            .execute_batch("PRAGMA cache_size = -16384;")
+            .map_err(|e| StoreError::new("configure database", e))?;
         let (sender, jobs) = mpsc::channel();
         std::thread::Builder::new()
             .name("roster-sqlite-writer".into())
@@ -211,11 +223,14 @@ fn commit_batch(conn: &Connection, batch: Vec<QueuedWrite>) {
         let _ = conn.execute_batch("ROLLBACK");
         Err(StoreError::new("commit", "a write in the batch failed; the batch was rolled back"))
     } else {
-        conn.prepare_cached("COMMIT").and_then(|mut s| s.execute([])).map(|_| ()).map_err(|e| {
-            // Leave no transaction open behind a failed commit.
-            let _ = conn.execute_batch("ROLLBACK");
-            StoreError::new("commit", e)
-        })
+        conn.execute_batch(APPLY_QUEUED_INDEX_CHANGES)
+            .and_then(|()| conn.prepare_cached("COMMIT").and_then(|mut s| s.execute([])))
+            .map(|_| ())
+            .map_err(|e| {
+                // Leave no transaction open behind a failed commit.
+                let _ = conn.execute_batch("ROLLBACK");
+                StoreError::new("commit", e)
+            })
     };
     for finish in finishes {
         (finish.answer)(committed.clone());

@@ -481,5 +481,9 @@ mod tests {
         let params = ListParams { per_page: 100, ..ListParams::default() };
         let page = store.list_groups(&org, &params).await.expect("list");
         assert_eq!((page.total, page.items.len()), (32, 32));
+        // The search index took in every batch's changes before its commit.
+        let search =
+            ListParams { q: Some("team 1".into()), per_page: 100, ..ListParams::default() };
+        assert_eq!(store.list_groups(&org, &search).await.expect("search").total, 11);
     }
 }

@@ -7,11 +7,6 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-// glibc's allocator was a quarter of a request's instructions under callgrind (free lists,
-// consolidation); mimalloc's thread-local pages cost a fraction of that.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 fn main() -> ExitCode {
     let args = cli::Args::parse();
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
