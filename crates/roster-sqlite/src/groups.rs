@@ -12,6 +12,7 @@ use roster_core::{
     ValidationErrors, WriteError,
 };
 use std::collections::HashMap;
+use std::fmt::Write as _;
 
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
@@ -186,8 +187,12 @@ fn with_people_of_all(conn: &Connection, found: Vec<(i64, Group)>) -> rusqlite::
     if found.len() < 2 {
         return found.into_iter().map(|found| with_people(conn, found)).collect();
     }
-    let pks =
-        format!("[{}]", found.iter().map(|(pk, _)| pk.to_string()).collect::<Vec<_>>().join(","));
+    let mut pks = String::with_capacity(16 * found.len());
+    for (pk, _) in &found {
+        let separator = if pks.is_empty() { '[' } else { ',' };
+        let _ = write!(pks, "{separator}{pk}");
+    }
+    pks.push(']');
     let mut members: HashMap<i64, Vec<UserId>> = HashMap::new();
     let mut stmt = conn.prepare_cached(
         "SELECT gm.group_pk, gm.user_id FROM json_each(?1) j JOIN group_members gm ON gm.group_pk = j.value",

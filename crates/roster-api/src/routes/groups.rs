@@ -2,10 +2,9 @@
 
 use std::collections::HashMap;
 
-use axum::Json;
 use axum::extract::{OriginalUri, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use roster_core::groups;
 use roster_core::store::IdempotencyKey;
 use roster_core::{Group, OrgId, OrgMember, UserId};
@@ -65,7 +64,7 @@ async fn respond(
         HashMap::new()
     };
     let body = Item { data: shape(group, includes, &members, origin) };
-    Ok(with_etag((status, Json(body)).into_response(), group.version))
+    Ok(with_etag(crate::wire::json(status, &body), group.version))
 }
 
 #[utoipa::path(get, path = "/organizations/{org}/groups", tag = "groups", params(("org" = String, Path, description = "Organization id: 32 lowercase hex characters"), ListQuery), responses((status = 200, description = "A page of the organization's groups", body = List<GroupOut>, example = crate::openapi::group_list_example)))]
@@ -90,7 +89,7 @@ pub async fn list(
         data: page.items.iter().map(|g| shape(g, includes, &members, &origin)).collect(),
         meta: Meta { pagination: Pagination::new(&params, page.total, page.items.len(), &links) },
     };
-    Ok(Json(body).into_response())
+    Ok(crate::wire::json(StatusCode::OK, &body))
 }
 
 #[utoipa::path(get, path = "/organizations/{org}/groups/{group}", tag = "groups", params(("org" = String, Path, description = "Organization id: 32 lowercase hex characters"), ("group" = String, Path, description = "Group id: 32 lowercase hex characters"), WithQuery, ("If-None-Match" = Option<String>, Header, description = "Answer 304 if the group is still at this version")), responses((status = 200, description = "The group", body = Item<GroupOut>, headers(("ETag" = String, description = "The group's version, quoted")), example = crate::openapi::group_example), (status = 304, description = "Unchanged since the version in If-None-Match", headers(("ETag" = String, description = "The group's version, quoted")))))]
