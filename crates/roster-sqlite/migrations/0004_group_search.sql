@@ -8,6 +8,10 @@ CREATE VIRTUAL TABLE group_search USING fts5(
     tokenize = 'trigram case_sensitive 1'
 );
 INSERT INTO group_search (group_search) VALUES ('rebuild');
+-- Every committed batch adds a small segment; merging them 16 at a time rather than 4
+-- does a quarter of the merge work per write, at the price of a few more segments for
+-- a search to read.
+INSERT INTO group_search (group_search, rank) VALUES ('automerge', 16);
 
 -- Changes reach the index once per committed batch of writes, not once per write: FTS5
 -- flushes and merges its segments at every savepoint release, and every write runs in
