@@ -27,6 +27,8 @@ impl SortField {
 
 pub const DEFAULT_PER_PAGE: u64 = 10;
 pub const MAX_PER_PAGE: u64 = 100;
+/// Pages starting within this many rows count as near the front (`is_shallow`).
+pub const SHALLOW_OFFSET: u64 = 1000;
 /// Keeps `(page - 1) * per_page` far from overflowing any backend's integer.
 const MAX_PAGE: u64 = 1 << 40;
 
@@ -134,6 +136,13 @@ impl ListParams {
     /// `max(1, ceil(total / per_page))`.
     pub fn total_pages(&self, total: u64) -> u64 {
         total.div_ceil(self.per_page).max(1)
+    }
+
+    /// Whether this page starts near enough to the front to be read forwards without
+    /// knowing `total` first: walking up to `SHALLOW_OFFSET` rows costs less than the
+    /// count and, on PostgreSQL, the transaction that deeper pages need.
+    pub fn is_shallow(&self) -> bool {
+        self.unpaged || self.offset() <= SHALLOW_OFFSET
     }
 
     /// Where this page's rows lie among `total` (counted in the same snapshot), read from

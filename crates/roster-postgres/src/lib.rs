@@ -218,7 +218,13 @@ impl Store for PgStore {
         org: &OrgId,
         params: &ListParams,
     ) -> Result<Page<Group>, StoreError> {
-        read_snapshot!(self, "list groups", |c| groups::list(&c, org, params))
+        // A page near the front is one statement (one snapshot by itself); deeper ones
+        // count first, in a snapshot shared with the page.
+        if params.q.is_none() && params.is_shallow() {
+            read!(self, "list groups", |c| groups::list_front(&c, org, params))
+        } else {
+            read_snapshot!(self, "list groups", |c| groups::list(&c, org, params))
+        }
     }
 
     async fn group(&self, org: &OrgId, id: &GroupId) -> Result<Option<Group>, StoreError> {

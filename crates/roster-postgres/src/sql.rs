@@ -65,6 +65,17 @@ pub(crate) fn lost_race(e: &Error) -> bool {
     )
 }
 
+/// LIMIT (NULL: none) and OFFSET for a page read forwards.
+pub(crate) fn limit_offset(params: &ListParams) -> (Option<i64>, i64) {
+    if params.unpaged {
+        return (None, 0);
+    }
+    (
+        Some(i64::try_from(params.per_page).unwrap_or(i64::MAX)),
+        i64::try_from(params.offset()).unwrap_or(i64::MAX),
+    )
+}
+
 /// One page of a listing as PostgreSQL reads it: ORDER BY direction, LIMIT (NULL: none)
 /// and OFFSET, from whichever end of the order is nearer (`ListParams::window`).
 pub(crate) struct PageRead {

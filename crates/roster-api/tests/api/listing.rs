@@ -164,6 +164,37 @@ async fn pages_read_from_either_end_add_up_to_the_whole_listing() {
 }
 
 roster_test! {
+async fn deep_pages_agree_with_the_reverse_order() {
+    // Pages that start past the first 1,000 rows are counted first and read from the
+    // nearer end; they must hold what the opposite order's first page holds, reversed.
+    let app = TestApp::new().await;
+    let mut creates = tokio::task::JoinSet::new();
+    for i in 0..1012 {
+        let (store, org) = (app.store.clone(), app.org.clone());
+        creates.spawn(async move {
+            let body = json!({"name": format!("Deep {i:04}"), "description": "d"});
+            let write = roster_core::groups::parse_create(&body).expect("valid");
+            store.create_group(&org, &write, None).await.expect("created");
+        });
+    }
+    while let Some(done) = creates.join_next().await {
+        done.expect("task");
+    }
+    for sort in ["name", "created_at"] {
+        let reversed = names(&app, &format!("sort_by=-{sort}&per_page=12")).await;
+        let mut last = names(&app, &format!("sort_by={sort}&per_page=10&page=102")).await;
+        let mut before_last = names(&app, &format!("sort_by={sort}&per_page=10&page=101")).await;
+        last.reverse();
+        before_last.reverse();
+        assert_eq!(last, reversed[..2], "{sort}");
+        assert_eq!(before_last, reversed[2..], "{sort}");
+    }
+    let response = app.get(&app.org_path("/groups?per_page=10&page=102"), &app.admin.token).await;
+    assert_eq!(response.json()["meta"]["pagination"]["total"], json!(1012));
+}
+}
+
+roster_test! {
 async fn sorting_by_name_compares_lowercased_code_points() {
     let app = TestApp::new().await;
     for name in ["beta", "Alpha", "Émile", "zeta", "Zulu", "éclair"] {
