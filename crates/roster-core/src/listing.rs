@@ -174,6 +174,21 @@ pub struct Window {
     pub reversed: bool,
 }
 
+impl Window {
+    /// Whether to read in descending order, for a listing that is `descending` or not.
+    pub fn read_descending(&self, descending: bool) -> bool {
+        descending != self.reversed
+    }
+
+    /// The rows as read, put in the listing's order.
+    pub fn in_order<T>(&self, mut rows: Vec<T>) -> Vec<T> {
+        if self.reversed {
+            rows.reverse();
+        }
+        rows
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

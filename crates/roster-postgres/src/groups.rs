@@ -93,13 +93,7 @@ pub(crate) async fn list<C: GenericClient>(
     let q = params.q.as_deref();
     // Without a filter, the org's maintained count; with one, there is nothing to do but count.
     let total: i64 = match q {
-        None => {
-            sql::opt(c, "SELECT group_count FROM organizations WHERE id = $1", &[&org.as_str()])
-                .await?
-                .map(|row| row.try_get(0))
-                .transpose()?
-                .unwrap_or(0)
-        }
+        None => group_count(c, org).await?,
         Some(_) => sql::one(
             c,
             &format!("SELECT count(*) FROM groups g WHERE g.org_id = $1 {filter}"),
@@ -150,19 +144,22 @@ pub(crate) async fn list_front<C: GenericClient>(
     let total: i64 = match rows.first() {
         Some(row) => row.try_get(GROUP_WITH_PEOPLE_COUNT)?,
         // No row to carry the count: an empty org, or a page past the end.
-        None => {
-            sql::opt(c, "SELECT group_count FROM organizations WHERE id = $1", &[&org.as_str()])
-                .await?
-                .map(|row| row.try_get(0))
-                .transpose()?
-                .unwrap_or(0)
-        }
+        None => group_count(c, org).await?,
     };
     let items = rows
         .iter()
         .map(|row| group_from_row(row).map(|(_, g)| g))
         .collect::<Result<Vec<_>, _>>()?;
     Ok(Page { items, total: sql::count(total) })
+}
+
+/// The org's maintained group count (0 for an org that does not exist).
+async fn group_count<C: GenericClient>(c: &C, org: &OrgId) -> Result<i64, TxError> {
+    Ok(sql::opt(c, "SELECT group_count FROM organizations WHERE id = $1", &[&org.as_str()])
+        .await?
+        .map(|row| row.try_get(0))
+        .transpose()?
+        .unwrap_or(0))
 }
 
 fn sort_column(sort: SortField) -> &'static str {

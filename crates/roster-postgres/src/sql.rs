@@ -1,7 +1,7 @@
 //! Small helpers every query module uses: cached statements, errors, and listing bounds.
 
 use deadpool_postgres::GenericClient;
-use roster_core::listing::ListParams;
+use roster_core::listing::{ListParams, Window};
 use roster_core::{StoreError, WriteError};
 use tokio_postgres::error::SqlState;
 use tokio_postgres::types::ToSql;
@@ -76,34 +76,30 @@ pub(crate) fn limit_offset(params: &ListParams) -> (Option<i64>, i64) {
     )
 }
 
-/// One page of a listing as PostgreSQL reads it: ORDER BY direction, LIMIT (NULL: none)
-/// and OFFSET, from whichever end of the order is nearer (`ListParams::window`).
+/// One page of a listing as PostgreSQL reads it: ORDER BY direction, LIMIT (NULL: none) and
+/// OFFSET, from whichever end of the order is nearer (`ListParams::window`).
 pub(crate) struct PageRead {
     pub direction: &'static str,
     pub limit: Option<i64>,
     pub offset: i64,
-    reversed: bool,
+    window: Window,
 }
 
 impl PageRead {
     /// `total`: the listing's row count, read in the same snapshot as the page.
     pub(crate) fn new(params: &ListParams, total: i64) -> Self {
         let window = params.window(u64::try_from(total).unwrap_or(0));
-        let descending = params.descending != window.reversed;
         Self {
-            direction: if descending { "DESC" } else { "ASC" },
+            direction: if window.read_descending(params.descending) { "DESC" } else { "ASC" },
             limit: window.limit.map(|limit| i64::try_from(limit).unwrap_or(i64::MAX)),
             offset: i64::try_from(window.offset).unwrap_or(i64::MAX),
-            reversed: window.reversed,
+            window,
         }
     }
 
     /// The rows read, in the listing's order.
-    pub(crate) fn in_order<T>(&self, mut rows: Vec<T>) -> Vec<T> {
-        if self.reversed {
-            rows.reverse();
-        }
-        rows
+    pub(crate) fn in_order<T>(&self, rows: Vec<T>) -> Vec<T> {
+        self.window.in_order(rows)
     }
 }
 

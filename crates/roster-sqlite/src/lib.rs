@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 
 use async_trait::async_trait;
 use roster_core::groups::{GroupWrite, GuestRef, IfMatch, MemberRef, MembershipPatch};
-use roster_core::listing::ListParams;
+use roster_core::listing::{ListParams, Window};
 use roster_core::model::{Guest, NewLogo, NewUser, Page, StoredLogo, TokenRecord};
 use roster_core::people::{GuestAction, Invite, MemberAction, MemberChanges, NewGuest};
 use roster_core::store::{
@@ -69,28 +69,24 @@ pub(crate) struct PageRead {
     pub direction: &'static str,
     pub limit: i64,
     pub offset: i64,
-    reversed: bool,
+    window: Window,
 }
 
 impl PageRead {
     /// `total`: the listing's row count, read in the same snapshot as the page.
     pub(crate) fn new(params: &ListParams, total: i64) -> Self {
         let window = params.window(u64::try_from(total).unwrap_or(0));
-        let descending = params.descending != window.reversed;
         Self {
-            direction: if descending { "DESC" } else { "ASC" },
+            direction: if window.read_descending(params.descending) { "DESC" } else { "ASC" },
             limit: window.limit.map_or(-1, |limit| i64::try_from(limit).unwrap_or(i64::MAX)),
             offset: i64::try_from(window.offset).unwrap_or(i64::MAX),
-            reversed: window.reversed,
+            window,
         }
     }
 
     /// The rows read, in the listing's order.
-    pub(crate) fn in_order<T>(&self, mut rows: Vec<T>) -> Vec<T> {
-        if self.reversed {
-            rows.reverse();
-        }
-        rows
+    pub(crate) fn in_order<T>(&self, rows: Vec<T>) -> Vec<T> {
+        self.window.in_order(rows)
     }
 }
 
