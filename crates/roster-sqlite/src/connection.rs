@@ -28,10 +28,12 @@ const MAX_BATCH: usize = 256;
 
 /// Run by every batch just before COMMIT: applies the search-index changes its writes
 /// queued, in order (see migration 0004 for why they wait).
-const APPLY_QUEUED_INDEX_CHANGES: &str = "
-    INSERT INTO group_search (group_search, rowid, name_key, description_key)
-        SELECT command, pk, name_key, description_key FROM group_search_queue ORDER BY seq;
-    DELETE FROM group_search_queue;";
+/// (Two cached statements run in order, rather than one batch parsed at every commit.)
+const APPLY_QUEUED_INDEX_CHANGES: [&str; 2] = [
+    "INSERT INTO group_search (group_search, rowid, name_key, description_key)
+     SELECT command, pk, name_key, description_key FROM group_search_queue ORDER BY seq",
+    "DELETE FROM group_search_queue",
+];
 
 pub(crate) struct Connections {
     path: PathBuf,
@@ -223,9 +225,12 @@ fn commit_batch(conn: &Connection, batch: Vec<QueuedWrite>) {
         let _ = conn.execute_batch("ROLLBACK");
         Err(StoreError::new("commit", "a write in the batch failed; the batch was rolled back"))
     } else {
-        conn.execute_batch(APPLY_QUEUED_INDEX_CHANGES)
-            .and_then(|()| conn.prepare_cached("COMMIT").and_then(|mut s| s.execute([])))
-            .map(|_| ())
+        APPLY_QUEUED_INDEX_CHANGES
+            .iter()
+            .chain(&["COMMIT"])
+            .try_for_each(|sql| {
+                conn.prepare_cached(sql).and_then(|mut s| s.execute([])).map(|_| ())
+            })
             .map_err(|e| {
                 // Leave no transaction open behind a failed commit.
                 let _ = conn.execute_batch("ROLLBACK");

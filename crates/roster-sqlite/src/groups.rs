@@ -193,24 +193,18 @@ fn with_people_of_all(conn: &Connection, found: Vec<(i64, Group)>) -> rusqlite::
         let _ = write!(pks, "{separator}{pk}");
     }
     pks.push(']');
-    let mut members: HashMap<i64, Vec<UserId>> = HashMap::new();
-    let mut stmt = conn.prepare_cached(
+    let mut members = by_group(
+        conn,
         "SELECT gm.group_pk, gm.user_id FROM json_each(?1) j JOIN group_members gm ON gm.group_pk = j.value",
+        &pks,
+        |row| Ok(UserId::new(row.get(1)?)),
     )?;
-    let mut rows = stmt.query([&pks])?;
-    while let Some(row) = rows.next()? {
-        if let Some(id) = UserId::new(row.get(1)?) {
-            members.entry(row.get(0)?).or_default().push(id);
-        }
-    }
-    let mut guests: HashMap<i64, Vec<Email>> = HashMap::new();
-    let mut stmt = conn.prepare_cached(
+    let mut guests = by_group(
+        conn,
         "SELECT gg.group_pk, gg.email FROM json_each(?1) j JOIN group_guests gg ON gg.group_pk = j.value",
+        &pks,
+        |row| Ok(Some(Email::from_stored(row.get(1)?))),
     )?;
-    let mut rows = stmt.query([&pks])?;
-    while let Some(row) = rows.next()? {
-        guests.entry(row.get(0)?).or_default().push(Email::from_stored(row.get(1)?));
-    }
     Ok(found
         .into_iter()
         .map(|(pk, mut group)| {
@@ -223,6 +217,25 @@ fn with_people_of_all(conn: &Connection, found: Vec<(i64, Group)>) -> rusqlite::
             group
         })
         .collect())
+}
+
+/// The rows of `sql` (given the page's group pks as a JSON array in `?1`, answering
+/// `group_pk` first), each read by `value`, gathered by group.
+fn by_group<T>(
+    conn: &Connection,
+    sql: &str,
+    pks: &str,
+    value: impl Fn(&Row<'_>) -> rusqlite::Result<Option<T>>,
+) -> rusqlite::Result<HashMap<i64, Vec<T>>> {
+    let mut gathered: HashMap<i64, Vec<T>> = HashMap::new();
+    let mut stmt = conn.prepare_cached(sql)?;
+    let mut rows = stmt.query([pks])?;
+    while let Some(row) = rows.next()? {
+        if let Some(item) = value(row)? {
+            gathered.entry(row.get(0)?).or_default().push(item);
+        }
+    }
+    Ok(gathered)
 }
 
 /// Looks up, inside the write's transaction, what the reference rules need to know
