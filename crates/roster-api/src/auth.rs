@@ -7,7 +7,7 @@ use axum::extract::FromRequestParts;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 use roster_core::permissions::Membership;
-use roster_core::store::Principal;
+use roster_core::store::{ChangeEpoch, Principal};
 use roster_core::token::{LAST_USED_RESOLUTION_MILLIS, TokenHash};
 use roster_core::{OrgId, Timestamp, User};
 
@@ -40,16 +40,32 @@ fn presented_token(parts: &Parts, state: &AppState) -> Result<TokenHash, ApiErro
     Ok(TokenHash::of(token))
 }
 
+/// The caller's principal, and the store's change epoch learned before it was read
+/// (`None`: nothing is reused on this backend). The principal is reused while nothing
+/// has been written; its token's expiry is checked again on every reuse.
 async fn principal(
     parts: &Parts,
     state: &AppState,
     org: Option<&OrgId>,
-) -> Result<Principal, ApiError> {
+) -> Result<(Principal, Option<ChangeEpoch>), ApiError> {
     let token = presented_token(parts, state)?;
-    let principal =
-        state.store.principal(&token, org).await?.ok_or_else(ApiError::unauthenticated)?;
+    let epoch = state.store.change_epoch().await?;
+    let key = (token, org.cloned());
+    let cached = epoch.and_then(|epoch| state.caches.principals.get(epoch, &key));
+    let principal = match cached {
+        Some(principal) if principal.is_live_at(Timestamp::now()) => principal,
+        Some(_) => return Err(ApiError::unauthenticated()),
+        None => {
+            let principal =
+                state.store.principal(&key.0, org).await?.ok_or_else(ApiError::unauthenticated)?;
+            if let Some(epoch) = epoch {
+                state.caches.principals.insert(epoch, key, principal.clone(), 1);
+            }
+            principal
+        }
+    };
     record_use(state, &principal);
-    Ok(principal)
+    Ok((principal, epoch))
 }
 
 /// Notes the token's use when the record is stale, off the request's path: a lost update
@@ -78,7 +94,7 @@ impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let principal = principal(parts, state, None).await?;
+        let (principal, _) = principal(parts, state, None).await?;
         Ok(Self { user: principal.user })
     }
 }
@@ -88,6 +104,8 @@ pub struct OrgCaller {
     pub org: OrgId,
     pub user: User,
     pub membership: Membership,
+    /// The store's change epoch before anything was read for this request.
+    pub epoch: Option<ChangeEpoch>,
 }
 
 impl FromRequestParts<AppState> for OrgCaller {
@@ -96,13 +114,13 @@ impl FromRequestParts<AppState> for OrgCaller {
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let org = crate::path::parsed_param(parts, state, "org", OrgId::parse).await;
         // Authenticate before saying anything about the org, even that its id is malformed.
-        let principal = principal(parts, state, org.as_ref()).await?;
+        let (principal, epoch) = principal(parts, state, org.as_ref()).await?;
         let org = org.ok_or_else(ApiError::not_found)?;
         let membership = principal
             .membership
             .filter(Membership::can_access_org)
             .ok_or_else(ApiError::not_in_org)?;
-        Ok(Self { org, user: principal.user, membership })
+        Ok(Self { org, user: principal.user, membership, epoch })
     }
 }
 

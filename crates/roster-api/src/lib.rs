@@ -4,6 +4,7 @@
 
 mod auth;
 mod body;
+mod cache;
 mod conditional;
 mod error;
 mod limits;
@@ -43,6 +44,9 @@ pub struct ApiConfig {
     pub max_concurrent_requests: usize,
     /// How long a request body may take to arrive before the request is cut off (408).
     pub body_timeout: std::time::Duration,
+    /// Memory for answers reused between requests while nothing is written (see
+    /// `cache`); 0 turns reuse off.
+    pub read_cache_bytes: usize,
 }
 
 impl Default for ApiConfig {
@@ -53,6 +57,7 @@ impl Default for ApiConfig {
             max_body_bytes: 1024 * 1024,
             max_concurrent_requests: 1024,
             body_timeout: std::time::Duration::from_secs(30),
+            read_cache_bytes: 16 * 1024 * 1024,
         }
     }
 }
@@ -64,12 +69,14 @@ pub struct AppState {
     pub config: Arc<ApiConfig>,
     pub limiter: Arc<limits::RateLimiter>,
     pub metrics: Arc<ops::Metrics>,
+    pub caches: Arc<cache::ReadCaches>,
 }
 
 impl AppState {
     pub fn new(store: Arc<dyn Store>, config: ApiConfig) -> Self {
         let limiter = Arc::new(limits::RateLimiter::new(config.rate_limit_per_minute));
-        Self { store, config: Arc::new(config), limiter, metrics: Arc::default() }
+        let caches = Arc::new(cache::ReadCaches::new(config.read_cache_bytes));
+        Self { store, config: Arc::new(config), limiter, metrics: Arc::default(), caches }
     }
 }
 

@@ -55,6 +55,11 @@ impl Origin {
         Self(format!("{scheme}://{host}"))
     }
 
+    /// `scheme://host`.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
     /// The absolute URL of `path` (which starts with `/`).
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.0)

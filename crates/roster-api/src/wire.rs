@@ -175,20 +175,27 @@ impl<'a> AssetOut<'a> {
     }
 }
 
-/// Where a logo is served.
 /// A JSON answer serialized into one buffer sized for a page of groups (axum's `Json`
 /// starts at 128 bytes and regrows five times for a 4 KiB page).
 pub fn json<T: Serialize>(status: axum::http::StatusCode, body: &T) -> axum::response::Response {
     use axum::response::IntoResponse;
-    let mut buf = Vec::with_capacity(4096);
-    match serde_json::to_writer(&mut buf, body) {
-        Ok(()) => {
+    match json_bytes(body) {
+        Ok(buf) => {
             (status, [(axum::http::header::CONTENT_TYPE, "application/json")], buf).into_response()
         }
-        Err(e) => crate::ApiError::internal("serialize an answer", e).into_response(),
+        Err(e) => e.into_response(),
     }
 }
 
+/// The bytes of a JSON answer (see [`json`]).
+pub fn json_bytes<T: Serialize>(body: &T) -> Result<Vec<u8>, crate::ApiError> {
+    let mut buf = Vec::with_capacity(4096);
+    serde_json::to_writer(&mut buf, body)
+        .map_err(|e| crate::ApiError::internal("serialize an answer", e))?;
+    Ok(buf)
+}
+
+/// Where a logo is served.
 pub fn logo_url(asset: &roster_core::AssetId, origin: &Origin) -> String {
     origin.url(&format!("/logos/{asset}"))
 }

@@ -63,7 +63,25 @@ pub struct Principal {
     pub membership: Option<Membership>,
     pub token_id: i64,
     pub token_last_used_at: Option<crate::Timestamp>,
+    /// When the token stops working (`None`: never), so that a principal kept in memory
+    /// is refused the moment its token expires.
+    pub token_expires_at: Option<crate::Timestamp>,
 }
+
+impl Principal {
+    /// Whether the token still works at `now` (revocation is a write, so a revoked token
+    /// is never in a cache: see [`ChangeEpoch`]).
+    pub fn is_live_at(&self, now: crate::Timestamp) -> bool {
+        self.token_expires_at.is_none_or(|expires| expires.millis() > now.millis())
+    }
+}
+
+/// A number the store raises whenever anything has been committed since it last said
+/// one, by this process or any other sharing the database. What was read after
+/// learning epoch `e` may be reused by any later request that learns the same `e`: no
+/// write has landed in between, so the reuse is exact (no stale reads).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct ChangeEpoch(pub u64);
 
 /// What a first start against an empty database created.
 #[derive(Clone, Debug)]
@@ -141,6 +159,12 @@ pub trait Store: Send + Sync + 'static {
     /// The connection pool's state, for backends that keep one.
     fn pool_status(&self) -> Option<PoolStatus> {
         None
+    }
+
+    /// The current [`ChangeEpoch`], or `None` when the backend cannot tell cheaply and
+    /// exactly (then nothing read from it is reused between requests).
+    async fn change_epoch(&self) -> Result<Option<ChangeEpoch>, StoreError> {
+        Ok(None)
     }
 
     // --- auth ---

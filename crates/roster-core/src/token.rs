@@ -34,7 +34,7 @@ impl TokenSecret {
 
 /// What the database keeps: the SHA-256 of the whole token string. A fast hash is
 /// right here because the secret has 256 random bits; there is nothing to brute-force.
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq, Hash)]
 pub struct TokenHash([u8; 32]);
 
 impl TokenHash {

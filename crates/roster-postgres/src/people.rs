@@ -71,7 +71,7 @@ pub(crate) async fn principal<C: GenericClient>(
     now: Timestamp,
 ) -> Result<Option<Principal>, TxError> {
     let sql = format!(
-        "SELECT {USER_COLUMNS}, m.role, m.status, o.allow_non_admins_manage_groups, t.id, t.last_used_at
+        "SELECT {USER_COLUMNS}, m.role, m.status, o.allow_non_admins_manage_groups, t.id, t.last_used_at, t.expires_at
          FROM tokens t
          JOIN users u ON u.id = t.user_id
          LEFT JOIN org_members m ON m.org_id = $2::text AND m.user_id = t.user_id
@@ -99,6 +99,7 @@ pub(crate) async fn principal<C: GenericClient>(
         membership,
         token_id: row.try_get(10)?,
         token_last_used_at: row.try_get::<_, Option<i64>>(11)?.map(Timestamp::from_millis),
+        token_expires_at: row.try_get::<_, Option<i64>>(12)?.map(Timestamp::from_millis),
     }))
 }
 

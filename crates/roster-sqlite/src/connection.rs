@@ -3,10 +3,12 @@
 use std::ops::Deref;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc;
 use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
+use roster_core::store::ChangeEpoch;
 use roster_core::{StoreError, WriteError};
 use rusqlite::config::DbConfig;
 use rusqlite::{Connection, OpenFlags, TransactionBehavior};
@@ -37,9 +39,18 @@ const APPLY_QUEUED_INDEX_CHANGES: [&str; 2] = [
 
 pub(crate) struct Connections {
     path: PathBuf,
-    readers: Mutex<Vec<Connection>>,
+    readers: Mutex<Vec<Reader>>,
+    /// See [`Connections::change_epoch`].
+    epoch: AtomicU64,
     /// To the writer thread, which owns the one write connection.
     writer: mpsc::Sender<Job>,
+}
+
+/// A pooled read connection, with the `data_version` it reported last (`None` before
+/// it was first asked).
+struct Reader {
+    conn: Connection,
+    data_version: Option<i64>,
 }
 
 /// A connection inside the writer's open transaction, inside this write's own savepoint.
@@ -84,7 +95,12 @@ impl Connections {
             .name("roster-sqlite-writer".into())
             .spawn(move || writer_loop(&writer, &jobs))
             .map_err(|e| StoreError::new("start the writer", e))?;
-        Ok(Self { path: path.to_owned(), readers: Mutex::new(Vec::new()), writer: sender })
+        Ok(Self {
+            path: path.to_owned(),
+            readers: Mutex::new(Vec::new()),
+            epoch: AtomicU64::new(0),
+            writer: sender,
+        })
     }
 
     /// Runs a one-statement read on this thread with a pooled connection. (A single
@@ -94,15 +110,49 @@ impl Connections {
         context: &'static str,
         f: impl FnOnce(&Connection) -> rusqlite::Result<T>,
     ) -> Result<T, StoreError> {
+        self.with_reader(|reader| f(&reader.conn).map_err(|e| StoreError::new(context, e)))
+    }
+
+    /// The store's change epoch: raised whenever a read connection finds that something
+    /// was committed since it last looked, by any connection of any process.
+    ///
+    /// `PRAGMA data_version` changes on a connection exactly when another connection has
+    /// committed since that connection's previous look (SQLite's own change counter, read
+    /// from the WAL index: no page is read). Each connection compares with what it saw
+    /// last, and the first to notice a commit raises the shared epoch; so any caller
+    /// that asks after a write was acknowledged is told a higher epoch than any caller
+    /// that asked before the write began (a connection new to the pool has seen nothing
+    /// and raises it too). Reads made after asking see at least what the asking saw.
+    pub(crate) fn change_epoch(&self) -> Result<ChangeEpoch, StoreError> {
+        self.with_reader(|reader| {
+            let version: i64 = reader
+                .conn
+                .prepare_cached("PRAGMA data_version")
+                .and_then(|mut statement| statement.query_row([], |row| row.get(0)))
+                .map_err(|e| StoreError::new("read the data version", e))?;
+            if reader.data_version != Some(version) {
+                reader.data_version = Some(version);
+                self.epoch.fetch_add(1, Ordering::SeqCst);
+            }
+            Ok(ChangeEpoch(self.epoch.load(Ordering::SeqCst)))
+        })
+    }
+
+    /// Lends `f` an idle read connection (opening one when none is idle) and takes it
+    /// back afterwards, keeping at most [`MAX_IDLE_READERS`].
+    fn with_reader<T>(
+        &self,
+        f: impl FnOnce(&mut Reader) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
         let pooled = self.readers.lock().unwrap_or_else(PoisonError::into_inner).pop();
-        let conn = match pooled {
-            Some(conn) => conn,
-            None => open_connection(&self.path)?,
+        let mut reader = match pooled {
+            Some(reader) => reader,
+            None => Reader { conn: open_connection(&self.path)?, data_version: None },
         };
-        let result = f(&conn).map_err(|e| StoreError::new(context, e));
+        let result = f(&mut reader);
         let mut idle = self.readers.lock().unwrap_or_else(PoisonError::into_inner);
         if idle.len() < MAX_IDLE_READERS {
-            idle.push(conn);
+            idle.push(reader);
         }
         result
     }

@@ -20,7 +20,7 @@ use roster_core::listing::{ListParams, Window};
 use roster_core::model::{Guest, NewLogo, NewUser, Page, StoredLogo, TokenRecord};
 use roster_core::people::{GuestAction, Invite, MemberAction, MemberChanges, NewGuest};
 use roster_core::store::{
-    Bootstrap, Created, GuestOutcome, IdempotencyKey, MemberOutcome, Principal,
+    Bootstrap, ChangeEpoch, Created, GuestOutcome, IdempotencyKey, MemberOutcome, Principal,
 };
 use roster_core::token::TokenHash;
 use roster_core::{
@@ -110,6 +110,10 @@ pub fn path_from_url(url: &str) -> Result<PathBuf, StoreError> {
 impl Store for SqliteStore {
     async fn ping(&self) -> Result<(), StoreError> {
         self.connections.read("ping", |conn| conn.query_row("SELECT 1", [], |_| Ok(())))
+    }
+
+    async fn change_epoch(&self) -> Result<Option<ChangeEpoch>, StoreError> {
+        self.connections.change_epoch().map(Some)
     }
 
     async fn principal(

@@ -79,7 +79,7 @@ pub(crate) fn principal(
     now: Timestamp,
 ) -> rusqlite::Result<Option<Principal>> {
     let sql = format!(
-        "SELECT {USER_COLUMNS}, m.role, m.status, o.allow_non_admins_manage_groups, t.id, t.last_used_at
+        "SELECT {USER_COLUMNS}, m.role, m.status, o.allow_non_admins_manage_groups, t.id, t.last_used_at, t.expires_at
          FROM tokens t
          JOIN users u ON u.id = t.user_id
          LEFT JOIN org_members m ON m.org_id = ?2 AND m.user_id = t.user_id
@@ -104,6 +104,7 @@ pub(crate) fn principal(
                 membership,
                 token_id: row.get(10)?,
                 token_last_used_at: row.get::<_, Option<i64>>(11)?.map(Timestamp::from_millis),
+                token_expires_at: row.get::<_, Option<i64>>(12)?.map(Timestamp::from_millis),
             })
         })
         .optional()

@@ -48,6 +48,11 @@ pub struct ServeArgs {
     #[arg(long, env = "ROSTER_BODY_TIMEOUT", default_value_t = 30.0)]
     pub body_timeout: f64,
 
+    /// MiB of memory for GET answers reused while nothing is written (SQLite only: any
+    /// commit, by any process on the database, empties it); 0 turns reuse off.
+    #[arg(long, env = "ROSTER_READ_CACHE_MIB", default_value_t = 16)]
+    pub read_cache_mib: usize,
+
     /// Seconds in-flight requests get to finish after SIGTERM or SIGINT.
     #[arg(long, env = "ROSTER_SHUTDOWN_GRACE", default_value_t = 30.0)]
     pub shutdown_grace: f64,
@@ -78,6 +83,7 @@ pub async fn run(store: Arc<dyn Store>, args: ServeArgs, database: &str) -> anyh
         max_body_bytes: args.max_body_bytes,
         max_concurrent_requests: args.max_concurrent_requests,
         body_timeout: seconds(args.body_timeout, "body-timeout")?,
+        read_cache_bytes: args.read_cache_mib.saturating_mul(1024 * 1024),
     };
     let app = roster_api::router(AppState::new(store, config));
     println!("Roster is listening on http://{local} (database {})", redact_password(database));

@@ -11,7 +11,8 @@ use roster_core::{Group, OrgId, OrgMember, UserId};
 
 use crate::auth::{ManageGroups, OrgCaller, Permitted};
 use crate::body::JsonBody;
-use crate::conditional::{IfMatchHeader, not_modified, with_etag};
+use crate::cache::{CachedAnswer, answer_key, reuse_or};
+use crate::conditional::{IfMatchHeader, with_etag};
 use crate::openapi::{GroupCreate, GroupUpdate, ListQuery, WithQuery};
 use crate::path::GroupPath;
 use crate::query::{self, Includes, Origin, PageLinks};
@@ -75,21 +76,27 @@ pub async fn list(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let origin = Origin::new(&headers, &uri);
-    let pairs = query::pairs(&uri);
-    let params = query::list_params(&pairs, groups::SORT_FIELDS)?;
-    let includes = Includes::from_pairs(&pairs);
-    let page = state.store.list_groups(&caller.org, &params).await?;
-    let members = if includes.users {
-        members_of(&state, &caller.org, &page.items).await?
-    } else {
-        HashMap::new()
-    };
-    let links = PageLinks::new(&headers, &uri, &pairs);
-    let body = List {
-        data: page.items.iter().map(|g| shape(g, includes, &members, &origin)).collect(),
-        meta: Meta { pagination: Pagination::new(&params, page.total, page.items.len(), &links) },
-    };
-    Ok(crate::wire::json(StatusCode::OK, &body))
+    let key = || answer_key(&origin, &uri);
+    reuse_or(&state, caller.epoch, key, &headers, async {
+        let pairs = query::pairs(&uri);
+        let params = query::list_params(&pairs, groups::SORT_FIELDS)?;
+        let includes = Includes::from_pairs(&pairs);
+        let page = state.store.list_groups(&caller.org, &params).await?;
+        let members = if includes.users {
+            members_of(&state, &caller.org, &page.items).await?
+        } else {
+            HashMap::new()
+        };
+        let links = PageLinks::new(&headers, &uri, &pairs);
+        let body = List {
+            data: page.items.iter().map(|g| shape(g, includes, &members, &origin)).collect(),
+            meta: Meta {
+                pagination: Pagination::new(&params, page.total, page.items.len(), &links),
+            },
+        };
+        Ok(CachedAnswer::new(crate::wire::json_bytes(&body)?.into(), None))
+    })
+    .await
 }
 
 #[utoipa::path(get, path = "/organizations/{org}/groups/{group}", tag = "groups", params(("org" = String, Path, description = "Organization id: 32 lowercase hex characters"), ("group" = String, Path, description = "Group id: 32 lowercase hex characters"), WithQuery, ("If-None-Match" = Option<String>, Header, description = "Answer 304 if the group is still at this version")), responses((status = 200, description = "The group", body = Item<GroupOut>, headers(("ETag" = String, description = "The group's version, quoted")), example = crate::openapi::group_example), (status = 304, description = "Unchanged since the version in If-None-Match", headers(("ETag" = String, description = "The group's version, quoted")))))]
@@ -101,12 +108,19 @@ pub async fn get(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let origin = Origin::new(&headers, &uri);
-    let includes = Includes::from_pairs(&query::pairs(&uri));
-    let group = state.store.group(&caller.org, &id).await?.ok_or_else(ApiError::not_found)?;
-    if let Some(unchanged) = not_modified(&headers, group.version) {
-        return Ok(unchanged);
-    }
-    respond(&state, &caller, &origin, StatusCode::OK, &group, includes).await
+    let key = || answer_key(&origin, &uri);
+    reuse_or(&state, caller.epoch, key, &headers, async {
+        let includes = Includes::from_pairs(&query::pairs(&uri));
+        let group = state.store.group(&caller.org, &id).await?.ok_or_else(ApiError::not_found)?;
+        let members = if includes.users {
+            members_of(&state, &caller.org, std::slice::from_ref(&group)).await?
+        } else {
+            HashMap::new()
+        };
+        let body = Item { data: shape(&group, includes, &members, &origin) };
+        Ok(CachedAnswer::new(crate::wire::json_bytes(&body)?.into(), Some(group.version)))
+    })
+    .await
 }
 
 /// `POST .../groups`; with `Idempotency-Key`, a retry answers as the first request did.

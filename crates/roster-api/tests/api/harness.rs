@@ -171,6 +171,22 @@ impl TestApp {
         Self { router, store, org, admin, standard, light, other_org, other_admin, storage }
     }
 
+    /// Another instance on the same database (its own store and connections, as another
+    /// process would have), with the default configuration.
+    pub async fn second_instance(&self) -> (Router, Arc<dyn Store>) {
+        let store: Arc<dyn Store> = match &self.storage {
+            Storage::Sqlite(dir) => Arc::new(
+                roster_sqlite::SqliteStore::open(&dir.path().join("roster.db")).expect("open"),
+            ),
+            Storage::Postgres { admin_url, schema } => {
+                let url = format!("{admin_url}?options=-csearch_path%3D{schema}");
+                let options = roster_postgres::PoolOptions { size: 4, ..Default::default() };
+                Arc::new(roster_postgres::PgStore::connect(&url, &options).await.expect("connect"))
+            }
+        };
+        (roster_api::router(AppState::new(Arc::clone(&store), ApiConfig::default())), store)
+    }
+
     /// Drops the groups table behind the store's back, to provoke storage faults.
     pub async fn break_groups_table(&self) {
         match &self.storage {

@@ -20,6 +20,7 @@ mod listing;
 mod logos;
 mod members;
 mod people_in_groups;
+mod read_cache;
 mod socket;
 mod validation;
 mod versions;
