@@ -2,6 +2,7 @@
 //! standing in the organization the path names.
 
 use std::marker::PhantomData;
+use std::sync::Arc;
 
 use axum::extract::FromRequestParts;
 use axum::http::header::AUTHORIZATION;
@@ -87,7 +88,7 @@ fn record_use(state: &AppState, principal: &Principal) {
 
 /// Any holder of a live token, whatever organization (for `GET /me`).
 pub struct Caller {
-    pub user: User,
+    pub user: Arc<User>,
 }
 
 impl FromRequestParts<AppState> for Caller {
@@ -102,7 +103,7 @@ impl FromRequestParts<AppState> for Caller {
 /// An active member of the organization in the path (`{org}`).
 pub struct OrgCaller {
     pub org: OrgId,
-    pub user: User,
+    pub user: Arc<User>,
     pub membership: Membership,
     /// The store's change epoch before anything was read for this request.
     pub epoch: Option<ChangeEpoch>,

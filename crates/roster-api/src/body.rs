@@ -14,7 +14,8 @@ impl FromRequest<AppState> for JsonBody {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &AppState) -> Result<Self, ApiError> {
-        let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
+        let read = within_body_timeout(state, Bytes::from_request(req, state)).await?;
+        let bytes = read.map_err(|rejection| {
             if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
                 ApiError::payload_too_large()
             } else {
@@ -29,4 +30,16 @@ impl FromRequest<AppState> for JsonBody {
             .map(Self)
             .map_err(|_| ApiError::bad_request("The request body is not valid JSON."))
     }
+}
+
+/// Reading a body in full may take at most `--body-timeout` (408 beyond): a client
+/// that trickles its body must not hold a request slot for long. Only requests that
+/// read a body pay for the timer.
+pub async fn within_body_timeout<T>(
+    state: &AppState,
+    read: impl Future<Output = T>,
+) -> Result<T, ApiError> {
+    tokio::time::timeout(state.config.body_timeout, read)
+        .await
+        .map_err(|_| ApiError::body_timeout())
 }

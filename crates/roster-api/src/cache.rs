@@ -97,11 +97,14 @@ impl<K: Hash + Eq, V: Clone> EpochCache<K, V> {
 pub struct CachedAnswer {
     body: Bytes,
     version: Option<i64>,
+    /// `ETag` of `version`, made once.
+    etag: Option<HeaderValue>,
 }
 
 impl CachedAnswer {
     pub fn new(body: Bytes, version: Option<i64>) -> Self {
-        Self { body, version }
+        let etag = version.and_then(|v| HeaderValue::from_str(&etag(v)).ok());
+        Self { body, version, etag }
     }
 
     pub fn weight(&self) -> usize {
@@ -118,10 +121,8 @@ impl CachedAnswer {
         let mut response =
             (StatusCode::OK, [(CONTENT_TYPE, "application/json")], self.body.clone())
                 .into_response();
-        if let Some(version) = self.version
-            && let Ok(value) = HeaderValue::from_str(&etag(version))
-        {
-            response.headers_mut().insert(ETAG, value);
+        if let Some(etag) = &self.etag {
+            response.headers_mut().insert(ETAG, etag.clone());
         }
         response
     }

@@ -78,6 +78,15 @@ impl ApiError {
         )
     }
 
+    /// The body did not arrive in full within `--body-timeout`.
+    pub fn body_timeout() -> Self {
+        Self::new(
+            StatusCode::REQUEST_TIMEOUT,
+            "REQUEST_TIMEOUT",
+            "The request body did not arrive in time.",
+        )
+    }
+
     pub fn validation(errors: ValidationErrors) -> Self {
         Self {
             errors: Some(errors),
@@ -119,7 +128,7 @@ impl ApiError {
 
     /// A server fault: the detail goes to the log with where it happened, never to the client.
     pub fn internal(context: &'static str, detail: impl std::fmt::Display) -> Self {
-        tracing::error!(context, %detail, "request failed");
+        tracing::error!(request_id = %crate::edge::current_request_id(), context, %detail, "request failed");
         Self::new(
             StatusCode::INTERNAL_SERVER_ERROR,
             "INTERNAL_SERVER_ERROR",
@@ -129,7 +138,7 @@ impl ApiError {
 
     /// The storage is saturated: the client should retry shortly (503 with `Retry-After`).
     pub fn unavailable(context: &'static str, detail: impl std::fmt::Display) -> Self {
-        tracing::warn!(context, %detail, "storage unavailable");
+        tracing::warn!(request_id = %crate::edge::current_request_id(), context, %detail, "storage unavailable");
         Self::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "SERVICE_UNAVAILABLE",

@@ -6,6 +6,7 @@ mod auth;
 mod body;
 mod cache;
 mod conditional;
+mod edge;
 mod error;
 mod limits;
 pub mod openapi;
@@ -17,16 +18,8 @@ mod wire;
 
 use std::sync::Arc;
 
-use axum::error_handling::HandleErrorLayer;
-use axum::{BoxError, Router};
+use axum::Router;
 use roster_core::Store;
-use tower::ServiceBuilder;
-use tower::limit::GlobalConcurrencyLimitLayer;
-use tower_http::catch_panic::CatchPanicLayer;
-use tower_http::map_request_body::MapRequestBodyLayer;
-use tower_http::request_id::{PropagateRequestIdLayer, SetRequestIdLayer};
-use tower_http::timeout::RequestBodyTimeoutLayer;
-use tower_http::trace::TraceLayer;
 
 pub use error::ApiError;
 
@@ -42,7 +35,8 @@ pub struct ApiConfig {
     pub max_body_bytes: usize,
     /// Requests served at once; more get 503 with `Retry-After` at once.
     pub max_concurrent_requests: usize,
-    /// How long a request body may take to arrive before the request is cut off (408).
+    /// How long a request body may take to arrive in full before the request is cut off
+    /// (408).
     pub body_timeout: std::time::Duration,
     /// Memory for answers reused between requests while nothing is written (see
     /// `cache`); 0 turns reuse off.
@@ -95,32 +89,18 @@ pub fn router(state: AppState) -> Router {
     let document = openapi::document(paths);
     let docs: Router<AppState> =
         utoipa_swagger_ui::SwaggerUi::new("/docs").url("/openapi.json", document).into();
-    // Outermost first: request id, tracing, metrics, panic guard, load shedding, body
-    // timeout; the rate limit goes inside them all (below), so refused requests still
-    // carry an id and a log line.
-    let layers = ServiceBuilder::new()
-        .layer(SetRequestIdLayer::x_request_id(ops::RandomRequestId::default()))
-        .layer(PropagateRequestIdLayer::x_request_id())
-        .layer(TraceLayer::new_for_http().make_span_with(ops::request_span))
-        .layer(axum::middleware::from_fn_with_state(state.clone(), ops::record))
-        .layer(CatchPanicLayer::custom(error::panic_response))
-        .layer(HandleErrorLayer::new(|_: BoxError| async { ApiError::overloaded() }))
-        .load_shed()
-        // Global: `Router::layer` wraps each route, and the limit is for them all.
-        .layer(GlobalConcurrencyLimitLayer::new(config.max_concurrent_requests.max(1)))
-        .layer(RequestBodyTimeoutLayer::new(config.body_timeout))
-        .layer(MapRequestBodyLayer::new(axum::body::Body::new));
+    let edge = edge::EdgeLayer::new(Arc::clone(&state.metrics), config.max_concurrent_requests);
     let mut router = Router::new()
         .merge(api.clone())
         .nest("/api", api)
         .merge(docs)
         .fallback(error::endpoint_not_found)
         .method_not_allowed_fallback(error::method_not_allowed);
-    // Innermost, and only when on: a layer that would let everything through still
-    // costs every request a boxed future.
+    // Inside the edge (so refused requests still carry an id and are counted), and only
+    // when on: a layer that would let everything through still costs a boxed future.
     if config.rate_limit_per_minute > 0 {
         router =
             router.layer(axum::middleware::from_fn_with_state(state.clone(), limits::rate_limit));
     }
-    router.layer(layers).with_state(state)
+    router.layer(edge).with_state(state)
 }

@@ -1,20 +1,14 @@
-//! Operability: liveness and readiness probes, and request ids for the logs.
+//! Operability: liveness and readiness probes, and request metrics.
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
-use std::time::Instant;
+use std::sync::{Mutex, PoisonError};
 
 use axum::Json;
-use axum::extract::{MatchedPath, State};
-use axum::http::{HeaderValue, Method, Request, StatusCode};
-use axum::middleware::Next;
+use axum::extract::State;
+use axum::http::{Method, StatusCode};
 use axum::response::{IntoResponse, Response};
-use roster_core::AssetId;
 use serde_json::json;
-use tower_http::request_id::{MakeRequestId, RequestId};
-use tracing::Span;
 
 use crate::AppState;
 
@@ -40,47 +34,6 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
     }
 }
 
-/// An id for each request without an `X-Request-Id` of its own: a random 64-bit prefix
-/// drawn once per process, then a counter. Unique across instances without a system
-/// call per request (ids are for correlating logs, not secrets).
-#[derive(Clone)]
-pub struct RandomRequestId {
-    prefix: Arc<str>,
-    counter: Arc<AtomicU64>,
-}
-
-impl Default for RandomRequestId {
-    fn default() -> Self {
-        let prefix = AssetId::generate()
-            .map(|id| id.as_str()[..16].to_owned())
-            .unwrap_or_else(|_| "0".repeat(16));
-        Self { prefix: prefix.into(), counter: Arc::default() }
-    }
-}
-
-impl MakeRequestId for RandomRequestId {
-    fn make_request_id<B>(&mut self, _: &Request<B>) -> Option<RequestId> {
-        let n = self.counter.fetch_add(1, Ordering::Relaxed);
-        // The prefix, then the counter in 16 hex digits, written without `format!`.
-        let mut id = [0u8; 32];
-        let prefix = self.prefix.as_bytes();
-        let split = prefix.len().min(16);
-        id[..split].copy_from_slice(&prefix[..split]);
-        for (i, byte) in id[split..split + 16].iter_mut().enumerate() {
-            *byte = b"0123456789abcdef"[((n >> (60 - 4 * i)) & 0xf) as usize];
-        }
-        HeaderValue::from_bytes(&id[..split + 16]).ok().map(RequestId::new)
-    }
-}
-
-/// The log span of a request: method, route and request id; never headers or bodies,
-/// which hold tokens and personal data.
-pub fn request_span<B>(request: &Request<B>) -> Span {
-    let id =
-        request.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or_default();
-    tracing::info_span!("request", method = %request.method(), path = %request.uri().path(), request_id = %id)
-}
-
 /// Latency buckets, in seconds.
 const BUCKETS: [f64; 10] = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 2.5];
 
@@ -100,7 +53,9 @@ struct RouteStats {
 }
 
 impl Metrics {
-    fn record(&self, method: &Method, route: &str, status: u16, seconds: f64) {
+    /// Counts one answer under its route template (never the raw path, whose ids would
+    /// make the label set grow without bound).
+    pub(crate) fn record(&self, method: &Method, route: &str, status: u16, seconds: f64) {
         let mut routes = self.routes.lock().unwrap_or_else(PoisonError::into_inner);
         if !routes.contains_key(route) {
             routes.insert(route.to_owned(), Vec::new());
@@ -187,27 +142,6 @@ impl Metrics {
         }
         out
     }
-}
-
-/// Counts every answer under its route template (never the raw path, whose ids would make
-/// the label set grow without bound).
-pub async fn record(
-    State(state): State<AppState>,
-    request: axum::extract::Request,
-    next: Next,
-) -> Response {
-    let started = Instant::now();
-    let method = request.method().clone();
-    let route = request.extensions().get::<MatchedPath>().cloned();
-    let response = next.run(request).await;
-    let route = route.as_ref().map_or("unmatched", MatchedPath::as_str);
-    state.metrics.record(
-        &method,
-        route,
-        response.status().as_u16(),
-        started.elapsed().as_secs_f64(),
-    );
-    response
 }
 
 #[utoipa::path(get, path = "/metrics", tag = "operations", security(()),

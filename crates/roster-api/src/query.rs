@@ -52,7 +52,11 @@ impl Origin {
             .and_then(|v| v.to_str().ok())
             .or_else(|| uri.authority().map(|a| a.as_str()))
             .unwrap_or("localhost");
-        Self(format!("{scheme}://{host}"))
+        let mut origin = String::with_capacity(scheme.len() + 3 + host.len());
+        origin.push_str(scheme);
+        origin.push_str("://");
+        origin.push_str(host);
+        Self(origin)
     }
 
     /// `scheme://host`.
@@ -63,6 +67,27 @@ impl Origin {
     /// The absolute URL of `path` (which starts with `/`).
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.0)
+    }
+}
+
+/// The request's headers and the URI the client asked for (before `/api` was taken
+/// off), moved out of the request rather than copied; so it must be the handler's last
+/// argument.
+pub struct RequestHead {
+    pub headers: HeaderMap,
+    pub uri: Uri,
+}
+
+impl<S: Send + Sync> axum::extract::FromRequest<S> for RequestHead {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request(request: axum::extract::Request, _: &S) -> Result<Self, Self::Rejection> {
+        let (mut parts, _) = request.into_parts();
+        let uri = parts
+            .extensions
+            .remove::<axum::extract::OriginalUri>()
+            .map_or(parts.uri, |original| original.0);
+        Ok(Self { headers: parts.headers, uri })
     }
 }
 

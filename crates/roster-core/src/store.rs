@@ -58,7 +58,8 @@ pub enum WriteError {
 /// Who a bearer token speaks for, and their standing in the organization asked about.
 #[derive(Clone, Debug)]
 pub struct Principal {
-    pub user: User,
+    /// Shared, so that a principal kept in memory is handed out without copying.
+    pub user: std::sync::Arc<User>,
     /// `None` when the user does not belong to that organization (or none was asked about).
     pub membership: Option<Membership>,
     pub token_id: i64,

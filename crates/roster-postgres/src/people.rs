@@ -95,7 +95,7 @@ pub(crate) async fn principal<C: GenericClient>(
         _ => None,
     };
     Ok(Some(Principal {
-        user: user_from_row(&row, 0)?,
+        user: user_from_row(&row, 0)?.into(),
         membership,
         token_id: row.try_get(10)?,
         token_last_used_at: row.try_get::<_, Option<i64>>(11)?.map(Timestamp::from_millis),

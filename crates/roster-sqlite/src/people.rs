@@ -100,7 +100,7 @@ pub(crate) fn principal(
                 _ => None,
             };
             Ok(Principal {
-                user: user_from_row(row, 0)?,
+                user: user_from_row(row, 0)?.into(),
                 membership,
                 token_id: row.get(10)?,
                 token_last_used_at: row.get::<_, Option<i64>>(11)?.map(Timestamp::from_millis),

@@ -44,7 +44,8 @@ pub struct ServeArgs {
     #[arg(long, env = "ROSTER_HEADER_TIMEOUT", default_value_t = 10.0)]
     pub header_timeout: f64,
 
-    /// Seconds a client has to send its request body before the request is cut off.
+    /// Seconds a client has to send its whole request body before the request is cut off
+    /// (408).
     #[arg(long, env = "ROSTER_BODY_TIMEOUT", default_value_t = 30.0)]
     pub body_timeout: f64,
 

@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 
-use axum::extract::{OriginalUri, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::Response;
 use roster_core::groups;
@@ -15,7 +15,7 @@ use crate::cache::{CachedAnswer, answer_key, reuse_or};
 use crate::conditional::{IfMatchHeader, with_etag};
 use crate::openapi::{GroupCreate, GroupUpdate, ListQuery, WithQuery};
 use crate::path::GroupPath;
-use crate::query::{self, Includes, Origin, PageLinks};
+use crate::query::{self, Includes, Origin, PageLinks, RequestHead};
 use crate::wire::{AssetOut, Collection, GroupOut, Item, List, Meta, Pagination, UserOut};
 use crate::{ApiError, AppState};
 
@@ -72,8 +72,7 @@ async fn respond(
 pub async fn list(
     caller: OrgCaller,
     State(state): State<AppState>,
-    OriginalUri(uri): OriginalUri,
-    headers: HeaderMap,
+    RequestHead { headers, uri }: RequestHead,
 ) -> Result<Response, ApiError> {
     let origin = Origin::new(&headers, &uri);
     let key = || answer_key(&origin, &uri);
@@ -104,8 +103,7 @@ pub async fn get(
     caller: OrgCaller,
     GroupPath(id): GroupPath,
     State(state): State<AppState>,
-    OriginalUri(uri): OriginalUri,
-    headers: HeaderMap,
+    RequestHead { headers, uri }: RequestHead,
 ) -> Result<Response, ApiError> {
     let origin = Origin::new(&headers, &uri);
     let key = || answer_key(&origin, &uri);

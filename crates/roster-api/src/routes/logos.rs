@@ -13,6 +13,7 @@ use roster_core::{AssetId, GroupId, ValidationErrors};
 use tokio::sync::Semaphore;
 
 use crate::auth::{ManageGroups, Permitted};
+use crate::body::within_body_timeout;
 use crate::conditional::with_etag;
 use crate::openapi::{FileUpload, LogoUpload};
 use crate::path::GroupPath;
@@ -109,7 +110,8 @@ pub async fn upload(
     origin: Origin,
     multipart: Result<Multipart, MultipartRejection>,
 ) -> Result<Response, ApiError> {
-    let logo = accept(read_upload(multipart).await?, "group_logo".to_owned()).await?;
+    let upload = within_body_timeout(&state, read_upload(multipart)).await??;
+    let logo = accept(upload, "group_logo".to_owned()).await?;
     let group = state.store.set_group_logo(&caller.org, &id, &logo).await?;
     Ok(with_etag(
         Json(Item { data: GroupOut::new(&group, &origin) }).into_response(),
@@ -145,7 +147,7 @@ pub async fn generic_upload(
     origin: Origin,
     multipart: Result<Multipart, MultipartRejection>,
 ) -> Result<Response, ApiError> {
-    let upload = read_upload(multipart).await?;
+    let upload = within_body_timeout(&state, read_upload(multipart)).await??;
     let mut errors = ValidationErrors::new();
     match upload.field("subject_type") {
         Some(kind) if kind.eq_ignore_ascii_case("group") => {}

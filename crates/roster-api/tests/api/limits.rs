@@ -60,7 +60,30 @@ async fn requests_beyond_the_concurrency_limit_are_shed_with_503() {
     assert_eq!(shed.status, StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(shed.json()["code"], json!("SERVICE_UNAVAILABLE"));
     assert_eq!(shed.header("retry-after"), Some("1"));
+    assert!(shed.header("x-request-id").is_some());
+    // The slot comes back when the slow request goes away.
     holder.abort();
+    let _ = holder.await;
+    assert_eq!(app.get("/me", &app.admin.token).await.status, StatusCode::OK);
+}
+}
+
+roster_test! {
+async fn a_body_that_does_not_arrive_in_time_is_408_and_writes_nothing() {
+    let app = TestApp::with_config(ApiConfig { body_timeout: Duration::from_millis(300), ..ApiConfig::default() }).await;
+    let (sender, pending) = tokio::sync::mpsc::channel::<Result<axum::body::Bytes, std::io::Error>>(4);
+    // Half a body, then nothing more (the sender stays open).
+    sender.send(Ok(axum::body::Bytes::from_static(br#"{"name": "Slow", "#))).await.expect("send");
+    let mut slow = request(Method::POST, &app.org_path("/groups"), Some(&app.admin.token), None);
+    *slow.body_mut() = Body::from_stream(tokio_stream_from(pending));
+    let response = app.send(slow).await;
+    assert_eq!(response.status, StatusCode::REQUEST_TIMEOUT);
+    assert_eq!(
+        response.json(),
+        json!({"error": true, "message": "The request body did not arrive in time.", "code": "REQUEST_TIMEOUT"})
+    );
+    assert_eq!(app.group_count().await, 0);
+    drop(sender);
 }
 }
 
