@@ -87,8 +87,13 @@ impl Connections {
         migrate(&mut writer)?;
         // The writer touches random leaves of the name and id indexes on every create; a
         // cache that holds them spared it page reads (a tenth of its time in profiles).
+        // Checkpoints (copying the WAL back into the database, which the committing
+        // writer does once the WAL passes this many pages) are rarer with 10,000 pages
+        // (40 MB) than SQLite's 1,000: a leaf rewritten by many commits is copied back once.
+        // Measured: creates 11-12k/s -> 14k/s. Every commit is still fsynced before it is
+        // acknowledged; only the copying back waits longer.
         writer
-            .execute_batch("PRAGMA cache_size = -16384;")
+            .execute_batch("PRAGMA cache_size = -16384; PRAGMA wal_autocheckpoint = 10000;")
             .map_err(|e| StoreError::new("configure database", e))?;
         let (sender, jobs) = mpsc::channel();
         std::thread::Builder::new()
