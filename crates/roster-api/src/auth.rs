@@ -70,19 +70,41 @@ async fn principal(
 }
 
 /// Notes the token's use when the record is stale, off the request's path: a lost update
-/// costs nothing but a slightly older `last_used_at`.
+/// costs nothing but a slightly older `last_used_at`. Once per token per resolution
+/// period and instance: the requests that arrive before the note is written (and, with
+/// the read cache, still see the stale record) do not write it again.
 fn record_use(state: &AppState, principal: &Principal) {
     let now = Timestamp::now();
     let stale = principal
         .token_last_used_at
         .is_none_or(|last| now.millis() - last.millis() >= LAST_USED_RESOLUTION_MILLIS);
-    if stale {
+    if stale && state.token_uses.first_in_period(principal.token_id, now) {
         let (store, id) = (state.store.clone(), principal.token_id);
         tokio::spawn(async move {
             if let Err(err) = store.touch_token(id, now).await {
                 tracing::warn!(context = err.context, detail = %err.detail, "could not record token use");
             }
         });
+    }
+}
+
+/// When this instance last noted each token's use.
+#[derive(Default)]
+pub struct RecentUses(std::sync::Mutex<std::collections::HashMap<i64, i64>>);
+
+impl RecentUses {
+    /// Whether no use of `token` was noted in the last resolution period; notes this one.
+    fn first_in_period(&self, token: i64, now: Timestamp) -> bool {
+        let mut noted = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if noted.get(&token).is_some_and(|at| now.millis() - at < LAST_USED_RESOLUTION_MILLIS) {
+            return false;
+        }
+        // Bounded: forgetting only means one more (harmless) note.
+        if noted.len() >= 10_000 {
+            noted.clear();
+        }
+        noted.insert(token, now.millis());
+        true
     }
 }
 

@@ -9,7 +9,6 @@
 //! (a directory is read far more often than it changes) and cost one hash lookup
 //! otherwise.
 
-use std::collections::HashMap;
 use std::hash::Hash;
 use std::sync::{Mutex, PoisonError};
 
@@ -20,6 +19,8 @@ use axum::response::{IntoResponse, Response};
 use roster_core::OrgId;
 use roster_core::store::{ChangeEpoch, Principal};
 use roster_core::token::TokenHash;
+
+type HashMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
 
 use crate::conditional::{etag, not_modified};
 
@@ -49,13 +50,19 @@ pub struct EpochCache<K, V> {
 struct Generation<K, V> {
     epoch: Option<ChangeEpoch>,
     weight: usize,
+    /// foldhash (seeded per process) rather than SipHash: keys are hashed on every
+    /// request, and the cache's bound caps what colliding keys could cost.
     entries: HashMap<K, V>,
 }
 
 impl<K: Hash + Eq, V: Clone> EpochCache<K, V> {
     pub fn new(max_weight: usize) -> Self {
         Self {
-            generation: Mutex::new(Generation { epoch: None, weight: 0, entries: HashMap::new() }),
+            generation: Mutex::new(Generation {
+                epoch: None,
+                weight: 0,
+                entries: HashMap::default(),
+            }),
             max_weight,
         }
     }

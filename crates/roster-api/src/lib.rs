@@ -64,13 +64,21 @@ pub struct AppState {
     pub limiter: Arc<limits::RateLimiter>,
     pub metrics: Arc<ops::Metrics>,
     pub caches: Arc<cache::ReadCaches>,
+    pub token_uses: Arc<auth::RecentUses>,
 }
 
 impl AppState {
     pub fn new(store: Arc<dyn Store>, config: ApiConfig) -> Self {
         let limiter = Arc::new(limits::RateLimiter::new(config.rate_limit_per_minute));
         let caches = Arc::new(cache::ReadCaches::new(config.read_cache_bytes));
-        Self { store, config: Arc::new(config), limiter, metrics: Arc::default(), caches }
+        Self {
+            store,
+            config: Arc::new(config),
+            limiter,
+            metrics: Arc::default(),
+            caches,
+            token_uses: Arc::default(),
+        }
     }
 }
 
