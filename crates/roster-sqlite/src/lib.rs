@@ -452,6 +452,31 @@ mod tests {
         assert!(path_from_url("postgres://x").is_err());
     }
 
+    /// The change epoch holds while nothing is committed and rises after any commit: this
+    /// process's own, and one made through a connection of its own, as another process
+    /// (an admin command) would.
+    #[tokio::test]
+    async fn the_change_epoch_rises_after_every_commit_from_anywhere() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("t.db");
+        let store = SqliteStore::open(&path).expect("open");
+        assert!(store.connections.reads_wal_index(), "the fast way is on");
+        let epoch = || async { store.change_epoch().await.expect("epoch").expect("some") };
+        let first = epoch().await;
+        assert_eq!(epoch().await, first, "nothing committed");
+        store.create_org("Own").await.expect("org");
+        let after_own = epoch().await;
+        assert!(after_own > first);
+        assert_eq!(epoch().await, after_own);
+        let outsider = rusqlite::Connection::open(&path).expect("open");
+        outsider
+            .execute("UPDATE organizations SET name = 'Renamed elsewhere'", [])
+            .expect("update");
+        let after_outsider = epoch().await;
+        assert!(after_outsider > after_own);
+        assert_eq!(epoch().await, after_outsider);
+    }
+
     /// Writes queued together commit together; a refused one rolls back alone, and each
     /// sees the writes before it in its batch (the second of two equal names is refused).
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
