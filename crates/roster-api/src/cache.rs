@@ -20,8 +20,7 @@ use roster_core::OrgId;
 use roster_core::store::{ChangeEpoch, Principal};
 use roster_core::token::TokenHash;
 
-type HashMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
-
+use crate::FastHashMap as HashMap;
 use crate::conditional::{etag, not_modified};
 
 /// The two caches a request can hit: who a token is, and whole answers to `GET`s.
@@ -50,8 +49,7 @@ pub struct EpochCache<K, V> {
 struct Generation<K, V> {
     epoch: Option<ChangeEpoch>,
     weight: usize,
-    /// foldhash (seeded per process) rather than SipHash: keys are hashed on every
-    /// request, and the cache's bound caps what colliding keys could cost.
+    /// (The cache's bound caps what keys chosen to collide could cost.)
     entries: HashMap<K, V>,
 }
 

@@ -23,6 +23,10 @@ use roster_core::Store;
 
 pub use error::ApiError;
 
+/// Maps hashed on every request (caches, metrics): foldhash, seeded per process, instead
+/// of SipHash.
+pub(crate) type FastHashMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
+
 /// Switches that change how the API behaves.
 #[derive(Clone, Debug)]
 pub struct ApiConfig {
