@@ -13,9 +13,9 @@ use std::hash::Hash;
 use std::sync::{Mutex, PoisonError};
 
 use axum::body::Bytes;
-use axum::http::header::{CONTENT_TYPE, ETAG};
+use axum::http::header::ETAG;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use roster_core::OrgId;
 use roster_core::store::{ChangeEpoch, Principal};
 use roster_core::token::TokenHash;
@@ -123,9 +123,7 @@ impl CachedAnswer {
         {
             return unchanged;
         }
-        let mut response =
-            (StatusCode::OK, [(CONTENT_TYPE, "application/json")], self.body.clone())
-                .into_response();
+        let mut response = crate::wire::json_answer(StatusCode::OK, self.body.clone());
         if let Some(etag) = &self.etag {
             response.headers_mut().insert(ETAG, etag.clone());
         }

@@ -175,24 +175,22 @@ impl<'a> AssetOut<'a> {
     }
 }
 
-/// A JSON answer serialized into one buffer sized for a page of groups (axum's `Json`
-/// starts at 128 bytes and regrows five times for a 4 KiB page).
-pub fn json<T: Serialize>(status: axum::http::StatusCode, body: &T) -> axum::response::Response {
-    use axum::response::IntoResponse;
-    match json_bytes(body) {
-        Ok(buf) => {
-            (status, [(axum::http::header::CONTENT_TYPE, "application/json")], buf).into_response()
-        }
-        Err(e) => e.into_response(),
-    }
-}
-
-/// The bytes of a JSON answer (see [`json`]).
+/// The bytes of a JSON answer, serialized into one buffer sized for a page of groups
+/// (axum's `Json` starts at 128 bytes and regrows five times for a 4 KiB page).
 pub fn json_bytes<T: Serialize>(body: &T) -> Result<Vec<u8>, crate::ApiError> {
     let mut buf = Vec::with_capacity(4096);
     serde_json::to_writer(&mut buf, body)
         .map_err(|e| crate::ApiError::internal("serialize an answer", e))?;
     Ok(buf)
+}
+
+/// An answer whose body is JSON already serialized.
+pub fn json_answer(
+    status: axum::http::StatusCode,
+    body: axum::body::Bytes,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    (status, [(axum::http::header::CONTENT_TYPE, "application/json")], body).into_response()
 }
 
 /// Where a logo is served.

@@ -2,6 +2,7 @@
 
 use std::collections::HashMap;
 
+use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::Response;
@@ -50,6 +51,23 @@ fn shape<'a>(
     out
 }
 
+/// One group as `{"data": group}`, serialized.
+async fn group_json(
+    state: &AppState,
+    org: &OrgId,
+    origin: &Origin,
+    group: &Group,
+    includes: Includes,
+) -> Result<Bytes, ApiError> {
+    let members = if includes.users {
+        members_of(state, org, std::slice::from_ref(group)).await?
+    } else {
+        HashMap::new()
+    };
+    let body = Item { data: shape(group, includes, &members, origin) };
+    Ok(crate::wire::json_bytes(&body)?.into())
+}
+
 /// One group as `{"data": group}`, with its ETag.
 async fn respond(
     state: &AppState,
@@ -59,13 +77,8 @@ async fn respond(
     group: &Group,
     includes: Includes,
 ) -> Result<Response, ApiError> {
-    let members = if includes.users {
-        members_of(state, &caller.org, std::slice::from_ref(group)).await?
-    } else {
-        HashMap::new()
-    };
-    let body = Item { data: shape(group, includes, &members, origin) };
-    Ok(with_etag(crate::wire::json(status, &body), group.version))
+    let body = group_json(state, &caller.org, origin, group, includes).await?;
+    Ok(with_etag(crate::wire::json_answer(status, body), group.version))
 }
 
 #[utoipa::path(get, path = "/organizations/{org}/groups", tag = "groups", params(("org" = String, Path, description = "Organization id: 32 lowercase hex characters"), ListQuery), responses((status = 200, description = "A page of the organization's groups", body = List<GroupOut>, example = crate::openapi::group_list_example)))]
@@ -110,13 +123,8 @@ pub async fn get(
     reuse_or(&state, caller.epoch, key, &headers, async {
         let includes = Includes::from_pairs(&query::pairs(&uri));
         let group = state.store.group(&caller.org, &id).await?.ok_or_else(ApiError::not_found)?;
-        let members = if includes.users {
-            members_of(&state, &caller.org, std::slice::from_ref(&group)).await?
-        } else {
-            HashMap::new()
-        };
-        let body = Item { data: shape(&group, includes, &members, &origin) };
-        Ok(CachedAnswer::new(crate::wire::json_bytes(&body)?.into(), Some(group.version)))
+        let body = group_json(&state, &caller.org, &origin, &group, includes).await?;
+        Ok(CachedAnswer::new(body, Some(group.version)))
     })
     .await
 }
