@@ -47,17 +47,20 @@ struct Shared {
     ids: RequestIds,
     in_flight: AtomicUsize,
     max_in_flight: usize,
+    access_log: bool,
 }
 
 impl EdgeLayer {
     /// More than `max_in_flight` requests at once are answered 503 with `Retry-After`
     /// at once, rather than queued behind the others.
-    pub fn new(metrics: Arc<Metrics>, max_in_flight: usize) -> Self {
+    /// `access_log`: one log line per request.
+    pub fn new(metrics: Arc<Metrics>, max_in_flight: usize, access_log: bool) -> Self {
         let shared = Shared {
             metrics,
             ids: RequestIds::new(),
             in_flight: AtomicUsize::new(0),
             max_in_flight: max_in_flight.max(1),
+            access_log,
         };
         Self { shared: Arc::new(shared) }
     }
@@ -125,10 +128,22 @@ where
                 None => ApiError::overloaded().into_response(),
             };
             drop(in_flight);
-            response.headers_mut().insert(REQUEST_ID, id);
             let route = route.as_ref().map_or("unmatched", MatchedPath::as_str);
             let seconds = started.elapsed().as_secs_f64();
-            shared.metrics.record(&method, route, response.status().as_u16(), seconds);
+            let status = response.status().as_u16();
+            shared.metrics.record(&method, route, status, seconds);
+            if shared.access_log {
+                // The route template, never the path: paths hold guests' emails.
+                tracing::info!(
+                    request_id = %String::from_utf8_lossy(id.as_bytes()),
+                    method = %method,
+                    route,
+                    status,
+                    latency_ms = (seconds * 1e6).round() / 1e3,
+                    "request"
+                );
+            }
+            response.headers_mut().insert(REQUEST_ID, id);
             Ok(response)
         })
     }
@@ -178,7 +193,7 @@ mod tests {
             }
             Ok::<_, Infallible>(StatusCode::OK.into_response())
         });
-        let edge = EdgeLayer::new(Arc::default(), 8).layer(panicking);
+        let edge = EdgeLayer::new(Arc::default(), 8, false).layer(panicking);
         let mut boom = Request::new(Body::empty());
         *boom.uri_mut() = axum::http::Uri::from_static("/boom");
         let response = edge.oneshot(boom).await.unwrap_or_else(|e| match e {});

@@ -5,7 +5,7 @@ use std::borrow::Cow;
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use roster_core::{StoreError, ValidationErrors, WriteError};
+use roster_core::{StoreError, StoreErrorKind, ValidationErrors, WriteError};
 use serde::Serialize;
 
 #[derive(Debug)]
@@ -14,6 +14,8 @@ pub struct ApiError {
     code: &'static str,
     message: Cow<'static, str>,
     errors: Option<ValidationErrors>,
+    /// Seconds for `Retry-After`, on answers that a later retry can turn into a success.
+    retry_after: Option<u32>,
 }
 
 /// Every refusal's body.
@@ -35,7 +37,7 @@ pub struct ErrorBody<'a> {
 
 impl ApiError {
     fn new(status: StatusCode, code: &'static str, message: impl Into<Cow<'static, str>>) -> Self {
-        Self { status, code, message: message.into(), errors: None }
+        Self { status, code, message: message.into(), errors: None, retry_after: None }
     }
 
     pub fn unauthenticated() -> Self {
@@ -106,12 +108,18 @@ impl ApiError {
         )
     }
 
+    /// More requests at once than `--max-concurrent-requests`.
     pub fn overloaded() -> Self {
         Self::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "SERVICE_UNAVAILABLE",
             "The service is busy; retry shortly.",
         )
+        .retry_after(1)
+    }
+
+    fn retry_after(self, seconds: u32) -> Self {
+        Self { retry_after: Some(seconds), ..self }
     }
 
     pub fn precondition_failed() -> Self {
@@ -136,14 +144,36 @@ impl ApiError {
         )
     }
 
-    /// The storage is saturated: the client should retry shortly (503 with `Retry-After`).
-    pub fn unavailable(context: &'static str, detail: impl std::fmt::Display) -> Self {
-        tracing::warn!(request_id = %crate::edge::current_request_id(), context, %detail, "storage unavailable");
-        Self::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "SERVICE_UNAVAILABLE",
-            "The service is busy; retry shortly.",
-        )
+    /// The storage could not take the request now; a retry later can succeed. The detail
+    /// goes to the log; the answer says only what an operator or a client can act on.
+    fn storage_unavailable(err: &StoreError) -> Self {
+        let request_id = crate::edge::current_request_id();
+        let (context, detail) = (err.context, &err.detail);
+        match err.kind {
+            StoreErrorKind::Busy => {
+                tracing::warn!(%request_id, context, %detail, "storage busy");
+                Self::overloaded()
+            }
+            StoreErrorKind::Full => {
+                tracing::error!(%request_id, context, %detail, "storage full");
+                Self::new(
+                    StatusCode::INSUFFICIENT_STORAGE,
+                    "INSUFFICIENT_STORAGE",
+                    "The database has no space left, so the change was not saved; \
+                     reads still work. Retry once an operator has freed space.",
+                )
+                .retry_after(30)
+            }
+            StoreErrorKind::Unreachable | StoreErrorKind::Fault => {
+                tracing::error!(%request_id, context, %detail, "database unreachable");
+                Self::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "SERVICE_UNAVAILABLE",
+                    "The database cannot be reached right now; retry shortly.",
+                )
+                .retry_after(5)
+            }
+        }
     }
 
     pub fn status(&self) -> StatusCode {
@@ -153,10 +183,9 @@ impl ApiError {
 
 impl From<StoreError> for ApiError {
     fn from(err: StoreError) -> Self {
-        if err.unavailable {
-            Self::unavailable(err.context, err.detail)
-        } else {
-            Self::internal(err.context, err.detail)
+        match err.kind {
+            StoreErrorKind::Fault => Self::internal(err.context, err.detail),
+            _ => Self::storage_unavailable(&err),
         }
     }
 }
@@ -194,8 +223,8 @@ impl IntoResponse for ApiError {
                 .headers_mut()
                 .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }
-        if self.status == StatusCode::SERVICE_UNAVAILABLE {
-            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        if let Some(seconds) = self.retry_after {
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(seconds));
         }
         response
     }
@@ -227,17 +256,50 @@ pub(crate) fn panic_response(panic: Box<dyn std::any::Any + Send + 'static>) -> 
 mod tests {
     use super::*;
 
+    fn answer(err: StoreError) -> (StatusCode, Option<String>, serde_json::Value) {
+        let response = ApiError::from(err).into_response();
+        let retry_after = response
+            .headers()
+            .get(header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let status = response.status();
+        let body = body_json(response);
+        (status, retry_after, body)
+    }
+
+    /// The answer's JSON (error bodies are built in memory, so one poll reads them).
+    fn body_json(response: Response) -> serde_json::Value {
+        let runtime =
+            tokio::runtime::Builder::new_current_thread().build().expect("a test runtime");
+        let bytes = runtime
+            .block_on(axum::body::to_bytes(response.into_body(), usize::MAX))
+            .expect("the body");
+        serde_json::from_slice(&bytes).expect("JSON")
+    }
+
     #[test]
-    fn a_busy_store_is_a_503_with_retry_after() {
-        let response =
-            ApiError::from(StoreError::unavailable("test", "pool empty")).into_response();
-        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+    fn each_kind_of_storage_failure_answers_what_it_is() {
+        let (status, retry, body) = answer(StoreError::busy("test", "pool empty"));
+        assert_eq!((status, retry.as_deref()), (StatusCode::SERVICE_UNAVAILABLE, Some("1")));
+        assert_eq!(body["code"], "SERVICE_UNAVAILABLE");
+
+        let (status, retry, body) = answer(StoreError::unreachable("test", "connection refused"));
+        assert_eq!((status, retry.as_deref()), (StatusCode::SERVICE_UNAVAILABLE, Some("5")));
+        assert_eq!(body["code"], "SERVICE_UNAVAILABLE");
+        assert_eq!(body["message"], "The database cannot be reached right now; retry shortly.");
+
+        let (status, retry, body) = answer(StoreError::full("test", "SQLITE_FULL"));
+        assert_eq!((status, retry.as_deref()), (StatusCode::INSUFFICIENT_STORAGE, Some("30")));
+        assert_eq!(body["code"], "INSUFFICIENT_STORAGE");
+        assert!(!body.to_string().contains("SQLITE_FULL"), "{body}");
+
+        let (status, retry, body) = answer(StoreError::new("test", "disk on fire"));
+        assert_eq!((status, retry), (StatusCode::INTERNAL_SERVER_ERROR, None));
         assert_eq!(
-            response.headers().get(header::RETRY_AFTER).and_then(|v| v.to_str().ok()),
-            Some("1")
+            body,
+            serde_json::json!({"error": true, "code": "INTERNAL_SERVER_ERROR",
+                               "message": "Something went wrong on our side."})
         );
-        let broken = ApiError::from(StoreError::new("test", "disk on fire")).into_response();
-        assert_eq!(broken.status(), StatusCode::INTERNAL_SERVER_ERROR);
-        assert_eq!(broken.headers().get(header::RETRY_AFTER), None);
     }
 }

@@ -45,6 +45,9 @@ pub struct ApiConfig {
     /// Memory for answers reused between requests while nothing is written (see
     /// `cache`); 0 turns reuse off.
     pub read_cache_bytes: usize,
+    /// One log line per request (off by default: at tens of thousands of requests a
+    /// second, the lines would cost more than the requests).
+    pub access_log: bool,
 }
 
 impl Default for ApiConfig {
@@ -56,6 +59,7 @@ impl Default for ApiConfig {
             max_concurrent_requests: 1024,
             body_timeout: std::time::Duration::from_secs(30),
             read_cache_bytes: 16 * 1024 * 1024,
+            access_log: false,
         }
     }
 }
@@ -101,7 +105,11 @@ pub fn router(state: AppState) -> Router {
     let document = openapi::document(paths);
     let docs: Router<AppState> =
         utoipa_swagger_ui::SwaggerUi::new("/docs").url("/openapi.json", document).into();
-    let edge = edge::EdgeLayer::new(Arc::clone(&state.metrics), config.max_concurrent_requests);
+    let edge = edge::EdgeLayer::new(
+        Arc::clone(&state.metrics),
+        config.max_concurrent_requests,
+        config.access_log,
+    );
     let mut router = Router::new()
         .merge(api.clone())
         .nest("/api", api)

@@ -19,6 +19,6 @@ pub use email::Email;
 pub use groups::fold_case;
 pub use ids::{AssetId, GroupId, OrgId, UserId};
 pub use model::{Group, MemberStatus, OrgMember, Organization, Role, User};
-pub use store::{Store, StoreError, WriteError};
+pub use store::{Store, StoreError, StoreErrorKind, WriteError};
 pub use timestamp::Timestamp;
 pub use validation::ValidationErrors;

@@ -16,23 +16,55 @@ use crate::{
     AssetId, Email, Group, GroupId, OrgId, OrgMember, Organization, User, UserId, ValidationErrors,
 };
 
-/// A failure of the storage itself. Callers log it and answer 500; it never reaches a client.
+/// A failure of the storage itself. It never reaches a client as detail: the HTTP layer
+/// logs it and answers by its [`StoreErrorKind`].
 #[derive(Clone, Debug, thiserror::Error)]
 #[error("storage failure in {context}: {detail}")]
 pub struct StoreError {
     pub context: &'static str,
     pub detail: String,
-    /// The storage is busy rather than broken (no connection free in time): worth a retry.
-    pub unavailable: bool,
+    pub kind: StoreErrorKind,
+}
+
+/// What a storage failure means for the client: whether a retry can help, and when.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StoreErrorKind {
+    /// Something is wrong that a retry will not mend (a bug, corrupt data).
+    Fault,
+    /// The storage works but had no capacity free in time (no pooled connection, a lock
+    /// held too long): retry in a moment.
+    Busy,
+    /// The database cannot be reached (down, restarting, refusing connections, a broken
+    /// connection): retry once it is back.
+    Unreachable,
+    /// The database has no space left (a full disk, or its configured size limit): the
+    /// change was not written; reads still work.
+    Full,
 }
 
 impl StoreError {
     pub fn new(context: &'static str, detail: impl std::fmt::Display) -> Self {
-        Self { context, detail: detail.to_string(), unavailable: false }
+        Self::of_kind(StoreErrorKind::Fault, context, detail)
     }
 
-    pub fn unavailable(context: &'static str, detail: impl std::fmt::Display) -> Self {
-        Self { unavailable: true, ..Self::new(context, detail) }
+    pub fn of_kind(
+        kind: StoreErrorKind,
+        context: &'static str,
+        detail: impl std::fmt::Display,
+    ) -> Self {
+        Self { context, detail: detail.to_string(), kind }
+    }
+
+    pub fn busy(context: &'static str, detail: impl std::fmt::Display) -> Self {
+        Self::of_kind(StoreErrorKind::Busy, context, detail)
+    }
+
+    pub fn unreachable(context: &'static str, detail: impl std::fmt::Display) -> Self {
+        Self::of_kind(StoreErrorKind::Unreachable, context, detail)
+    }
+
+    pub fn full(context: &'static str, detail: impl std::fmt::Display) -> Self {
+        Self::of_kind(StoreErrorKind::Full, context, detail)
     }
 }
 

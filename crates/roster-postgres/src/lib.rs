@@ -84,10 +84,15 @@ impl PgStore {
     }
 
     async fn client(&self, context: &'static str) -> Result<deadpool_postgres::Object, StoreError> {
+        use deadpool_postgres::{PoolError, TimeoutType};
         self.pool.get().await.map_err(|e| match e {
-            deadpool_postgres::PoolError::Timeout(_) => {
-                StoreError::unavailable(context, "no database connection free in time")
+            PoolError::Timeout(TimeoutType::Wait) => {
+                StoreError::busy(context, "no database connection free in time")
             }
+            PoolError::Timeout(_) => {
+                StoreError::unreachable(context, "no new database connection in time")
+            }
+            PoolError::Backend(e) => sql::store_error(context, &e),
             other => StoreError::new(context, other),
         })
     }
@@ -138,7 +143,7 @@ macro_rules! in_transaction {
         loop {
             attempt += 1;
             let mut client = $store.client($context).await?;
-            let $tx = client.transaction().await.map_err(|e| StoreError::new($context, e))?;
+            let $tx = client.transaction().await.map_err(|e| sql::store_error($context, &e))?;
             let outcome = match $body.await {
                 Ok(value) => $tx.commit().await.map(|()| value).map_err(TxError::Sql),
                 Err(e) => Err(e),
@@ -169,9 +174,9 @@ macro_rules! read_snapshot {
             .read_only(true)
             .start()
             .await
-            .map_err(|e| StoreError::new($context, sql::describe(&e)))?;
+            .map_err(|e| sql::store_error($context, &e))?;
         let value = $body.await.map_err(|e| e.into_store_error($context))?;
-        $c.commit().await.map_err(|e| StoreError::new($context, sql::describe(&e)))?;
+        $c.commit().await.map_err(|e| sql::store_error($context, &e))?;
         Ok(value)
     }};
 }
@@ -198,11 +203,7 @@ impl Store for PgStore {
 
     async fn ping(&self) -> Result<(), StoreError> {
         let client = self.client("ping").await?;
-        client
-            .simple_query("SELECT 1")
-            .await
-            .map(|_| ())
-            .map_err(|e| StoreError::new("ping", sql::describe(&e)))
+        client.simple_query("SELECT 1").await.map(|_| ()).map_err(|e| sql::store_error("ping", &e))
     }
 
     async fn principal(
@@ -507,7 +508,7 @@ mod tests {
             .list_groups(&org.id, &ListParams::default())
             .await
             .expect_err("no connection free");
-        assert!(error.unavailable, "{error}");
+        assert_eq!(error.kind, roster_core::StoreErrorKind::Busy, "{error}");
         let waited = started.elapsed();
         assert!(
             waited >= Duration::from_millis(150) && waited < Duration::from_secs(3),

@@ -2,7 +2,7 @@
 
 use deadpool_postgres::GenericClient;
 use roster_core::listing::{ListParams, Window};
-use roster_core::{StoreError, WriteError};
+use roster_core::{StoreError, StoreErrorKind, WriteError};
 use tokio_postgres::error::SqlState;
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{Error, Row};
@@ -112,7 +112,7 @@ pub(crate) enum TxError {
 impl TxError {
     pub(crate) fn into_write_error(self, context: &'static str) -> WriteError {
         match self {
-            Self::Sql(e) => WriteError::Store(StoreError::new(context, describe(&e))),
+            Self::Sql(e) => WriteError::Store(store_error(context, &e)),
             Self::Refused(e) => e,
         }
     }
@@ -153,6 +153,35 @@ pub(crate) fn undecodable(what: &str, value: &str) -> TxError {
         "decode",
         format!("bad stored {what}: {value:?}"),
     )))
+}
+
+/// A driver error as a storage failure, classified by what a retry can do for the client.
+pub(crate) fn store_error(context: &'static str, e: &Error) -> StoreError {
+    StoreError::of_kind(kind_of(e), context, describe(e))
+}
+
+fn kind_of(e: &Error) -> StoreErrorKind {
+    if e.is_closed() {
+        return StoreErrorKind::Unreachable;
+    }
+    let Some(code) = e.code() else {
+        // Not the server's answer: the connection itself failed (refused, reset, cut).
+        let io = std::error::Error::source(e).is_some_and(|source| source.is::<std::io::Error>());
+        return if io { StoreErrorKind::Unreachable } else { StoreErrorKind::Fault };
+    };
+    let code = code.code();
+    match code {
+        // disk_full
+        "53100" => StoreErrorKind::Full,
+        // Class 08 (connection exceptions), too_many_connections, out_of_memory,
+        // admin_shutdown, crash_shutdown, cannot_connect_now (starting up or shutting
+        // down), and a read-only transaction (a standby, or mid-failover).
+        "53300" | "53200" | "57P01" | "57P02" | "57P03" | "25006" => StoreErrorKind::Unreachable,
+        _ if code.starts_with("08") => StoreErrorKind::Unreachable,
+        // lock_not_available and query_canceled (a statement or lock timeout).
+        "55P03" | "57014" => StoreErrorKind::Busy,
+        _ => StoreErrorKind::Fault,
+    }
 }
 
 /// The whole story of a driver error: tokio-postgres's own `Display` says only "db error".

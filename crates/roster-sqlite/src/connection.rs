@@ -9,7 +9,7 @@ use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
 use roster_core::store::ChangeEpoch;
-use roster_core::{StoreError, WriteError};
+use roster_core::{StoreError, StoreErrorKind, WriteError};
 use rusqlite::config::DbConfig;
 use rusqlite::{Connection, OpenFlags, TransactionBehavior};
 use tokio::sync::oneshot;
@@ -46,6 +46,9 @@ pub(crate) struct Connections {
     wal_index: Option<WalIndexWatch>,
     /// To the writer thread, which owns the one write connection.
     writer: mpsc::Sender<Job>,
+    /// The most pages a write may leave the database with (0: no cap); see
+    /// [`Connections::set_size_cap`].
+    size_cap_pages: AtomicU64,
 }
 
 /// A pooled read connection, with the `data_version` it reported last (`None` before
@@ -76,11 +79,11 @@ enum Job {
     Alone(Box<dyn FnOnce(&Connection) + Send>),
 }
 
-/// Answers a write's caller with the batch's commit result; `poisoned` when the write
-/// left the transaction in a state that must not be committed.
+/// Answers a write's caller with the batch's commit result; `poisoned` (with its cause)
+/// when the write left the transaction in a state that must not be committed.
 struct Finish {
     answer: Box<dyn FnOnce(Result<(), StoreError>) + Send>,
-    poisoned: bool,
+    poisoned: Option<StoreError>,
 }
 
 impl Connections {
@@ -108,6 +111,7 @@ impl Connections {
             epoch: AtomicU64::new(0),
             wal_index: WalIndexWatch::open(path),
             writer: sender,
+            size_cap_pages: AtomicU64::new(0),
         })
     }
 
@@ -118,7 +122,7 @@ impl Connections {
         context: &'static str,
         f: impl FnOnce(&Connection) -> rusqlite::Result<T>,
     ) -> Result<T, StoreError> {
-        self.with_reader(|reader| f(&reader.conn).map_err(|e| StoreError::new(context, e)))
+        self.with_reader(|reader| f(&reader.conn).map_err(|e| store_error(context, e)))
     }
 
     /// The store's change epoch: raised whenever something was committed since the last
@@ -146,7 +150,7 @@ impl Connections {
                 .conn
                 .prepare_cached("PRAGMA data_version")
                 .and_then(|mut statement| statement.query_row([], |row| row.get(0)))
-                .map_err(|e| StoreError::new("read the data version", e))?;
+                .map_err(|e| store_error("read the data version", e))?;
             if reader.data_version != Some(version) {
                 reader.data_version = Some(version);
                 self.epoch.fetch_add(1, Ordering::SeqCst);
@@ -208,10 +212,11 @@ impl Connections {
         F: FnOnce(&WriteTx<'_>) -> Result<T, TxError> + Send + 'static,
     {
         let (reply, answer) = oneshot::channel::<Result<T, WriteError>>();
+        let size_cap = std::num::NonZeroU64::new(self.size_cap_pages.load(Ordering::Relaxed));
         let job = Job::Write(Box::new(move |conn: Result<&Connection, &StoreError>| {
             let (outcome, poisoned) = match conn {
-                Ok(conn) => in_savepoint(conn, context, f),
-                Err(e) => (Err(WriteError::Store(e.clone())), false),
+                Ok(conn) => in_savepoint(conn, context, size_cap, f),
+                Err(e) => (Err(WriteError::Store(e.clone())), None),
             };
             let answer = Box::new(move |committed: Result<(), StoreError>| {
                 let result = match (outcome, committed) {
@@ -231,27 +236,59 @@ impl Connections {
 }
 
 /// Runs `f` in a savepoint of the open transaction: released when it succeeds, rolled
-/// back (alone) when it fails. `true` beside the outcome: the savepoint itself could not
-/// be managed or `f` panicked, and the whole batch must roll back.
+/// back (alone) when it fails. Beside the outcome, why the whole batch must roll back, if
+/// it must: the savepoint itself could not be managed, `f` panicked, or SQLite already
+/// rolled the transaction back (it does so on a full disk, an I/O error or no memory),
+/// so that nothing may run or commit after it.
 fn in_savepoint<T>(
     conn: &Connection,
     context: &'static str,
+    size_cap: Option<std::num::NonZeroU64>,
     f: impl FnOnce(&WriteTx<'_>) -> Result<T, TxError>,
-) -> (Result<T, WriteError>, bool) {
-    let store_error = |e: rusqlite::Error| WriteError::Store(StoreError::new(context, e));
+) -> (Result<T, WriteError>, Option<StoreError>) {
     if let Err(e) = conn.prepare_cached("SAVEPOINT write").and_then(|mut s| s.execute([])) {
-        return (Err(store_error(e)), true);
+        let cause = store_error(context, e);
+        return (Err(WriteError::Store(cause.clone())), Some(cause));
     }
+    let pages_before = size_cap.map(|_| page_count(conn));
     let outcome = match catch_unwind(AssertUnwindSafe(|| f(&WriteTx(conn)))) {
-        Ok(outcome) => outcome,
-        Err(_) => return (Err(store_error(rusqlite::Error::InvalidQuery)), true),
+        Ok(Ok(value)) => match (size_cap, pages_before) {
+            (Some(cap), Some(before)) => {
+                let after = page_count(conn);
+                if after > cap.get() && after > before {
+                    Err(WriteError::Store(StoreError::full(
+                        context,
+                        format!(
+                            "the write would grow the database to {after} pages, past --sqlite-max-mib ({cap} pages)"
+                        ),
+                    )))
+                } else {
+                    Ok(value)
+                }
+            }
+            _ => Ok(value),
+        },
+        Ok(Err(e)) => Err(e.into_write_error(context)),
+        Err(_) => {
+            let cause = StoreError::new(context, "the write panicked");
+            return (Err(WriteError::Store(cause.clone())), Some(cause));
+        }
     };
     let end = if outcome.is_ok() { "RELEASE write" } else { "ROLLBACK TO write" };
-    let mut poisoned = conn.prepare_cached(end).and_then(|mut s| s.execute([])).is_err();
-    if outcome.is_err() && !poisoned {
-        poisoned = conn.prepare_cached("RELEASE write").and_then(|mut s| s.execute([])).is_err();
+    let mut ended = conn.prepare_cached(end).and_then(|mut s| s.execute([]));
+    if outcome.is_err() && ended.is_ok() {
+        ended = conn.prepare_cached("RELEASE write").and_then(|mut s| s.execute([]));
     }
-    (outcome.map_err(|e| e.into_write_error(context)), poisoned)
+    let poisoned = match (&outcome, ended) {
+        // The transaction is gone: what failed the write is what failed the batch.
+        (Err(WriteError::Store(cause)), _) if conn.is_autocommit() => Some(cause.clone()),
+        (_, Err(e)) => Some(store_error(context, e)),
+        _ if conn.is_autocommit() => {
+            Some(StoreError::new(context, "the batch's transaction ended early"))
+        }
+        _ => None,
+    };
+    (outcome, poisoned)
 }
 
 /// The writer thread: takes whatever writes are waiting (at most `MAX_BATCH`), runs them
@@ -286,17 +323,32 @@ fn commit_batch(conn: &Connection, batch: Vec<QueuedWrite>) {
     let begin = conn
         .prepare_cached("BEGIN IMMEDIATE")
         .and_then(|mut s| s.execute([]))
-        .map_err(|e| StoreError::new("begin a write", e));
+        .map_err(|e| store_error("begin a write", e));
     if let Err(e) = &begin {
         for write in batch {
             (write(Err(e)).answer)(Err(e.clone()));
         }
         return;
     }
-    let finishes: Vec<Finish> = batch.into_iter().map(|write| write(Ok(conn))).collect();
-    let committed = if finishes.iter().any(|finish| finish.poisoned) {
-        let _ = conn.execute_batch("ROLLBACK");
-        Err(StoreError::new("commit", "a write in the batch failed; the batch was rolled back"))
+    let mut poisoned: Option<StoreError> = None;
+    let mut finishes = Vec::with_capacity(batch.len());
+    for write in batch {
+        // Once the batch is lost, the writes after it do not run: outside the batch's
+        // transaction each would commit on its own, unseen by the batch's answer.
+        let finish = match &poisoned {
+            Some(cause) => write(Err(cause)),
+            None => write(Ok(conn)),
+        };
+        if poisoned.is_none() {
+            poisoned.clone_from(&finish.poisoned);
+        }
+        finishes.push(finish);
+    }
+    let committed = if let Some(cause) = poisoned {
+        if !conn.is_autocommit() {
+            let _ = conn.execute_batch("ROLLBACK");
+        }
+        Err(cause)
     } else {
         APPLY_QUEUED_INDEX_CHANGES
             .iter()
@@ -306,13 +358,44 @@ fn commit_batch(conn: &Connection, batch: Vec<QueuedWrite>) {
             })
             .map_err(|e| {
                 // Leave no transaction open behind a failed commit.
-                let _ = conn.execute_batch("ROLLBACK");
-                StoreError::new("commit", e)
+                if !conn.is_autocommit() {
+                    let _ = conn.execute_batch("ROLLBACK");
+                }
+                store_error("commit", e)
             })
     };
     for finish in finishes {
         (finish.answer)(committed.clone());
     }
+}
+
+/// SQLite's default page size, which Roster's databases keep.
+const PAGE_BYTES: u64 = 4096;
+
+/// The database's size in pages, as the open transaction sees it (0 if it cannot tell,
+/// which lets the write through: SQLite's own `max_page_count` still holds).
+fn page_count(conn: &Connection) -> u64 {
+    conn.prepare_cached("PRAGMA page_count")
+        .and_then(|mut s| s.query_row([], |row| row.get::<_, i64>(0)))
+        .map_or(0, |pages| pages.unsigned_abs())
+}
+
+/// A SQLite error as a storage failure, classified by what a retry can do for the client.
+pub(crate) fn store_error(context: &'static str, e: rusqlite::Error) -> StoreError {
+    use rusqlite::ErrorCode;
+    let kind = match e.sqlite_error_code() {
+        // A full disk, or the database at its `max_page_count` (`--sqlite-max-mib`).
+        Some(ErrorCode::DiskFull) => StoreErrorKind::Full,
+        // Another process held the lock past the busy timeout.
+        Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) => StoreErrorKind::Busy,
+        // The file cannot be read or written right now (a failing or vanished disk, a
+        // file system remounted read-only).
+        Some(ErrorCode::SystemIoFailure | ErrorCode::CannotOpen | ErrorCode::ReadOnly) => {
+            StoreErrorKind::Unreachable
+        }
+        _ => StoreErrorKind::Fault,
+    };
+    StoreError::of_kind(kind, context, e)
 }
 
 /// What a write's body may fail with: SQL trouble, or the domain refusing the write.
@@ -324,7 +407,7 @@ pub(crate) enum TxError {
 impl TxError {
     fn into_write_error(self, context: &'static str) -> WriteError {
         match self {
-            Self::Sql(e) => WriteError::Store(StoreError::new(context, e)),
+            Self::Sql(e) => WriteError::Store(store_error(context, e)),
             Self::Refused(e) => e,
         }
     }
@@ -455,19 +538,34 @@ fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
 }
 
 impl Connections {
-    /// Sets the writer's `PRAGMA synchronous` (outside any transaction, between batches).
-    pub(crate) fn set_synchronous(&self, level: &'static str) -> Result<(), StoreError> {
+    /// Sets one of the writer's pragmas (outside any transaction, between batches).
+    pub(crate) fn set_writer_pragma(
+        &self,
+        pragma: &'static str,
+        value: String,
+    ) -> Result<(), StoreError> {
         let (reply, answer) = mpsc::channel();
         let job = Job::Alone(Box::new(move |conn: &Connection| {
-            let _ = reply.send(
-                conn.pragma_update(None, "synchronous", level)
-                    .map_err(|e| StoreError::new("synchronous", e)),
-            );
+            let _ = reply
+                .send(conn.pragma_update(None, pragma, value).map_err(|e| store_error(pragma, e)));
         }));
-        self.writer
-            .send(job)
-            .map_err(|_| StoreError::new("synchronous", "the writer has stopped"))?;
-        answer.recv().map_err(|_| StoreError::new("synchronous", "the writer has stopped"))?
+        self.writer.send(job).map_err(|_| StoreError::new(pragma, "the writer has stopped"))?;
+        answer.recv().map_err(|_| StoreError::new(pragma, "the writer has stopped"))?
+    }
+
+    /// Caps the database at about `max_bytes` (`None`: no cap).
+    ///
+    /// The cap is checked after each write, in its savepoint: a write that left the
+    /// database with more pages than the cap (and more than before it) is rolled back and
+    /// answered as full storage. Writes that reuse freed pages, and deletes, go through.
+    /// SQLite's own `max_page_count` sits an eighth above it (at least 1 MiB), so that the
+    /// search-index changes applied at commit, which a delete makes too, find room.
+    pub(crate) fn set_size_cap(&self, max_bytes: Option<u64>) -> Result<(), StoreError> {
+        let cap = max_bytes.map_or(0, |bytes| (bytes / PAGE_BYTES).max(1));
+        let hard = if cap == 0 { u64::from(u32::MAX - 1) } else { cap + (cap / 8).max(256) };
+        self.set_writer_pragma("max_page_count", hard.to_string())?;
+        self.size_cap_pages.store(cap, Ordering::Relaxed);
+        Ok(())
     }
 
     /// A write that can only fail in storage (no domain refusal is possible).

@@ -49,7 +49,15 @@ impl SqliteStore {
     /// For seeding benchmark data only: commits skip their fsync while `on`. A crash in
     /// between can lose the seed, never a user's write (servers never turn this on).
     pub fn set_bulk_load(&self, on: bool) -> Result<(), StoreError> {
-        self.connections.set_synchronous(if on { "OFF" } else { "FULL" })
+        self.connections.set_writer_pragma("synchronous", (if on { "OFF" } else { "FULL" }).into())
+    }
+
+    /// Caps the database file at about `max_bytes` (`None`: no cap). A write that would
+    /// grow it past the cap fails as full storage and writes nothing; reads go on, and
+    /// deletes still work (they free pages, which later writes reuse). See
+    /// `Connections::set_size_cap`.
+    pub fn set_size_limit(&self, max_bytes: Option<u64>) -> Result<(), StoreError> {
+        self.connections.set_size_cap(max_bytes)
     }
 }
 

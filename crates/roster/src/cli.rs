@@ -29,6 +29,11 @@ pub struct Args {
     #[arg(long, global = true, env = "ROSTER_POOL_TIMEOUT", default_value_t = 5.0)]
     pub pool_timeout: f64,
 
+    /// SQLite only: the most MiB the database file may grow to; a write that would grow
+    /// it further answers 507 and writes nothing, while reads go on (0: no limit).
+    #[arg(long, global = true, env = "ROSTER_SQLITE_MAX_MIB", default_value_t = 0)]
+    pub sqlite_max_mib: u64,
+
     /// Print one JSON object on stdout instead of text (for scripts).
     #[arg(long, global = true)]
     pub json: bool,
@@ -121,7 +126,8 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         wait: Duration::try_from_secs_f64(args.pool_timeout)
             .context("--pool-timeout must be a number of seconds")?,
     };
-    let store = open_store(&args.database, &pool).await?;
+    let limits = StoreLimits { pool, sqlite_max_bytes: args.sqlite_max_mib.checked_mul(1 << 20) };
+    let store = open_store(&args.database, &limits).await?;
     match args.command {
         Command::Serve(serve_args) => serve::run(store, serve_args, &args.database).await,
         Command::Org(command) => org(store.as_ref(), command, args.json).await,
@@ -130,16 +136,27 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     }
 }
 
+/// How much of the database a process may use.
+pub struct StoreLimits {
+    pub pool: PoolOptions,
+    /// SQLite's size cap (`None` or 0: none).
+    pub sqlite_max_bytes: Option<u64>,
+}
+
 /// Picks the backend from the URL's scheme.
-pub async fn open_store(url: &str, pool: &PoolOptions) -> anyhow::Result<Arc<dyn Store>> {
+pub async fn open_store(url: &str, limits: &StoreLimits) -> anyhow::Result<Arc<dyn Store>> {
     if url.starts_with("sqlite:") {
         let store = roster_sqlite::SqliteStore::open_url(url)
             .with_context(|| format!("cannot open {url}"))?;
+        store
+            .set_size_limit(limits.sqlite_max_bytes.filter(|&bytes| bytes > 0))
+            .context("cannot apply --sqlite-max-mib")?;
         return Ok(Arc::new(store));
     }
     if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-        let store =
-            PgStore::connect(url, pool).await.context("cannot open the PostgreSQL database")?;
+        let store = PgStore::connect(url, &limits.pool)
+            .await
+            .context("cannot open the PostgreSQL database")?;
         return Ok(Arc::new(store));
     }
     bail!("unsupported database URL {url:?}: use sqlite://PATH or postgres://…")

@@ -54,9 +54,39 @@ pub struct ServeArgs {
     #[arg(long, env = "ROSTER_READ_CACHE_MIB", default_value_t = 16)]
     pub read_cache_mib: usize,
 
+    /// How log lines are written to stderr: `text` for people, `json` (one object per
+    /// line) for log collectors.
+    #[arg(long, env = "ROSTER_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+
+    /// Log one line per request: request id, method, route template, status, latency.
+    #[arg(long, env = "ROSTER_ACCESS_LOG")]
+    pub access_log: bool,
+
     /// Seconds in-flight requests get to finish after SIGTERM or SIGINT.
     #[arg(long, env = "ROSTER_SHUTDOWN_GRACE", default_value_t = 30.0)]
     pub shutdown_grace: f64,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// Log lines go to stderr (stdout carries the first-start banner). Neither format ever
+/// holds a token or a body: nothing that logs has one to give.
+fn init_logging(format: LogFormat) {
+    let builder =
+        tracing_subscriber::fmt().with_writer(std::io::stderr).with_max_level(tracing::Level::INFO);
+    match format {
+        LogFormat::Text => {
+            builder.with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr())).init();
+        }
+        LogFormat::Json => {
+            builder.json().flatten_event(true).with_current_span(false).with_span_list(false).init()
+        }
+    }
 }
 
 fn seconds(value: f64, option: &str) -> anyhow::Result<Duration> {
@@ -65,11 +95,7 @@ fn seconds(value: f64, option: &str) -> anyhow::Result<Duration> {
 }
 
 pub async fn run(store: Arc<dyn Store>, args: ServeArgs, database: &str) -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_max_level(tracing::Level::INFO)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
+    init_logging(args.log_format);
 
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
@@ -85,6 +111,7 @@ pub async fn run(store: Arc<dyn Store>, args: ServeArgs, database: &str) -> anyh
         max_concurrent_requests: args.max_concurrent_requests,
         body_timeout: seconds(args.body_timeout, "body-timeout")?,
         read_cache_bytes: args.read_cache_mib.saturating_mul(1024 * 1024),
+        access_log: args.access_log,
     };
     let app = roster_api::router(AppState::new(store, config));
     println!("Roster is listening on http://{local} (database {})", redact_password(database));

@@ -36,7 +36,63 @@ on_both_backends!(
     serve_bootstraps_an_empty_database_answers_and_stops_on_sigterm,
     a_client_trickling_headers_is_cut_off,
     sigterm_lets_requests_in_flight_finish,
+    json_logs_carry_one_object_per_line_and_never_a_token_or_body,
 );
+
+fn json_logs_carry_one_object_per_line_and_never_a_token_or_body(db: Db) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let log = dir.path().join("roster.log");
+    let mut server =
+        Server::start_logging_to(&db.url, &["--log-format", "json", "--access-log"], &log);
+    let org = server.printed("Organization id: ").expect("org");
+    let token = server.printed("Access token (shown once): ").expect("token");
+    let secret_body = r#"{"name": "Body secret 7f3a", "description": "never logged"}"#;
+    let created = common::http(
+        &server.addr,
+        "POST",
+        &format!("/organizations/{org}/groups"),
+        &token,
+        &[("X-Request-Id", "client-chosen-id")],
+        Some(secret_body),
+    );
+    assert_eq!(created.status, 201);
+    let missing = common::http(
+        &server.addr,
+        "GET",
+        &format!("/organizations/{org}/guests/someone%40example.com"),
+        &token,
+        &[],
+        None,
+    );
+    assert_eq!(missing.status, 404);
+    assert!(server.stop().success());
+
+    let text = std::fs::read_to_string(&log).expect("log");
+    let lines: Vec<Value> = text
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}")))
+        .collect();
+    for line in &lines {
+        assert!(line["timestamp"].is_string() && line["level"].is_string(), "{line}");
+        assert!(line["message"].is_string(), "{line}");
+    }
+    let requests: Vec<&Value> = lines.iter().filter(|l| l["message"] == "request").collect();
+    assert_eq!(requests.len(), 2, "{text}");
+    let create = requests[0];
+    assert_eq!(create["level"], "INFO");
+    assert_eq!(create["request_id"], "client-chosen-id");
+    assert_eq!(create["method"], "POST");
+    assert_eq!(create["route"], "/organizations/{org}/groups");
+    assert_eq!(create["status"], 201);
+    assert!(create["latency_ms"].as_f64().is_some_and(|ms| ms >= 0.0), "{create}");
+    assert_eq!(requests[1]["route"], "/organizations/{org}/guests/{email}");
+    assert_eq!(requests[1]["status"], 404);
+    assert!(requests[1]["request_id"].as_str().is_some_and(|id| id.len() == 32));
+    // Neither the token, nor a body, nor a path (guests' emails live there) is logged.
+    for needle in [token.as_str(), "Body secret 7f3a", "never logged", "someone"] {
+        assert!(!text.contains(needle), "{needle:?} in the log: {text}");
+    }
+}
 
 fn a_client_trickling_headers_is_cut_off(db: Db) {
     let server = Server::start_with(&db.url, &["--header-timeout", "1"]);

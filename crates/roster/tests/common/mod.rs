@@ -126,11 +126,20 @@ impl Server {
 
     /// With extra `roster serve` options.
     pub fn start_with(db: &str, options: &[&str]) -> Self {
+        Self::spawn(db, options, Stdio::null())
+    }
+
+    /// With its log (stderr) written to `log`.
+    pub fn start_logging_to(db: &str, options: &[&str], log: &std::path::Path) -> Self {
+        Self::spawn(db, options, std::fs::File::create(log).expect("log file").into())
+    }
+
+    fn spawn(db: &str, options: &[&str], stderr: Stdio) -> Self {
         let mut child = roster()
             .args(["serve", "--listen", "127.0.0.1:0", "--database", db, "--pool-size", "8"])
             .args(options)
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
+            .stderr(stderr)
             .spawn()
             .expect("spawn");
         let stdout = child.stdout.take().expect("stdout");
@@ -234,4 +243,107 @@ pub fn http(
         serde_json::from_str(body).expect("json body")
     };
     Answer { status, headers, body }
+}
+
+/// A PostgreSQL cluster of a test's own, which the test may stop and start under a running
+/// server (the shared one of `scripts/test` must stay up for every other test). Needs the
+/// server binaries, as `scripts/with-postgres` does (`PG_BIN` overrides where they are);
+/// as root the server runs as the `postgres` user. Removed when dropped.
+pub struct PgCluster {
+    bin: std::path::PathBuf,
+    dir: tempfile::TempDir,
+    pub port: u16,
+}
+
+impl PgCluster {
+    pub fn start() -> Self {
+        let bin = std::env::var_os("PG_BIN").map(std::path::PathBuf::from).unwrap_or_else(|| {
+            let mut found: Vec<_> = std::fs::read_dir("/usr/lib/postgresql")
+                .expect("PostgreSQL's server binaries (/usr/lib/postgresql, or set PG_BIN)")
+                .filter_map(|entry| entry.ok().map(|e| e.path().join("bin")))
+                .filter(|bin| bin.join("initdb").exists())
+                .collect();
+            found.sort_by_key(|bin| {
+                bin.parent().and_then(|v| v.file_name()?.to_str()?.parse::<u32>().ok()).unwrap_or(0)
+            });
+            found.pop().expect("no PostgreSQL server binaries under /usr/lib/postgresql")
+        });
+        let dir = tempfile::tempdir().expect("tempdir");
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        let cluster = Self { bin, dir, port };
+        if cluster.is_root() {
+            let status = Command::new("chown")
+                .args(["postgres"])
+                .arg(cluster.dir.path())
+                .status()
+                .expect("chown");
+            assert!(status.success(), "chown postgres");
+        }
+        let data = cluster.data();
+        cluster.run("initdb", &["-D", &data, "-U", "postgres", "--auth=trust", "-E", "UTF8"]);
+        cluster.start_server();
+        cluster
+    }
+
+    fn is_root(&self) -> bool {
+        Command::new("id").arg("-u").output().is_ok_and(|o| o.stdout.starts_with(b"0\n"))
+    }
+
+    fn data(&self) -> String {
+        self.dir.path().join("data").display().to_string()
+    }
+
+    fn run(&self, tool: &str, args: &[&str]) {
+        let program = self.bin.join(tool);
+        let mut command = if self.is_root() {
+            let mut c = Command::new("runuser");
+            c.args(["-u", "postgres", "--"]).arg(program);
+            c
+        } else {
+            Command::new(program)
+        };
+        let output = command.args(args).output().expect(tool);
+        assert!(
+            output.status.success(),
+            "{tool} failed: {}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+
+    /// Starts the server and waits until it accepts connections.
+    pub fn start_server(&self) {
+        let settings = format!(
+            "-c listen_addresses=127.0.0.1 -c port={} -c unix_socket_directories={} -c fsync=off",
+            self.port,
+            self.dir.path().display()
+        );
+        let log = self.dir.path().join("server.log").display().to_string();
+        self.run("pg_ctl", &["-D", &self.data(), "-l", &log, "-w", "-o", &settings, "start"]);
+    }
+
+    /// A fast shutdown: every connection is cut, new ones are refused.
+    pub fn stop_server(&self) {
+        self.run("pg_ctl", &["-D", &self.data(), "-m", "fast", "-w", "stop"]);
+    }
+
+    pub fn url(&self) -> String {
+        format!("postgres://postgres@127.0.0.1:{}/postgres", self.port)
+    }
+}
+
+impl Drop for PgCluster {
+    fn drop(&mut self) {
+        let data = self.data();
+        let program = self.bin.join("pg_ctl");
+        let args = ["-D", data.as_str(), "-m", "immediate", "stop"];
+        let _ = if self.is_root() {
+            Command::new("runuser").args(["-u", "postgres", "--"]).arg(program).args(args).output()
+        } else {
+            Command::new(program).args(args).output()
+        };
+    }
 }
