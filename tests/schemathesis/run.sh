@@ -42,9 +42,10 @@ export ROSTER_GROUP="$(call -X POST "$base/organizations/$ROSTER_ORG/groups" \
   -d "{\"name\": \"Seed\", \"description\": \"d\", \"members\": [$ROSTER_USER], \"guests\": [\"guest@seed.test\"]}" | json '["data"]["id"]')"
 
 cd "$here"
+export SCHEMATHESIS_HOOKS=hooks
 run() {
   "$st" --config-file "$here/schemathesis.toml" run "$base/openapi.json" \
-    --url "$base" --max-examples "$examples" --phases examples,coverage,fuzzing --workers 2 \
+    --url "$base" --max-examples "$examples" --phases examples,coverage,fuzzing --workers 1 \
     --suppress-health-check all --no-color "$@"
 }
 # First everything that keeps the seeded people and group in place, then everything:

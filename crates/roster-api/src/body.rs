@@ -26,9 +26,13 @@ impl FromRequest<AppState> for JsonBody {
         if bytes.iter().all(u8::is_ascii_whitespace) {
             return Ok(Self(Value::Null));
         }
-        serde_json::from_slice(&bytes)
-            .map(Self)
-            .map_err(|_| ApiError::bad_request("The request body is not valid JSON."))
+        match serde_json::from_slice(&bytes) {
+            Ok(body @ Value::Object(_)) => Ok(Self(body)),
+            // Every body of this API is an object; `[]` or `"x"` is a client's mistake,
+            // not an empty change.
+            Ok(_) => Err(ApiError::bad_request("The request body must be a JSON object.")),
+            Err(_) => Err(ApiError::bad_request("The request body is not valid JSON.")),
+        }
     }
 }
 

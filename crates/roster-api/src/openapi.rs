@@ -71,6 +71,22 @@ impl Modify for Conventions {
             ];
             for (operation, has_body, may_be_stale) in operations {
                 let Some(operation) = operation.as_mut() else { continue };
+                // Updates whose every field is optional take no body at all as "change
+                // nothing", as Tallyfy does.
+                if OPTIONAL_BODIES.contains(&operation.operation_id.as_deref().unwrap_or_default())
+                    && let Some(RefOr::T(body)) = operation.request_body.as_mut()
+                {
+                    body.required = Some(utoipa::openapi::Required::False);
+                }
+                // A user id is any integer in the path (ids that name nobody are a 404),
+                // not an `int64` whose bounds a generated client may step past.
+                for parameter in operation.parameters.iter_mut().flatten() {
+                    if let RefOr::T(parameter) = parameter
+                        && parameter.name == "user"
+                    {
+                        parameter.schema = Some(RefOr::T(any_integer().into()));
+                    }
+                }
                 let conditional =
                     may_be_stale && path.starts_with("/organizations/{org}/groups/{group}");
                 if !public {
@@ -126,15 +142,35 @@ impl Modify for Conventions {
                 if has_body {
                     add_error(operation, "413", "The body is over the size limit.");
                 }
+                // Load shedding answers 503 on every route.
                 add_error(
                     operation,
                     "503",
-                    "The database is saturated; retry after `Retry-After` seconds.",
+                    "The database cannot be reached, or the server is busy; nothing was \
+                     written. Retry after `Retry-After` seconds.",
                 );
+                if !public && (has_body || may_be_stale) {
+                    add_error(
+                        operation,
+                        "507",
+                        "The database has no space left; nothing was written. \
+                         Retry after `Retry-After` seconds.",
+                    );
+                }
             }
         }
     }
 }
+
+/// Operations whose body may be left out (every field in it is optional).
+const OPTIONAL_BODIES: &[&str] = &[
+    "updateGroup",
+    "patchGroupMembers",
+    "patchGroupGuests",
+    "updateMember",
+    "updateGuest",
+    "convertGuestToMember",
+];
 
 fn add_error(operation: &mut Operation, status: &str, description: &str) {
     if operation.responses.responses.contains_key(status) {
@@ -161,49 +197,92 @@ pub fn document(paths: OpenApi) -> OpenApi {
     doc
 }
 
+// Patterns say what the body readers accept: they trim strings, treat an empty or blank
+// string as absent, and refuse NUL (PostgreSQL cannot store it). `^[^\u0000]*$`: any
+// text without NUL; `^[^\u0000]*[^\s\u0000][^\u0000]*$`: text that is not blank (a
+// required field, or one that may be left out but not sent empty).
+
 /// `POST /organizations/{org}/groups`.
 #[derive(ToSchema)]
 pub struct GroupCreate {
-    /// Trimmed; at most 200 characters; unique in the organization ignoring case.
-    #[schema(max_length = 200, example = "Onboarding Specialists")]
+    /// Trimmed; at most 200 characters; unique in the organization ignoring case (a
+    /// name in use is a 422).
+    #[schema(
+        max_length = 200,
+        pattern = r"^[^\u0000]*[^\s\u0000][^\u0000]*$",
+        example = "Onboarding Specialists"
+    )]
     name: String,
-    #[schema(example = "Team responsible for new client onboarding.")]
+    #[schema(
+        pattern = r"^[^\u0000]*[^\s\u0000][^\u0000]*$",
+        example = "Team responsible for new client onboarding."
+    )]
     description: String,
-    /// Active or invited members of the organization (numeric strings are accepted too).
-    #[schema(example = json!([1001, 1005]), max_items = 1000)]
-    members: Option<Vec<i64>>,
-    /// Emails; new ones become guests of the organization.
-    #[schema(example = json!(["client.liaison@partner.com"]), max_items = 1000)]
-    guests: Option<Vec<String>>,
+    /// User ids of active or invited members of the organization (numeric strings are
+    /// accepted too); an id that names nobody there is a 422.
+    #[schema(nullable = false, max_items = 1000, example = json!([1]), inline)]
+    members: Option<Vec<PersonId>>,
+    /// Emails; new ones become guests of the organization. A member's email or a
+    /// disabled guest is a 422.
+    #[schema(nullable = false, max_items = 1000, example = json!(["client.liaison@partner.com"]), inline)]
+    guests: Option<Vec<EmailAddress>>,
 }
+
+/// A user id: a positive integer.
+#[derive(ToSchema)]
+#[schema(value_type = i64, minimum = 1)]
+pub struct PersonId(i64);
+
+/// An email address (checked for syntax only, and lowercased).
+#[derive(ToSchema)]
+#[schema(value_type = String, format = Email)]
+pub struct EmailAddress(String);
 
 /// `PUT /organizations/{org}/groups/{group}`: every field optional; present lists replace.
 #[derive(ToSchema)]
 pub struct GroupUpdate {
-    #[schema(max_length = 200, example = "Project Alpha Core Team")]
+    /// As on create; may be left out, but not sent empty or null.
+    #[schema(
+        nullable = false,
+        max_length = 200,
+        pattern = r"^[^\u0000]*[^\s\u0000][^\u0000]*$",
+        example = "Project Alpha Core Team"
+    )]
     name: Option<String>,
+    /// May be left out, but not sent empty or null.
+    #[schema(nullable = false, pattern = r"^[^\u0000]*[^\s\u0000][^\u0000]*$")]
     description: Option<String>,
-    #[schema(example = json!([1001, 1008]), max_items = 1000)]
-    members: Option<Vec<i64>>,
-    #[schema(max_items = 1000)]
-    guests: Option<Vec<String>>,
+    /// Replaces the whole list when given (even `[]`); as on create.
+    #[schema(nullable = false, max_items = 1000, example = json!([1]), inline)]
+    members: Option<Vec<PersonId>>,
+    /// Replaces the whole list when given (even `[]`); as on create.
+    #[schema(nullable = false, max_items = 1000, inline)]
+    guests: Option<Vec<EmailAddress>>,
 }
 
-/// `PATCH .../members`: at most 1,000 ids in `add` and `remove` together.
+/// `PATCH .../members`: at most 1,000 ids in `add` and `remove` together (a 422 beyond),
+/// and no id in both.
 #[derive(ToSchema)]
 pub struct MemberEdit {
-    #[schema(example = json!([1010]))]
-    add: Option<Vec<i64>>,
-    #[schema(example = json!([1005]))]
-    remove: Option<Vec<i64>>,
+    /// Active or invited members of the organization (an id that names nobody there is
+    /// a 422); ones already in the group change nothing.
+    #[schema(nullable = false, max_items = 1000, example = json!([1]), inline)]
+    add: Option<Vec<PersonId>>,
+    /// Ones not in the group change nothing.
+    #[schema(nullable = false, max_items = 1000, example = json!([]), inline)]
+    remove: Option<Vec<PersonId>>,
 }
 
-/// `PATCH .../guests`: at most 1,000 emails in `add` and `remove` together.
+/// `PATCH .../guests`: at most 1,000 emails in `add` and `remove` together (a 422
+/// beyond), and no email in both.
 #[derive(ToSchema)]
 pub struct GuestEdit {
-    #[schema(example = json!(["new.client@partner.com"]))]
-    add: Option<Vec<String>>,
-    remove: Option<Vec<String>>,
+    /// New emails become guests of the organization; a member's email or a disabled
+    /// guest is a 422.
+    #[schema(nullable = false, max_items = 1000, example = json!(["new.client@partner.com"]), inline)]
+    add: Option<Vec<EmailAddress>>,
+    #[schema(nullable = false, max_items = 1000, inline)]
+    remove: Option<Vec<EmailAddress>>,
 }
 
 #[derive(ToSchema)]
@@ -217,25 +296,31 @@ pub enum RoleName {
 /// `POST /organizations/{org}/users/invite`.
 #[derive(ToSchema)]
 pub struct Invite {
+    /// A current member's email is a 422.
     #[schema(format = Email, example = "new.person@example.com")]
     email: String,
-    #[schema(max_length = 32, example = "New")]
+    #[schema(max_length = 32, pattern = r"^[^\u0000]*[^\s\u0000][^\u0000]*$", example = "New")]
     first_name: String,
-    #[schema(max_length = 32, example = "Person")]
+    #[schema(max_length = 32, pattern = r"^[^\u0000]*[^\s\u0000][^\u0000]*$", example = "Person")]
     last_name: String,
     role: RoleName,
-    #[schema(max_length = 5000)]
+    #[schema(max_length = 5000, pattern = r"^[^\u0000]*$")]
     message: Option<String>,
 }
 
-/// `PUT /organizations/{org}/users/{user}`.
+/// `PUT /organizations/{org}/users/{user}`: each field may be left out, but not sent
+/// empty or null.
 #[derive(ToSchema)]
 pub struct MemberUpdate {
-    #[schema(max_length = 32)]
+    #[schema(nullable = false, max_length = 32, pattern = r"^[^\u0000]*[^\s\u0000][^\u0000]*$")]
     first_name: Option<String>,
-    #[schema(max_length = 32)]
+    #[schema(nullable = false, max_length = 32, pattern = r"^[^\u0000]*[^\s\u0000][^\u0000]*$")]
     last_name: Option<String>,
-    #[schema(example = "Europe/Berlin")]
+    #[schema(
+        nullable = false,
+        pattern = r"^\s*[A-Za-z0-9/_+-]{1,64}\s*$",
+        example = "Europe/Berlin"
+    )]
     timezone: Option<String>,
 }
 
@@ -245,34 +330,43 @@ pub struct RoleChange {
     role: RoleName,
 }
 
-/// `POST /organizations/{org}/guests`.
+/// `POST /organizations/{org}/guests`. Every field but `email` may be null or empty.
 #[derive(ToSchema)]
 pub struct GuestCreate {
+    /// An existing guest's or a member's email is a 422.
     #[schema(format = Email, example = "client.a@example.com")]
     email: String,
-    #[schema(max_length = 200)]
+    #[schema(max_length = 200, pattern = r"^[^\u0000]*$")]
     first_name: Option<String>,
-    #[schema(max_length = 200)]
+    #[schema(max_length = 200, pattern = r"^[^\u0000]*$")]
     last_name: Option<String>,
-    #[schema(max_length = 200)]
+    #[schema(max_length = 200, pattern = r"^[^\u0000]*$")]
     company_name: Option<String>,
-    #[schema(max_length = 20)]
+    #[schema(max_length = 20, pattern = r"^[^\u0000]*$")]
     phone_1: Option<String>,
-    #[schema(max_length = 20)]
+    #[schema(max_length = 20, pattern = r"^[^\u0000]*$")]
     phone_2: Option<String>,
+    #[schema(max_length = 64, pattern = r"^[^\u0000]*$")]
     timezone: Option<String>,
+    #[schema(max_length = 2000, pattern = r"^[^\u0000]*$")]
     image_url: Option<String>,
+    #[schema(max_length = 2000, pattern = r"^[^\u0000]*$")]
     contact_url: Option<String>,
+    #[schema(max_length = 2000, pattern = r"^[^\u0000]*$")]
     company_url: Option<String>,
+    #[schema(max_length = 200, pattern = r"^[^\u0000]*$")]
     opportunity_name: Option<String>,
+    #[schema(max_length = 2000, pattern = r"^[^\u0000]*$")]
     opportunity_url: Option<String>,
 }
 
 /// `PUT /organizations/{org}/guests/{email}`: only `associated_members` is applied.
 #[derive(ToSchema)]
 pub struct GuestUpdate {
-    #[schema(example = json!([1001]))]
-    associated_members: Option<Vec<i64>>,
+    /// Replaces the list when given; ids that name no member of the organization are a
+    /// 422.
+    #[schema(nullable = false, example = json!([1]), inline)]
+    associated_members: Option<Vec<PersonId>>,
 }
 
 /// `POST /organizations/{org}/guests/{email}/to/member`.
@@ -282,45 +376,166 @@ pub struct ToMember {
     role: Option<RoleName>,
 }
 
-/// Page-numbered listings (`page`, `per_page`, `q`, sorting, includes).
+/// An integer of any size: Roster clamps page numbers and sizes rather than refusing
+/// them, as Tallyfy does, so the schema declares no bounds (and no `int64`, whose bounds a
+/// client may exceed). Anything but an integer is a 422.
+fn any_integer() -> utoipa::openapi::Object {
+    utoipa::openapi::ObjectBuilder::new().schema_type(utoipa::openapi::Type::Integer).build()
+}
+
+fn one_of_strings(values: &[&str]) -> utoipa::openapi::Object {
+    utoipa::openapi::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::Type::String)
+        .enum_values(Some(values.iter().copied()))
+        .build()
+}
+
+/// Orders, each also with a `-` prefix for descending (`last_updated` is `updated_at`).
+fn orders(fields: &[&str]) -> Vec<String> {
+    fields.iter().flat_map(|f| [(*f).to_owned(), format!("-{f}")]).collect()
+}
+
+fn with_directions(mut orders: Vec<String>) -> Vec<String> {
+    orders.splice(0..0, ["asc".to_owned(), "desc".to_owned()]);
+    orders
+}
+
+const GROUP_ORDERS: &[&str] = &["name", "created_at", "updated_at", "last_updated"];
+const MEMBER_ORDERS: &[&str] = &["name", "email", "created_at", "updated_at", "last_updated"];
+const GUEST_ORDERS: &[&str] = &["email", "created_at", "updated_at", "last_updated"];
+
+fn strings(values: &[String]) -> utoipa::openapi::Object {
+    one_of_strings(&values.iter().map(String::as_str).collect::<Vec<_>>())
+}
+fn group_sort_by() -> utoipa::openapi::Object {
+    strings(&orders(GROUP_ORDERS))
+}
+fn group_sort() -> utoipa::openapi::Object {
+    strings(&with_directions(orders(GROUP_ORDERS)))
+}
+fn member_sort_by() -> utoipa::openapi::Object {
+    strings(&orders(MEMBER_ORDERS))
+}
+fn member_sort() -> utoipa::openapi::Object {
+    strings(&with_directions(orders(MEMBER_ORDERS)))
+}
+fn guest_sort_by() -> utoipa::openapi::Object {
+    strings(&orders(GUEST_ORDERS))
+}
+fn guest_sort() -> utoipa::openapi::Object {
+    strings(&with_directions(orders(GUEST_ORDERS)))
+}
+
+/// Page-numbered listings.
 #[derive(IntoParams)]
 #[into_params(parameter_in = Query)]
-pub struct ListQuery {
-    /// Page number, from 1.
+pub struct PageQuery {
+    /// Page number, from 1; values below 1 are page 1.
+    #[param(schema_with = any_integer)]
     page: Option<i64>,
-    /// Rows per page: default 10, at most 100 (larger values become 100).
+    /// Rows per page: default 10; values above 100 become 100, values below 1 the default.
+    #[param(schema_with = any_integer)]
     per_page: Option<i64>,
-    /// Case-insensitive substring to look for.
+}
+
+/// `GET .../groups`: search, order and includes (with [`PageQuery`]).
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct GroupListQuery {
+    /// Case-insensitive substring of the name or description.
+    #[param(pattern = r"^[^\u0000]*$")]
     q: Option<String>,
-    /// `name`, `created_at` (default) or `updated_at` (groups); `-` prefix for descending.
+    /// The order (default `created_at`); a `-` prefix sorts descending.
+    #[param(schema_with = group_sort_by)]
     sort_by: Option<String>,
-    /// `asc`, `desc`, or a field as in `sort_by` (members: `name`, `email`, `created_at`, `updated_at`).
+    /// `asc` or `desc`; or, without `sort_by`, an order as `sort_by` takes (beside a
+    /// `sort_by`, an order here gives way to it).
+    #[param(schema_with = group_sort)]
     sort: Option<String>,
-    /// Comma list of includes: `users`, `assets` (groups), `groups` (members).
+    /// Comma list of includes: `users` (the members' user objects), `assets` (the logo's
+    /// asset record); other names are ignored.
     with: Option<String>,
 }
 
-/// Guest listings also take `without_pagination`.
+/// `GET .../users` (with [`PageQuery`]) and `.../users-list`.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct MemberListQuery {
+    /// Case-insensitive substring of the name or email.
+    #[param(pattern = r"^[^\u0000]*$")]
+    q: Option<String>,
+    /// The order (default `created_at`); a `-` prefix sorts descending.
+    #[param(schema_with = member_sort_by)]
+    sort_by: Option<String>,
+    /// `asc` or `desc`; or, without `sort_by`, an order as `sort_by` takes.
+    #[param(schema_with = member_sort)]
+    sort: Option<String>,
+    /// `groups` adds each member's groups; other names are ignored.
+    with: Option<String>,
+}
+
+/// `GET .../guests` (with [`PageQuery`] and [`WithoutPaginationQuery`]) and
+/// `.../guests-list`.
 #[derive(IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct GuestListQuery {
-    page: Option<i64>,
-    per_page: Option<i64>,
-    /// Substring of the email.
+    /// Case-insensitive substring of the email.
+    #[param(pattern = r"^[^\u0000]*$")]
     q: Option<String>,
-    /// `email`, `created_at` (default) or `updated_at`; `-` prefix for descending.
+    /// The order (default `created_at`); a `-` prefix sorts descending.
+    #[param(schema_with = guest_sort_by)]
+    sort_by: Option<String>,
+    /// `asc` or `desc`; or, without `sort_by`, an order as `sort_by` takes.
+    #[param(schema_with = guest_sort)]
     sort: Option<String>,
-    /// `true` for every guest at once, without `meta`.
+}
+
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct WithoutPaginationQuery {
+    /// `true` for every guest at once, without `meta` (`1`/`0`, `yes`/`no`, `on`/`off`
+    /// are read as PHP reads them).
     without_pagination: Option<bool>,
 }
 
-/// Keyset pages of a group's people.
+// An empty cursor is no cursor: the first page.
+fn member_cursor() -> utoipa::openapi::Object {
+    utoipa::openapi::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::Type::String)
+        .pattern(Some("^([1-9][0-9]{0,17})?$"))
+        .build()
+}
+
+fn guest_cursor() -> utoipa::openapi::Object {
+    utoipa::openapi::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::Type::String)
+        .pattern(Some("^([0-9a-f]{2})*$"))
+        .build()
+}
+
+/// Keyset pages of a group's members.
 #[derive(IntoParams)]
 #[into_params(parameter_in = Query)]
-pub struct CursorQuery {
-    /// `meta.next_cursor` of the previous page.
+pub struct MemberCursorQuery {
+    /// `meta.next_cursor` of the previous page (the last member id seen: the page starts
+    /// after it).
+    #[param(schema_with = member_cursor)]
     cursor: Option<String>,
-    /// Default 100, at most 1,000.
+    /// Default 100; values above 1,000 become 1,000, values below 1 the default.
+    #[param(schema_with = any_integer)]
+    per_page: Option<i64>,
+}
+
+/// Keyset pages of a group's guests.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct GuestCursorQuery {
+    /// `meta.next_cursor` of the previous page, exactly as issued: a hex string that
+    /// encodes the last guest's email (any other string is a 422).
+    #[param(schema_with = guest_cursor)]
+    cursor: Option<String>,
+    /// Default 100; values above 1,000 become 1,000, values below 1 the default.
+    #[param(schema_with = any_integer)]
     per_page: Option<i64>,
 }
 
@@ -351,10 +566,11 @@ pub struct LogoUpload {
 /// Tallyfy's generic upload, for `subject_type=Group`.
 #[derive(ToSchema)]
 pub struct FileUpload {
-    /// `Group`.
-    #[schema(example = "Group")]
+    /// `Group` (in any case).
+    #[schema(pattern = "^[Gg][Rr][Oo][Uu][Pp]$", example = "Group")]
     subject_type: String,
-    /// The group's id.
+    /// The group's id; an id that names no group of the organization is a 404.
+    #[schema(pattern = "^[0-9a-f]{32}$")]
     subject_id: String,
     uploaded_from: Option<String>,
     #[schema(value_type = String, format = Binary)]

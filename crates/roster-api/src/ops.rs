@@ -12,17 +12,24 @@ use serde_json::json;
 use crate::AppState;
 use crate::FastHashMap as HashMap;
 
-#[utoipa::path(get, path = "/healthz", tag = "operations", security(()),
+/// Check that the process is up
+///
+/// Answers 200 while the process runs, whatever the state of its database. No token needed:
+/// for liveness probes.
+#[utoipa::path(get, operation_id = "getHealth", path = "/healthz", tag = "operations", security(()),
     responses((status = 200, description = "The process is up", body = Object, example = json!({"status": "ok"}))))]
-/// The process is up.
 pub async fn healthz() -> Response {
     Json(json!({"status": "ok"})).into_response()
 }
 
-#[utoipa::path(get, path = "/readyz", tag = "operations", security(()),
+/// Check that the database answers
+///
+/// Answers 200 while the database answers a query, 503 while it cannot be reached (the
+/// server recovers by itself when it comes back). No token needed: for readiness probes and
+/// load balancers.
+#[utoipa::path(get, operation_id = "getReadiness", path = "/readyz", tag = "operations", security(()),
     responses((status = 200, description = "The database answers", body = Object, example = json!({"status": "ok"})),
               (status = 503, description = "The database does not answer", body = Object, example = json!({"status": "unavailable"}))))]
-/// The process can reach its database.
 pub async fn readyz(State(state): State<AppState>) -> Response {
     match state.store.ping().await {
         Ok(()) => Json(json!({"status": "ok"})).into_response(),
@@ -149,11 +156,14 @@ impl Metrics {
     }
 }
 
-#[utoipa::path(get, path = "/metrics", tag = "operations", security(()),
+/// Read Prometheus metrics
+///
+/// Requests by route template and status, latency histograms by route and, on PostgreSQL,
+/// the connection pool's use. They hold route templates and counts, never ids or tenant
+/// data; still, expose them on a private network only. No token needed.
+#[utoipa::path(get, operation_id = "getMetrics", path = "/metrics", tag = "operations", security(()),
     responses((status = 200, description = "Prometheus metrics: requests by route and status, latency histograms, pool usage",
                content_type = "text/plain")))]
-/// Prometheus metrics. They hold route templates and counts, never tenant data; still,
-/// expose them on a private network only.
 pub async fn metrics(State(state): State<AppState>) -> Response {
     let body = state.metrics.render(state.store.pool_status());
     ([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")], body).into_response()

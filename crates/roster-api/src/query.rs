@@ -134,11 +134,23 @@ impl<'a> PageLinks<'a> {
     }
 }
 
-/// A boolean query flag as PHP reads one: `1`, `true`, `yes`, `on`.
-pub fn flag(pairs: &[(String, String)], name: &str) -> bool {
-    pairs.iter().rev().find(|(k, _)| k == name).is_some_and(|(_, v)| {
-        matches!(v.trim().to_ascii_lowercase().as_str(), "1" | "true" | "yes" | "on")
-    })
+/// A boolean query flag, in PHP's words for one: `1`, `true`, `yes`, `on` and `0`,
+/// `false`, `no`, `off` (any case); absent is false, anything else a 422.
+pub fn flag(
+    pairs: &[(String, String)],
+    name: &'static str,
+) -> Result<bool, roster_core::ValidationErrors> {
+    let Some((_, value)) = pairs.iter().rev().find(|(k, _)| k == name) else {
+        return Ok(false);
+    };
+    match value.trim().to_ascii_lowercase().as_str() {
+        "1" | "true" | "yes" | "on" => Ok(true),
+        "0" | "false" | "no" | "off" => Ok(false),
+        _ => Err(roster_core::ValidationErrors::single(
+            name,
+            roster_core::validation::messages::boolean(name),
+        )),
+    }
 }
 
 /// Parses listing parameters from decoded pairs.

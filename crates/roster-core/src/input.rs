@@ -150,7 +150,11 @@ impl<'a> Input<'a> {
 /// A user id as Tallyfy's clients send it: an integer, or a numeric string (n8n).
 pub fn user_id(path: &str, item: &Value) -> Result<UserId, String> {
     let raw = match item {
-        Value::Number(n) => n.as_i64(),
+        // JSON Schema counts 7.0 as an integer, so a client that sends one may expect it
+        // read as 7.
+        Value::Number(n) => n.as_i64().or_else(|| {
+            n.as_f64().filter(|f| f.fract() == 0.0 && f.abs() < 9.0e18).map(|f| f as i64)
+        }),
         Value::String(s) => s.trim().parse::<i64>().ok(),
         _ => None,
     };
@@ -164,5 +168,19 @@ pub fn email(path: &str, item: &Value) -> Result<Email, String> {
     match item {
         Value::String(s) => Email::parse(s).ok_or_else(|| messages::email(path)),
         _ => Err(messages::string(path)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn whole_floats_are_integers_as_json_schema_says() {
+        let id = |raw: &str| user_id("add.0", &serde_json::from_str(raw).unwrap_or_default());
+        assert_eq!(id("7.0").map(UserId::get), Ok(7));
+        assert_eq!(id("3802717910388082.0").map(UserId::get), Ok(3_802_717_910_388_082));
+        assert_eq!(id("7.5"), Err("The add.0 must be an integer.".to_owned()));
+        assert_eq!(id("1e300"), Err("The add.0 must be an integer.".to_owned()));
     }
 }

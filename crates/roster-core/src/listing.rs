@@ -32,6 +32,29 @@ pub const SHALLOW_OFFSET: u64 = 1000;
 /// Keeps `(page - 1) * per_page` far from overflowing any backend's integer.
 const MAX_PAGE: u64 = 1 << 40;
 
+/// An integer query value, of any size (saturated far beyond any page or count);
+/// `None` when it is not an integer.
+pub fn parse_count(raw: &str) -> Option<i128> {
+    let raw = raw.trim();
+    let digits = raw.strip_prefix(['-', '+']).unwrap_or(raw);
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    // More digits than any i128 holds: saturate (only the sign matters past 10^30).
+    Some(raw.parse::<i128>().unwrap_or(if raw.starts_with('-') { i128::MIN } else { i128::MAX }))
+}
+
+/// Tallyfy's page-size rule: above `max` is `max`, below 1 the default.
+pub fn clamp_per_page(n: i128, default: u64, max: u64) -> u64 {
+    if n > i128::from(max) {
+        max
+    } else if n >= 1 {
+        n as u64
+    } else {
+        default
+    }
+}
+
 /// A listing request: filter, order and page.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ListParams {
@@ -61,6 +84,12 @@ impl Default for ListParams {
 impl ListParams {
     /// Reads decoded query pairs; for a repeated key the last one wins, as in PHP.
     /// `sort_by`/`sort` may name only the `allowed` fields.
+    ///
+    /// `page` and `per_page` must be integers when given (422 otherwise), of any size:
+    /// as in Tallyfy, a `per_page` above 100 becomes 100 and one below 1 the default, and
+    /// a `page` below 1 is page 1. `sort_by` names the order (`-` prefix: descending);
+    /// `sort` is a direction (`asc`, `desc`) or, without `sort_by`, an order itself; beside
+    /// a `sort_by`, an order in `sort` gives way to it.
     pub fn parse<'a>(
         pairs: impl IntoIterator<Item = (&'a str, &'a str)>,
         allowed: &[SortField],
@@ -69,6 +98,7 @@ impl ListParams {
         let mut sort_by = None;
         let mut sort = None;
         let mut nul_in_q = false;
+        let mut errors = ValidationErrors::new();
         for (key, value) in pairs {
             match key {
                 "q" => {
@@ -76,22 +106,19 @@ impl ListParams {
                     params.q = (!q.is_empty()).then(|| fold_case(q));
                     nul_in_q = q.contains('\0');
                 }
-                "page" => {
-                    params.page = value.trim().parse::<u64>().unwrap_or(1).clamp(1, MAX_PAGE);
-                }
-                "per_page" => {
-                    params.per_page = match value.trim().parse::<i64>() {
-                        Ok(n) if n > MAX_PER_PAGE as i64 => MAX_PER_PAGE,
-                        Ok(n) if n >= 1 => n as u64,
-                        _ => DEFAULT_PER_PAGE,
-                    };
-                }
+                "page" => match parse_count(value) {
+                    Some(n) => params.page = n.clamp(1, MAX_PAGE as i128) as u64,
+                    None => errors.add("page", messages::integer("page")),
+                },
+                "per_page" => match parse_count(value) {
+                    Some(n) => params.per_page = clamp_per_page(n, DEFAULT_PER_PAGE, MAX_PER_PAGE),
+                    None => errors.add("per_page", messages::integer("per_page")),
+                },
                 "sort_by" => sort_by = Some(value.trim()),
                 "sort" => sort = Some(value.trim()),
                 _ => {}
             }
         }
-        let mut errors = ValidationErrors::new();
         if nul_in_q {
             errors.add("q", messages::no_nul("q"));
         }
@@ -108,23 +135,23 @@ impl ListParams {
                 }
             }
         };
-        if let Some(raw) = sort_by.filter(|s| !s.is_empty())
+        if let Some(raw) = sort_by
             && let Some((field, descending)) = field_from(raw, "sort_by", "sort by")
         {
             params.sort = field;
             params.descending = descending;
         }
-        // `sort` is a direction (`sort=desc`) or, as on Tallyfy's other listings, a field.
         match sort.map(str::to_ascii_lowercase).as_deref() {
-            None | Some("") | Some("asc") => {}
+            None | Some("asc") => {}
             Some("desc") => params.descending = true,
-            Some(raw) if sort_by.is_none_or(str::is_empty) => {
-                if let Some((field, descending)) = field_from(raw, "sort", "sort") {
+            Some(raw) => {
+                // Checked either way, so that a misspelt order is never silently ignored.
+                let order = field_from(raw, "sort", "sort");
+                if let (Some((field, descending)), None) = (order, sort_by) {
                     params.sort = field;
                     params.descending = descending;
                 }
             }
-            Some(_) => errors.add("sort", messages::invalid("sort")),
         }
         errors.into_result(params)
     }
@@ -201,7 +228,25 @@ mod tests {
         let p = ListParams::parse([("per_page", "500"), ("page", "0"), ("q", " Foo ")], GROUPS)?;
         assert_eq!((p.per_page, p.page, p.q.as_deref()), (100, 1, Some("foo")));
         assert_eq!(ListParams::parse([("per_page", "0")], GROUPS)?.per_page, 10);
-        assert_eq!(ListParams::parse([("per_page", "abc")], GROUPS)?.per_page, 10);
+        assert_eq!(
+            ListParams::parse([("per_page", "abc")], GROUPS),
+            Err(ValidationErrors::single("per_page", "The per page must be an integer."))
+        );
+        let huge = ListParams::parse(
+            [
+                ("per_page", "9223372036854775808"),
+                ("page", "-99999999999999999999999999999999999999999"),
+            ],
+            GROUPS,
+        )?;
+        assert_eq!((huge.per_page, huge.page), (100, 1));
+        // Beside a sort_by, an order in sort gives way to it; a misspelt one is refused.
+        let p = ListParams::parse([("sort_by", "name"), ("sort", "-created_at")], GROUPS)?;
+        assert_eq!((p.sort, p.descending), (SortField::Name, false));
+        assert_eq!(
+            ListParams::parse([("sort_by", "name"), ("sort", "nmae")], GROUPS),
+            Err(ValidationErrors::single("sort", "The selected sort is invalid."))
+        );
         let p = ListParams::parse([("sort_by", "-name")], GROUPS)?;
         assert_eq!((p.sort, p.descending), (SortField::Name, true));
         let p = ListParams::parse([("sort_by", "updated_at"), ("sort", "desc")], GROUPS)?;

@@ -72,6 +72,9 @@ pub mod messages {
     pub fn integer(field: &str) -> String {
         format!("The {} must be an integer.", attribute(field))
     }
+    pub fn boolean(field: &str) -> String {
+        format!("The {} field must be true or false.", attribute(field))
+    }
     pub fn email(field: &str) -> String {
         format!("The {} must be a valid email address.", attribute(field))
     }

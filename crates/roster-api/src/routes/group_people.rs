@@ -4,16 +4,16 @@
 use axum::Json;
 use axum::extract::{OriginalUri, State};
 use axum::response::{IntoResponse, Response};
-use roster_core::groups;
-use roster_core::validation::ValidationErrors;
+use roster_core::validation::{ValidationErrors, messages};
 use roster_core::{Email, UserId};
+use roster_core::{groups, listing};
 use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::auth::{ManageGroups, OrgCaller, Permitted};
 use crate::body::JsonBody;
 use crate::conditional::{IfMatchHeader, with_etag};
-use crate::openapi::{CursorQuery, GuestEdit, MemberEdit};
+use crate::openapi::{GuestCursorQuery, GuestEdit, MemberCursorQuery, MemberEdit};
 use crate::path::GroupPath;
 use crate::query::{self, Origin};
 use crate::wire::{GroupOut, GuestOut, Item, UserOut};
@@ -41,12 +41,18 @@ fn page_request<T>(
     decode: impl Fn(&str) -> Option<T>,
 ) -> Result<(u64, Option<T>), ValidationErrors> {
     let value = |name: &str| pairs.iter().rev().find(|(k, _)| k == name).map(|(_, v)| v.trim());
-    let per_page = match value("per_page").map(str::parse::<i64>) {
-        Some(Ok(n)) if n > MAX_PAGE as i64 => MAX_PAGE,
-        Some(Ok(n)) if n >= 1 => n as u64,
-        _ => DEFAULT_PAGE,
+    let per_page = match value("per_page") {
+        None => DEFAULT_PAGE,
+        Some(raw) => match listing::parse_count(raw) {
+            Some(n) => listing::clamp_per_page(n, DEFAULT_PAGE, MAX_PAGE),
+            None => {
+                return Err(ValidationErrors::single("per_page", messages::integer("per_page")));
+            }
+        },
     };
-    let cursor = match value("cursor").filter(|c| !c.is_empty()) {
+    // A cursor is an opaque token: not trimmed, so a corrupted one is refused, not ignored.
+    let raw_cursor = pairs.iter().rev().find(|(k, _)| k == "cursor").map(|(_, v)| v.as_str());
+    let cursor = match raw_cursor.filter(|c| !c.is_empty()) {
         None => None,
         Some(raw) => Some(
             decode(raw)
@@ -73,7 +79,13 @@ fn encode_guest_cursor(email: &Email) -> String {
     email.as_str().bytes().map(|b| format!("{b:02x}")).collect()
 }
 
-#[utoipa::path(get, path = "/organizations/{org}/groups/{group}/members", tag = "groups", params(("org" = String, Path, description = "Organization id: 32 lowercase hex characters"), ("group" = String, Path, description = "Group id: 32 lowercase hex characters"), CursorQuery), responses((status = 200, description = "A page of the group's members", body = CursorPage<UserOut>)))]
+/// List a group's members
+///
+/// The group's members as user objects, in pages of `per_page` (at most 1,000),
+/// keyset-paginated: pass `meta.next_cursor` as `cursor` for the next page; it is null on
+/// the last one. Any active member may call it; 404 for an unknown group; 422 for a
+/// malformed cursor.
+#[utoipa::path(get, operation_id = "listGroupMembers", path = "/organizations/{org}/groups/{group}/members", tag = "groups", params(("org" = String, Path, description = "Organization id: 32 lowercase hex characters"), ("group" = String, Path, description = "Group id: 32 lowercase hex characters"), MemberCursorQuery), responses((status = 200, description = "A page of the group's members", body = CursorPage<UserOut>)))]
 pub async fn members(
     caller: OrgCaller,
     GroupPath(id): GroupPath,
@@ -93,7 +105,12 @@ pub async fn members(
     Ok(Json(CursorPage { data, meta: CursorMeta { per_page, next_cursor } }).into_response())
 }
 
-#[utoipa::path(get, path = "/organizations/{org}/groups/{group}/guests", tag = "groups", params(("org" = String, Path, description = "Organization id: 32 lowercase hex characters"), ("group" = String, Path, description = "Group id: 32 lowercase hex characters"), CursorQuery), responses((status = 200, description = "A page of the group's guests", body = CursorPage<GuestOut>)))]
+/// List a group's guests
+///
+/// The group's guests, paginated like the members (`per_page`, `cursor`,
+/// `meta.next_cursor`). Any active member may call it; 404 for an unknown group; 422 for a
+/// malformed cursor.
+#[utoipa::path(get, operation_id = "listGroupGuests", path = "/organizations/{org}/groups/{group}/guests", tag = "groups", params(("org" = String, Path, description = "Organization id: 32 lowercase hex characters"), ("group" = String, Path, description = "Group id: 32 lowercase hex characters"), GuestCursorQuery), responses((status = 200, description = "A page of the group's guests", body = CursorPage<GuestOut>)))]
 pub async fn guests(
     caller: OrgCaller,
     GroupPath(id): GroupPath,
@@ -113,7 +130,14 @@ pub async fn guests(
     Ok(Json(CursorPage { data, meta: CursorMeta { per_page, next_cursor } }).into_response())
 }
 
-#[utoipa::path(patch, path = "/organizations/{org}/groups/{group}/members", tag = "groups", params(("org" = String, Path, description = "Organization id: 32 lowercase hex characters"), ("group" = String, Path, description = "Group id: 32 lowercase hex characters"), ("If-Match" = Option<String>, Header, description = "Write only if the group is still at this version: its quoted ETag, or *")), request_body = MemberEdit, responses((status = 200, description = "The group, without its lists", body = Item<GroupOut>, headers(("ETag" = String, description = "The group's version, quoted")))))]
+/// Add and remove group members
+///
+/// Adds the user ids in `add` and removes those in `remove` (at most 1,000 in all),
+/// atomically; adding a member already in the group or removing one who is not changes
+/// nothing. Composes with concurrent edits without `If-Match`. Answers the group's fields
+/// and counts without its lists. Needs permission to manage groups; 422 names ids that are
+/// not active or invited members.
+#[utoipa::path(patch, operation_id = "patchGroupMembers", path = "/organizations/{org}/groups/{group}/members", tag = "groups", params(("org" = String, Path, description = "Organization id: 32 lowercase hex characters"), ("group" = String, Path, description = "Group id: 32 lowercase hex characters"), ("If-Match" = Option<String>, Header, description = "Write only if the group is still at this version: its quoted ETag, or *")), request_body = MemberEdit, responses((status = 200, description = "The group, without its lists", body = Item<GroupOut>, headers(("ETag" = String, description = "The group's version, quoted")))))]
 pub async fn patch_members(
     Permitted { caller, .. }: Permitted<ManageGroups>,
     GroupPath(id): GroupPath,
@@ -131,7 +155,12 @@ pub async fn patch_members(
     ))
 }
 
-#[utoipa::path(patch, path = "/organizations/{org}/groups/{group}/guests", tag = "groups", params(("org" = String, Path, description = "Organization id: 32 lowercase hex characters"), ("group" = String, Path, description = "Group id: 32 lowercase hex characters"), ("If-Match" = Option<String>, Header, description = "Write only if the group is still at this version: its quoted ETag, or *")), request_body = GuestEdit, responses((status = 200, description = "The group, without its lists", body = Item<GroupOut>, headers(("ETag" = String, description = "The group's version, quoted")))))]
+/// Add and remove group guests
+///
+/// As for members, with emails: `add` and `remove` (at most 1,000 in all), atomic and
+/// idempotent; an email new to the organization becomes one of its guests. Needs permission
+/// to manage groups; 422 for an invalid email, a disabled guest or a member's email.
+#[utoipa::path(patch, operation_id = "patchGroupGuests", path = "/organizations/{org}/groups/{group}/guests", tag = "groups", params(("org" = String, Path, description = "Organization id: 32 lowercase hex characters"), ("group" = String, Path, description = "Group id: 32 lowercase hex characters"), ("If-Match" = Option<String>, Header, description = "Write only if the group is still at this version: its quoted ETag, or *")), request_body = GuestEdit, responses((status = 200, description = "The group, without its lists", body = Item<GroupOut>, headers(("ETag" = String, description = "The group's version, quoted")))))]
 pub async fn patch_guests(
     Permitted { caller, .. }: Permitted<ManageGroups>,
     GroupPath(id): GroupPath,

@@ -14,7 +14,7 @@ use crate::auth::{ManageGroups, OrgCaller, Permitted};
 use crate::body::JsonBody;
 use crate::cache::{CachedAnswer, answer_key, reuse_or};
 use crate::conditional::{IfMatchHeader, with_etag};
-use crate::openapi::{GroupCreate, GroupUpdate, ListQuery, WithQuery};
+use crate::openapi::{GroupCreate, GroupListQuery, GroupUpdate, PageQuery, WithQuery};
 use crate::path::GroupPath;
 use crate::query::{self, Includes, Origin, PageLinks, RequestHead};
 use crate::wire::{AssetOut, Collection, GroupOut, Item, List, Meta, Pagination, UserOut};
@@ -81,7 +81,13 @@ async fn respond(
     Ok(with_etag(crate::wire::json_answer(status, body), group.version))
 }
 
-#[utoipa::path(get, path = "/organizations/{org}/groups", tag = "groups", params(("org" = String, Path, description = "Organization id: 32 lowercase hex characters"), ListQuery), responses((status = 200, description = "A page of the organization's groups", body = List<GroupOut>, example = crate::openapi::group_list_example)))]
+/// List groups
+///
+/// A page of the organization's groups, with `meta.pagination`. Search names and
+/// descriptions with `q`, order with `sort_by`, include the members' user objects
+/// (`with=users`) or the logo's asset record (`with=assets`). Any active member may call
+/// it; 403 otherwise; 422 for an unknown `sort_by`.
+#[utoipa::path(get, operation_id = "listGroups", path = "/organizations/{org}/groups", tag = "groups", params(("org" = String, Path, description = "Organization id: 32 lowercase hex characters"), PageQuery, GroupListQuery), responses((status = 200, description = "A page of the organization's groups", body = List<GroupOut>, example = crate::openapi::group_list_example)))]
 pub async fn list(
     caller: OrgCaller,
     State(state): State<AppState>,
@@ -111,7 +117,13 @@ pub async fn list(
     .await
 }
 
-#[utoipa::path(get, path = "/organizations/{org}/groups/{group}", tag = "groups", params(("org" = String, Path, description = "Organization id: 32 lowercase hex characters"), ("group" = String, Path, description = "Group id: 32 lowercase hex characters"), WithQuery, ("If-None-Match" = Option<String>, Header, description = "Answer 304 if the group is still at this version")), responses((status = 200, description = "The group", body = Item<GroupOut>, headers(("ETag" = String, description = "The group's version, quoted")), example = crate::openapi::group_example), (status = 304, description = "Unchanged since the version in If-None-Match", headers(("ETag" = String, description = "The group's version, quoted")))))]
+/// Get a group
+///
+/// The group with its members (user ids) and guests (emails), and its version as `ETag`;
+/// `with=users` and `with=assets` add the members' user objects and the logo's asset
+/// record. `If-None-Match` with the current version answers 304. Any active member may call
+/// it; 404 for a group id that is not in the organization.
+#[utoipa::path(get, operation_id = "getGroup", path = "/organizations/{org}/groups/{group}", tag = "groups", params(("org" = String, Path, description = "Organization id: 32 lowercase hex characters"), ("group" = String, Path, description = "Group id: 32 lowercase hex characters"), WithQuery, ("If-None-Match" = Option<String>, Header, description = "Answer 304 if the group is still at this version")), responses((status = 200, description = "The group", body = Item<GroupOut>, headers(("ETag" = String, description = "The group's version, quoted")), example = crate::openapi::group_example), (status = 304, description = "Unchanged since the version in If-None-Match", headers(("ETag" = String, description = "The group's version, quoted")))))]
 pub async fn get(
     caller: OrgCaller,
     GroupPath(id): GroupPath,
@@ -129,8 +141,15 @@ pub async fn get(
     .await
 }
 
-/// `POST .../groups`; with `Idempotency-Key`, a retry answers as the first request did.
-#[utoipa::path(post, path = "/organizations/{org}/groups", tag = "groups", params(("org" = String, Path, description = "Organization id: 32 lowercase hex characters"), ("Idempotency-Key" = Option<String>, Header, description = "Retries with the same key and body within 24 hours answer with the first request's group")), request_body = GroupCreate, responses((status = 201, description = "The new group (or, for a repeated Idempotency-Key, the first request's group)", body = Item<GroupOut>, headers(("ETag" = String, description = "The group's version, quoted")))))]
+/// Create a group
+///
+/// `name` (unique in the organization, ignoring case) and `description` are required;
+/// `members` (user ids of active or invited members) and `guests` (emails; new ones become
+/// guests of the organization) are optional, at most 1,000 each. With `Idempotency-Key`, a
+/// retry with the same key and body within 24 hours answers with the first request's group
+/// and creates nothing. Needs permission to manage groups (admins; standard members where
+/// the organization allows it): 403 otherwise; 422 names each invalid field.
+#[utoipa::path(post, operation_id = "createGroup", path = "/organizations/{org}/groups", tag = "groups", params(("org" = String, Path, description = "Organization id: 32 lowercase hex characters"), ("Idempotency-Key" = Option<String>, Header, pattern = r"^\s*[!-~]{1,255}\s*$", description = "1 to 255 visible ASCII characters. Retries with the same key and body within 24 hours answer with the first request's group")), request_body = GroupCreate, responses((status = 201, description = "The new group (or, for a repeated Idempotency-Key, the first request's group)", body = Item<GroupOut>, headers(("ETag" = String, description = "The group's version, quoted")))))]
 pub async fn create(
     Permitted { caller, .. }: Permitted<ManageGroups>,
     State(state): State<AppState>,
@@ -155,8 +174,14 @@ pub async fn create(
     Ok(response)
 }
 
-/// `PUT`: last writer wins, as in Tallyfy, unless `If-Match` names the version it read.
-#[utoipa::path(put, path = "/organizations/{org}/groups/{group}", tag = "groups", params(("org" = String, Path, description = "Organization id: 32 lowercase hex characters"), ("group" = String, Path, description = "Group id: 32 lowercase hex characters"), ("If-Match" = Option<String>, Header, description = "Write only if the group is still at this version: its quoted ETag, or *")), request_body = GroupUpdate, responses((status = 200, description = "The updated group", body = Item<GroupOut>, headers(("ETag" = String, description = "The group's version, quoted")), example = crate::openapi::group_example)))]
+/// Update a group
+///
+/// Every field is optional: given fields replace the stored ones, and a given `members` or
+/// `guests` list (even `[]`) replaces the whole list. Without `If-Match` the last writer
+/// wins, as in Tallyfy; with it, the write happens only if the group is still at that
+/// version (412 otherwise). Needs permission to manage groups; 404 for an unknown group;
+/// 422 names each invalid field.
+#[utoipa::path(put, operation_id = "updateGroup", path = "/organizations/{org}/groups/{group}", tag = "groups", params(("org" = String, Path, description = "Organization id: 32 lowercase hex characters"), ("group" = String, Path, description = "Group id: 32 lowercase hex characters"), ("If-Match" = Option<String>, Header, description = "Write only if the group is still at this version: its quoted ETag, or *")), request_body = GroupUpdate, responses((status = 200, description = "The updated group", body = Item<GroupOut>, headers(("ETag" = String, description = "The group's version, quoted")), example = crate::openapi::group_example)))]
 pub async fn update(
     Permitted { caller, .. }: Permitted<ManageGroups>,
     GroupPath(id): GroupPath,
@@ -170,7 +195,12 @@ pub async fn update(
     respond(&state, &caller, &origin, StatusCode::OK, &group, Includes::default()).await
 }
 
-#[utoipa::path(delete, path = "/organizations/{org}/groups/{group}", tag = "groups", params(("org" = String, Path, description = "Organization id: 32 lowercase hex characters"), ("group" = String, Path, description = "Group id: 32 lowercase hex characters"), ("If-Match" = Option<String>, Header, description = "Write only if the group is still at this version: its quoted ETag, or *")), responses((status = 204, description = "Deleted; its members and guests stay")))]
+/// Delete a group
+///
+/// Deletes the group and its logo; its members and guests stay in the organization.
+/// `If-Match` makes the delete conditional (412 when the group has changed). Needs
+/// permission to manage groups; 404 for an unknown group.
+#[utoipa::path(delete, operation_id = "deleteGroup", path = "/organizations/{org}/groups/{group}", tag = "groups", params(("org" = String, Path, description = "Organization id: 32 lowercase hex characters"), ("group" = String, Path, description = "Group id: 32 lowercase hex characters"), ("If-Match" = Option<String>, Header, description = "Write only if the group is still at this version: its quoted ETag, or *")), responses((status = 204, description = "Deleted; its members and guests stay")))]
 pub async fn delete(
     Permitted { caller, .. }: Permitted<ManageGroups>,
     GroupPath(id): GroupPath,

@@ -94,15 +94,20 @@ async fn accept(upload: Upload, uploaded_from: String) -> Result<NewLogo, ApiErr
     Ok(NewLogo { bytes, content_type, filename: upload.filename, uploaded_from })
 }
 
+/// Upload a group's logo
+///
+/// Sets or replaces the group's logo from one multipart `file` part: PNG, JPEG, GIF or
+/// WebP, at most 2 MiB and 4096×4096 pixels, checked by decoding it. The bytes are served
+/// back exactly as uploaded at the group's `logo` URL. Needs permission to manage groups;
+/// 422 names why an image is refused; 413 for a body over 2.5 MiB.
 #[utoipa::path(
-    post, path = "/organizations/{org}/groups/{group}/logo", tag = "groups",
+    post, operation_id = "uploadGroupLogo", path = "/organizations/{org}/groups/{group}/logo", tag = "groups",
     params(("org" = String, Path, description = "Organization id"), ("group" = String, Path, description = "Group id")),
     request_body(content = LogoUpload, content_type = "multipart/form-data"),
     responses((status = 200, description = "The group with its new logo", body = Item<GroupOut>,
                headers(("ETag" = String, description = "The group's version, quoted"))),
               (status = 413, description = "The body is over the upload limit", body = crate::error::ErrorBody))
 )]
-/// Sets or replaces the group's logo (PNG, JPEG, GIF or WebP; at most 2 MiB and 4096×4096).
 pub async fn upload(
     Permitted { caller, .. }: Permitted<ManageGroups>,
     GroupPath(id): GroupPath,
@@ -119,8 +124,12 @@ pub async fn upload(
     ))
 }
 
+/// Remove a group's logo
+///
+/// Deletes the logo; the group's `logo` is null again and its version goes up. Needs
+/// permission to manage groups; 404 for an unknown group.
 #[utoipa::path(
-    delete, path = "/organizations/{org}/groups/{group}/logo", tag = "groups",
+    delete, operation_id = "deleteGroupLogo", path = "/organizations/{org}/groups/{group}/logo", tag = "groups",
     params(("org" = String, Path, description = "Organization id"), ("group" = String, Path, description = "Group id")),
     responses((status = 204, description = "The logo is gone; `logo` is null again"))
 )]
@@ -133,14 +142,18 @@ pub async fn remove(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// Upload a file (Tallyfy's generic upload)
+///
+/// Tallyfy's upload endpoint: `subject_type=Group` with `subject_id` sets that group's logo
+/// from the `file` part (the same checks as the logo upload), and answers the stored asset.
+/// Needs permission to manage groups; 422 for a missing or unsupported subject.
 #[utoipa::path(
-    post, path = "/organizations/{org}/file", tag = "groups",
+    post, operation_id = "uploadFile", path = "/organizations/{org}/file", tag = "groups",
     params(("org" = String, Path, description = "Organization id")),
     request_body(content = FileUpload, content_type = "multipart/form-data"),
     responses((status = 201, description = "The stored asset", body = Item<AssetOut>),
               (status = 413, description = "The body is over the upload limit", body = crate::error::ErrorBody))
 )]
-/// Tallyfy's generic upload; `subject_type=Group` sets that group's logo.
 pub async fn generic_upload(
     Permitted { caller, .. }: Permitted<ManageGroups>,
     State(state): State<AppState>,
@@ -171,8 +184,13 @@ pub async fn generic_upload(
     Ok((StatusCode::CREATED, Json(Item { data: asset })).into_response())
 }
 
+/// Get a logo's image
+///
+/// The logo's bytes with their real `Content-Type`, for `<img>` tags: no token is needed,
+/// since the id is 128 random bits and changes with every upload (so the answer may be
+/// cached for a year). 404 for an unknown or removed logo.
 #[utoipa::path(
-    get, path = "/logos/{asset}", tag = "groups", security(()),
+    get, operation_id = "getLogo", path = "/logos/{asset}", tag = "groups", security(()),
     params(("asset" = String, Path, description = "The asset id in the group's `logo` URL")),
     responses(
         (status = 200, description = "The logo's bytes, exactly as uploaded", content_type = "image/*",
@@ -180,8 +198,6 @@ pub async fn generic_upload(
         (status = 404, description = "No such logo", body = crate::error::ErrorBody)
     )
 )]
-/// A logo, for `<img>` tags: no token needed, since its 128-bit random id is unguessable
-/// and changes whenever the logo does (so it may be cached for a year).
 pub async fn serve(
     Path(asset): Path<String>,
     State(state): State<AppState>,

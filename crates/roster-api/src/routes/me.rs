@@ -8,13 +8,20 @@ use crate::auth::{Caller, OrgCaller};
 use crate::wire::{Collection, Item, OrgOut, UserOut};
 use crate::{ApiError, AppState};
 
-#[utoipa::path(get, path = "/me", tag = "me", responses((status = 200, description = "The token's account", body = Item<UserOut>)))]
+/// Get the token's account
+///
+/// Answers the account the bearer token belongs to. Clients call it to check a token: 401
+/// for a missing, unknown, revoked or expired token.
+#[utoipa::path(get, operation_id = "getMe", path = "/me", tag = "me", responses((status = 200, description = "The token's account", body = Item<UserOut>)))]
 pub async fn me(caller: Caller) -> Response {
     Json(Item { data: UserOut::account(&caller.user) }).into_response()
 }
 
-/// The caller as a member of `{org}`, with role and status.
-#[utoipa::path(get, path = "/organizations/{org}/me", tag = "me", params(("org" = String, Path, description = "Organization id: 32 lowercase hex characters")), responses((status = 200, description = "The caller as a member of the organization", body = Item<UserOut>)))]
+/// Get the caller as a member of an organization
+///
+/// Answers the caller's account with its `role` and `status` in the organization. 403 when
+/// the caller is not an active member of it.
+#[utoipa::path(get, operation_id = "getOrganizationMe", path = "/organizations/{org}/me", tag = "me", params(("org" = String, Path, description = "Organization id: 32 lowercase hex characters")), responses((status = 200, description = "The caller as a member of the organization", body = Item<UserOut>)))]
 pub async fn org_me(
     caller: OrgCaller,
     State(state): State<AppState>,
@@ -24,8 +31,11 @@ pub async fn org_me(
     Ok(Json(Item { data: UserOut::of(&member) }).into_response())
 }
 
-/// `GET /me/organizations`: every organization the caller belongs to.
-#[utoipa::path(get, path = "/me/organizations", tag = "me", responses((status = 200, description = "Every organization the caller belongs to", body = Collection<OrgOut>)))]
+/// List the caller's organizations
+///
+/// Every organization the caller belongs to, with their role and status in each. Not
+/// paginated.
+#[utoipa::path(get, operation_id = "listMyOrganizations", path = "/me/organizations", tag = "me", responses((status = 200, description = "Every organization the caller belongs to", body = Collection<OrgOut>)))]
 pub async fn organizations(
     caller: Caller,
     State(state): State<AppState>,

@@ -11,7 +11,7 @@ use roster_core::{Group, OrgId, OrgMember, UserId};
 use crate::auth::{ManagePeople, OrgCaller, Permitted};
 use crate::body::JsonBody;
 use crate::error::ErrorBody;
-use crate::openapi::{Invite, ListQuery, MemberUpdate, RoleChange, WithQuery};
+use crate::openapi::{Invite, MemberListQuery, MemberUpdate, PageQuery, RoleChange, WithQuery};
 use crate::path::UserPath;
 use crate::query::{self, Includes, Origin, PageLinks};
 use crate::wire::{Collection, GroupOut, GuestOut, Item, List, Meta, Pagination, UserOut};
@@ -47,7 +47,12 @@ fn shape<'a>(
     out
 }
 
-#[utoipa::path(get, path = "/organizations/{org}/users", tag = "members", params(("org" = String, Path, description = "Organization id: 32 lowercase hex characters"), ListQuery), responses((status = 200, description = "A page of members of every status", body = List<UserOut>)))]
+/// List members
+///
+/// A page of the organization's members of every status, with `meta.pagination`; `q`
+/// searches names and emails, `sort` orders, `with=groups` adds each member's groups. Any
+/// active member may call it.
+#[utoipa::path(get, operation_id = "listMembers", path = "/organizations/{org}/users", tag = "members", params(("org" = String, Path, description = "Organization id: 32 lowercase hex characters"), PageQuery, MemberListQuery), responses((status = 200, description = "A page of members of every status", body = List<UserOut>)))]
 pub async fn list(
     caller: OrgCaller,
     State(state): State<AppState>,
@@ -68,8 +73,10 @@ pub async fn list(
     Ok(Json(body).into_response())
 }
 
-/// `GET /users-list`: every member at once, no `meta`.
-#[utoipa::path(get, path = "/organizations/{org}/users-list", tag = "members", params(("org" = String, Path, description = "Organization id: 32 lowercase hex characters"), ListQuery), responses((status = 200, description = "Every member", body = Collection<UserOut>)))]
+/// List every member
+///
+/// Every member of the organization at once, without `meta`. Any active member may call it.
+#[utoipa::path(get, operation_id = "listAllMembers", path = "/organizations/{org}/users-list", tag = "members", params(("org" = String, Path, description = "Organization id: 32 lowercase hex characters"), MemberListQuery), responses((status = 200, description = "Every member", body = Collection<UserOut>)))]
 pub async fn list_all(
     caller: OrgCaller,
     State(state): State<AppState>,
@@ -86,8 +93,11 @@ pub async fn list_all(
     Ok(Json(Collection { data }).into_response())
 }
 
-/// `GET /users/{id}`: admins only, as in Tallyfy.
-#[utoipa::path(get, path = "/organizations/{org}/users/{user}", tag = "members", params(("org" = String, Path, description = "Organization id: 32 lowercase hex characters"), ("user" = i64, Path, description = "User id"), WithQuery), responses((status = 200, description = "The member (admins only)", body = Item<UserOut>, example = crate::openapi::user_example)))]
+/// Get a member
+///
+/// One member with role and status; `with=groups` adds their groups. Admins only, as in
+/// Tallyfy: 403 for others; 404 for a user who is not a member.
+#[utoipa::path(get, operation_id = "getMember", path = "/organizations/{org}/users/{user}", tag = "members", params(("org" = String, Path, description = "Organization id: 32 lowercase hex characters"), ("user" = i64, Path, description = "User id"), WithQuery), responses((status = 200, description = "The member (admins only)", body = Item<UserOut>, example = crate::openapi::user_example)))]
 pub async fn get(
     Permitted { caller, .. }: Permitted<ManagePeople>,
     UserPath(id): UserPath,
@@ -101,7 +111,12 @@ pub async fn get(
     Ok(Json(Item { data: shape(&member, groups.as_deref(), &origin) }).into_response())
 }
 
-#[utoipa::path(post, path = "/organizations/{org}/users/invite", tag = "members", params(("org" = String, Path, description = "Organization id: 32 lowercase hex characters")), request_body = Invite, responses((status = 200, description = "The invited member", body = Item<UserOut>)))]
+/// Invite a member
+///
+/// Adds a member with status `invited`: `email`, `first_name`, `last_name` and `role` are
+/// required, `message` optional. An email that already has an account adds that account.
+/// Admins only; 422 for a current member's email or an invalid field.
+#[utoipa::path(post, operation_id = "inviteMember", path = "/organizations/{org}/users/invite", tag = "members", params(("org" = String, Path, description = "Organization id: 32 lowercase hex characters")), request_body = Invite, responses((status = 200, description = "The invited member", body = Item<UserOut>)))]
 pub async fn invite(
     Permitted { caller, .. }: Permitted<ManagePeople>,
     State(state): State<AppState>,
@@ -112,7 +127,11 @@ pub async fn invite(
     Ok(Json(Item { data: UserOut::of(&member) }).into_response())
 }
 
-#[utoipa::path(put, path = "/organizations/{org}/users/{user}", tag = "members", params(("org" = String, Path, description = "Organization id: 32 lowercase hex characters"), ("user" = i64, Path, description = "User id")), request_body = MemberUpdate, responses((status = 200, description = "The member", body = Item<UserOut>)))]
+/// Update a member's profile
+///
+/// Changes `first_name`, `last_name` and `timezone`. Admins only; 404 for a user who is not
+/// a member; 422 names each invalid field.
+#[utoipa::path(put, operation_id = "updateMember", path = "/organizations/{org}/users/{user}", tag = "members", params(("org" = String, Path, description = "Organization id: 32 lowercase hex characters"), ("user" = i64, Path, description = "User id")), request_body = MemberUpdate, responses((status = 200, description = "The member", body = Item<UserOut>)))]
 pub async fn update(
     Permitted { caller, .. }: Permitted<ManagePeople>,
     UserPath(id): UserPath,
@@ -138,7 +157,11 @@ async fn act(
     })
 }
 
-#[utoipa::path(put, path = "/organizations/{org}/users/{user}/role", tag = "members", params(("org" = String, Path, description = "Organization id: 32 lowercase hex characters"), ("user" = i64, Path, description = "User id")), request_body = RoleChange, responses((status = 200, description = "The member with the new role", body = Item<UserOut>)))]
+/// Change a member's role
+///
+/// Sets `role` to `admin`, `standard` or `light`. Admins only; 400 when it would demote the
+/// default admin or leave the organization without an active admin.
+#[utoipa::path(put, operation_id = "setMemberRole", path = "/organizations/{org}/users/{user}/role", tag = "members", params(("org" = String, Path, description = "Organization id: 32 lowercase hex characters"), ("user" = i64, Path, description = "User id")), request_body = RoleChange, responses((status = 200, description = "The member with the new role", body = Item<UserOut>)))]
 pub async fn set_role(
     Permitted { caller, .. }: Permitted<ManagePeople>,
     UserPath(id): UserPath,
@@ -149,7 +172,11 @@ pub async fn set_role(
     act(&state, &caller, id, MemberAction::SetRole(role)).await
 }
 
-#[utoipa::path(delete, path = "/organizations/{org}/users/{user}/disable", tag = "members", params(("org" = String, Path, description = "Organization id: 32 lowercase hex characters"), ("user" = i64, Path, description = "User id")), responses((status = 200, description = "The disabled member; they left every group", body = Item<UserOut>), (status = 400, description = "The default admin, or the last active admin", body = ErrorBody)))]
+/// Disable a member
+///
+/// The member can no longer use the organization and leaves every group of it. Admins only;
+/// 400 for the default admin or the last active admin.
+#[utoipa::path(delete, operation_id = "disableMember", path = "/organizations/{org}/users/{user}/disable", tag = "members", params(("org" = String, Path, description = "Organization id: 32 lowercase hex characters"), ("user" = i64, Path, description = "User id")), responses((status = 200, description = "The disabled member; they left every group", body = Item<UserOut>), (status = 400, description = "The default admin, or the last active admin", body = ErrorBody)))]
 pub async fn disable(
     Permitted { caller, .. }: Permitted<ManagePeople>,
     UserPath(id): UserPath,
@@ -158,7 +185,11 @@ pub async fn disable(
     act(&state, &caller, id, MemberAction::Disable).await
 }
 
-#[utoipa::path(put, path = "/organizations/{org}/users/{user}/enable", tag = "members", params(("org" = String, Path, description = "Organization id: 32 lowercase hex characters"), ("user" = i64, Path, description = "User id")), responses((status = 200, description = "The active member", body = Item<UserOut>)))]
+/// Enable a member
+///
+/// Makes a disabled member active again; they do not rejoin the groups they left. Admins
+/// only; 404 for a user who is not a member.
+#[utoipa::path(put, operation_id = "enableMember", path = "/organizations/{org}/users/{user}/enable", tag = "members", params(("org" = String, Path, description = "Organization id: 32 lowercase hex characters"), ("user" = i64, Path, description = "User id")), responses((status = 200, description = "The active member", body = Item<UserOut>)))]
 pub async fn enable(
     Permitted { caller, .. }: Permitted<ManagePeople>,
     UserPath(id): UserPath,
@@ -167,8 +198,11 @@ pub async fn enable(
     act(&state, &caller, id, MemberAction::Enable).await
 }
 
-/// `DELETE /users/{id}`: the member leaves the org but stays listed, as disabled.
-#[utoipa::path(delete, path = "/organizations/{org}/users/{user}", tag = "members", params(("org" = String, Path, description = "Organization id: 32 lowercase hex characters"), ("user" = i64, Path, description = "User id")), responses((status = 200, description = "The member, now disabled and out of every group", body = Item<UserOut>), (status = 400, description = "The default admin, or the last active admin", body = ErrorBody)))]
+/// Remove a member
+///
+/// As in Tallyfy, the member stays listed, now `disabled`, and leaves every group; `enable`
+/// brings them back. Admins only; 400 for the default admin or the last active admin.
+#[utoipa::path(delete, operation_id = "removeMember", path = "/organizations/{org}/users/{user}", tag = "members", params(("org" = String, Path, description = "Organization id: 32 lowercase hex characters"), ("user" = i64, Path, description = "User id")), responses((status = 200, description = "The member, now disabled and out of every group", body = Item<UserOut>), (status = 400, description = "The default admin, or the last active admin", body = ErrorBody)))]
 pub async fn remove(
     Permitted { caller, .. }: Permitted<ManagePeople>,
     UserPath(id): UserPath,
@@ -177,7 +211,11 @@ pub async fn remove(
     act(&state, &caller, id, MemberAction::Remove).await
 }
 
-#[utoipa::path(post, path = "/organizations/{org}/users/{user}/to/guest", tag = "members", params(("org" = String, Path, description = "Organization id: 32 lowercase hex characters"), ("user" = i64, Path, description = "User id")), responses((status = 200, description = "The new guest", body = Item<GuestOut>), (status = 400, description = "The default admin, or the last active admin", body = ErrorBody)))]
+/// Convert a member to a guest
+///
+/// The member becomes a guest of the organization with the same email and leaves every
+/// group as a member. Admins only; 400 for the default admin or the last active admin.
+#[utoipa::path(post, operation_id = "convertMemberToGuest", path = "/organizations/{org}/users/{user}/to/guest", tag = "members", params(("org" = String, Path, description = "Organization id: 32 lowercase hex characters"), ("user" = i64, Path, description = "User id")), responses((status = 200, description = "The new guest", body = Item<GuestOut>), (status = 400, description = "The default admin, or the last active admin", body = ErrorBody)))]
 pub async fn to_guest(
     Permitted { caller, .. }: Permitted<ManagePeople>,
     UserPath(id): UserPath,

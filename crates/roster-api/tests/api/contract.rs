@@ -48,6 +48,41 @@ async fn the_document_and_docs_are_served_without_auth() {
 }
 }
 
+/// Client generators name methods after operationIds (`listGroups`, `getGuest`), and
+/// OpenAPI requires them unique; readers need a summary line and a description.
+#[test]
+fn every_operation_has_a_unique_id_a_summary_and_a_description() {
+    let document = serde_json::to_value(roster_api::openapi()).expect("json");
+    let mut seen = std::collections::BTreeMap::new();
+    let mut operations = 0;
+    for (path, item) in document["paths"].as_object().expect("paths") {
+        for (method, operation) in item.as_object().expect("item") {
+            operations += 1;
+            let at = format!("{} {path}", method.to_uppercase());
+            let id =
+                operation["operationId"].as_str().unwrap_or_else(|| panic!("{at}: no operationId"));
+            assert!(
+                id.chars().next().is_some_and(|c| c.is_ascii_lowercase())
+                    && id.chars().all(|c| c.is_ascii_alphanumeric()),
+                "{at}: operationId {id:?} is not lowerCamelCase"
+            );
+            if let Some(other) = seen.insert(id.to_owned(), at.clone()) {
+                panic!("operationId {id:?} is used by both {other} and {at}");
+            }
+            let summary = operation["summary"].as_str().unwrap_or_default();
+            assert!(
+                (8..=80).contains(&summary.len())
+                    && !summary.ends_with('.')
+                    && !summary.contains('`'),
+                "{at}: summary {summary:?} should be one short line for a reader"
+            );
+            let description = operation["description"].as_str().unwrap_or_default();
+            assert!(description.len() >= 60, "{at}: description {description:?} is too thin");
+        }
+    }
+    assert_eq!(operations, 38, "every operation was checked");
+}
+
 #[test]
 fn the_document_matches_its_snapshot() {
     let document = serde_json::to_string_pretty(&roster_api::openapi()).expect("json");

@@ -34,6 +34,14 @@ async fn patch_members_adds_and_removes_without_touching_others() {
     assert_eq!(again.status, StatusCode::OK);
     assert_eq!(again.header("etag"), response.header("etag"));
     assert_eq!(again.json()["data"]["last_updated"], data["last_updated"]);
+    // A whole number sent as a float is that integer, as JSON Schema reads it (exactly,
+    // even where a float has only just the digits); a fraction is not an id.
+    let as_float = format!(r#"{{"add": [{}.0], "remove": [3802717910388082.0]}}"#, app.admin.id.get());
+    let floats = app.call(Method::PATCH, &format!("{path}/members"), &app.admin.token, Some(&as_float)).await;
+    assert_eq!(floats.status, StatusCode::OK, "{}", floats.text);
+    assert_eq!(floats.json()["data"]["member_count"], json!(3));
+    let fraction = patch(&app, &format!("{path}/members"), json!({"add": [1.5]})).await;
+    assert_eq!(fraction.json()["errors"], json!({"add.0": ["The add.0 must be an integer."]}));
 }
 }
 
@@ -125,9 +133,18 @@ async fn member_and_guest_pages_walk_with_a_cursor() {
     assert_eq!((everything["meta"]["per_page"].clone(), everything["meta"]["next_cursor"].clone()), (json!(1000), json!(null)));
     assert_eq!(everything["data"].as_array().map(Vec::len), Some(5));
 
-    let bad = app.get(&format!("{base}/members?cursor=abc"), &app.light.token).await;
-    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert_eq!(bad.json()["errors"], json!({"cursor": ["The cursor is invalid."]}));
+    // A cursor is taken exactly as issued: a corrupted one (even by mere whitespace) is
+    // refused, never silently read as the first page; an empty one is no cursor.
+    for corrupted in ["abc", "%20", "%0C", &format!("{next}%20")] {
+        let bad = app.get(&format!("{base}/members?cursor={corrupted}"), &app.light.token).await;
+        let bad_guests = app.get(&format!("{base}/guests?cursor={corrupted}"), &app.light.token).await;
+        for answer in [bad, bad_guests] {
+            assert_eq!(answer.status, StatusCode::UNPROCESSABLE_ENTITY, "{corrupted}");
+            assert_eq!(answer.json()["errors"], json!({"cursor": ["The cursor is invalid."]}));
+        }
+    }
+    let empty = app.get(&format!("{base}/guests?per_page=2&cursor="), &app.light.token).await.json();
+    assert_eq!(empty["data"][0]["email"], json!("g0@x.test"));
     let foreign = app.get(&format!("{base}/members"), &app.other_admin.token).await;
     assert_eq!(foreign.status, StatusCode::FORBIDDEN);
 }

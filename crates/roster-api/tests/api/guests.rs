@@ -123,6 +123,15 @@ async fn listing_paginates_searches_and_can_return_everything() {
         .json();
     assert_eq!(emails(&everything), vec!["a@one.test", "b@two.test", "c@one.test"]);
     assert_eq!(everything.get("meta"), None);
+    // PHP's words for a flag are read as PHP reads them; anything else is a 422.
+    let paged = app.get(&app.org_path("/guests?without_pagination=off&per_page=1"), &app.light.token).await.json();
+    assert_eq!(paged["meta"]["pagination"]["count"], json!(1));
+    let unclear = app.get(&app.org_path("/guests?without_pagination=maybe"), &app.light.token).await;
+    assert_eq!(unclear.status, axum::http::StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(
+        unclear.json()["errors"],
+        json!({"without_pagination": ["The without pagination field must be true or false."]})
+    );
     let flat = app.get(&app.org_path("/guests-list"), &app.light.token).await.json();
     assert_eq!(emails(&flat), vec!["a@one.test", "b@two.test", "c@one.test"]);
     assert_eq!(flat.get("meta"), None);

@@ -93,15 +93,22 @@ async fn per_page_is_clamped_and_defaulted() {
         ("per_page=500", 100, 12),
         ("per_page=0", 10, 10),
         ("per_page=-4", 10, 10),
-        ("per_page=abc", 10, 10),
         ("per_page=5", 5, 5),
-        ("page=abc", 10, 10),
+        ("per_page=9223372036854775808", 100, 12),
+        ("page=-99999999999999999999999", 10, 10),
     ] {
         let response = app.get(&app.org_path(&format!("/groups?{query}")), &app.admin.token).await;
         let pagination = &response.json()["meta"]["pagination"];
         assert_eq!(pagination["per_page"], json!(per_page), "{query}");
         assert_eq!(pagination["count"], json!(count), "{query}");
         assert_eq!(pagination["current_page"], json!(1), "{query}");
+    }
+    // Integers of any size are clamped; anything else is a 422 naming the parameter.
+    for (query, field) in [("per_page=abc", "per_page"), ("page=1.5", "page"), ("per_page=", "per_page")] {
+        let response = app.get(&app.org_path(&format!("/groups?{query}")), &app.admin.token).await;
+        assert_eq!(response.status, StatusCode::UNPROCESSABLE_ENTITY, "{query}");
+        let message = format!("The {} must be an integer.", field.replace('_', " "));
+        assert_eq!(response.json()["errors"], json!({field: [message]}), "{query}");
     }
 }
 }
@@ -208,6 +215,11 @@ async fn sorting_by_name_compares_lowercased_code_points() {
     assert_eq!(names(&app, "sort_by=-name").await, descending);
     assert_eq!(names(&app, "sort_by=name&sort=desc").await, descending);
     assert_eq!(names(&app, "sort=-name").await, descending);
+    // Beside a sort_by, an order in sort gives way to it; a misspelt one is still refused.
+    assert_eq!(names(&app, "sort_by=name&sort=-created_at").await, ascending);
+    let misspelt = app.get(&app.org_path("/groups?sort_by=name&sort=nmae"), &app.admin.token).await;
+    assert_eq!(misspelt.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(misspelt.json()["errors"], json!({"sort": ["The selected sort is invalid."]}));
     // Default: creation order.
     assert_eq!(names(&app, "").await, vec!["beta", "Alpha", "Émile", "zeta", "Zulu", "éclair"]);
     assert_eq!(

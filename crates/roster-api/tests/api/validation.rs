@@ -28,7 +28,17 @@ async fn create_requires_name_and_description() {
     assert_create_rejected(&app, json!({}), both.clone()).await;
     assert_create_rejected(&app, json!({"name": "  ", "description": ""}), both.clone()).await;
     assert_create_rejected(&app, json!({"name": null, "description": null}), both.clone()).await;
-    assert_create_rejected(&app, json!([1, 2]), both).await;
+    // A body that is JSON but not an object names no fields at all: a 400, nothing written.
+    for body in [json!([1, 2]), json!("Sales"), json!(7)] {
+        let before = app.group_count().await;
+        let response = app.post(&app.org_path("/groups"), &app.admin.token, &body).await;
+        assert_eq!(response.status, StatusCode::BAD_REQUEST, "{body}: {}", response.text);
+        assert_eq!(
+            response.json(),
+            json!({"error": true, "code": "BAD_REQUEST", "message": "The request body must be a JSON object."})
+        );
+        assert_eq!(app.group_count().await, before);
+    }
     assert_create_rejected(
         &app,
         json!({"name": "n"}),
