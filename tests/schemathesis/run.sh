@@ -10,25 +10,9 @@ here="$(cd "$(dirname "$0")" && pwd)"
 roster="${1:-$here/../../target/debug/roster}"
 examples="${2:-25}"
 st="${ST:-st}"
-work="$(mktemp -d)"
-server_pid=""
-cleanup() {
-  [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null
-  rm -rf "$work"
-}
-trap cleanup EXIT
-
-"$roster" serve --listen 127.0.0.1:0 --database "sqlite://$work/roster.db" --rate-limit-per-minute 0 >"$work/out" 2>"$work/err" &
-server_pid=$!
-for _ in $(seq 1 100); do
-  grep -q '^Roster is listening on' "$work/out" && break
-  sleep 0.1
-done
-grep -q '^Roster is listening on' "$work/out" || { cat "$work/out" "$work/err"; exit 1; }
-
-base="http://$(sed -n 's/^Roster is listening on http:\/\/\([^ ]*\).*/\1/p' "$work/out")"
-export ROSTER_ORG="$(sed -n 's/^Organization id: //p' "$work/out")"
-export ROSTER_TOKEN="$(sed -n 's/^Access token (shown once): //p' "$work/out")"
+source "$here/../lib/serve.sh"
+start_roster "$roster" --rate-limit-per-minute 0
+base="$ROSTER_URL"
 call() { curl -fsS -H "Authorization: Bearer $ROSTER_TOKEN" -H 'X-Tallyfy-Client: seed' -H 'Content-Type: application/json' "$@"; }
 json() { python3 -c "import json, sys; print(json.load(sys.stdin)$1)"; }
 

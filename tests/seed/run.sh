@@ -6,25 +6,9 @@ set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 roster="${1:-$here/../../target/debug/roster}"
 python="${PYTHON:-python3}"
-work="$(mktemp -d)"
-server_pid=""
-cleanup() {
-  [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null
-  rm -rf "$work"
-}
-trap cleanup EXIT
-
-"$roster" serve --listen 127.0.0.1:0 --database "sqlite://$work/roster.db" >"$work/out" 2>"$work/err" &
-server_pid=$!
-for _ in $(seq 1 100); do
-  grep -q '^Roster is listening on' "$work/out" && break
-  sleep 0.1
-done
-grep -q '^Roster is listening on' "$work/out" || { cat "$work/out" "$work/err"; exit 1; }
-
-export ROSTER_URL="http://$(sed -n 's/^Roster is listening on http:\/\/\([^ ]*\).*/\1/p' "$work/out")"
-export TALLYFY_ORG_ID="$(sed -n 's/^Organization id: //p' "$work/out")"
-export TALLYFY_ACCESS_TOKEN="$(sed -n 's/^Access token (shown once): //p' "$work/out")"
+source "$here/../lib/serve.sh"
+start_roster "$roster"
+export TALLYFY_ORG_ID="$ROSTER_ORG" TALLYFY_ACCESS_TOKEN="$ROSTER_TOKEN"
 export TALLYFY_GROUP_ID="$(curl -fsS -X POST "$ROSTER_URL/organizations/$TALLYFY_ORG_ID/groups" \
   -H "Authorization: Bearer $TALLYFY_ACCESS_TOKEN" -H 'X-Tallyfy-Client: APIClient' \
   -H 'Content-Type: application/json' \
