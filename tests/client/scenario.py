@@ -63,7 +63,7 @@ check(got.status_code == 200 and isinstance(got.parsed, ItemGroupOut), "getGroup
 check(got.parsed.data.id == group.id and got.parsed.data.assets.data == [], "getGroup: no logo, empty assets")
 check(got.headers.get("etag", "").startswith('"'), "getGroup: a quoted ETag")
 
-listed = list_groups.sync_detailed(org, client=client, per_page=10, sort_by=ListGroupsSortBy.NAME)
+listed = list_groups.sync_detailed(org, client=client, per_page=10, sort_by=ListGroupsSortBy.NAME_DESC)
 check(listed.status_code == 200 and isinstance(listed.parsed, ListGroupOut), "listGroups: 200, parsed")
 check(
     [g.id for g in listed.parsed.data] == [group.id] and listed.parsed.meta.pagination.total == 1,

@@ -404,8 +404,23 @@ const GROUP_ORDERS: &[&str] = &["name", "created_at", "updated_at", "last_update
 const MEMBER_ORDERS: &[&str] = &["name", "email", "created_at", "updated_at", "last_updated"];
 const GUEST_ORDERS: &[&str] = &["email", "created_at", "updated_at", "last_updated"];
 
+/// An order enum, with `x-enum-varnames` (read by openapi-python-client and the OpenAPI
+/// Generator) so that generated clients name `-name` `NAME_DESC` rather than `VALUE_1`.
 fn strings(values: &[String]) -> utoipa::openapi::Object {
-    one_of_strings(&values.iter().map(String::as_str).collect::<Vec<_>>())
+    let names: Vec<String> = values
+        .iter()
+        .map(|v| match v.strip_prefix('-') {
+            Some(field) => format!("{}_DESC", field.to_ascii_uppercase()),
+            None => v.to_ascii_uppercase(),
+        })
+        .collect();
+    let mut schema = one_of_strings(&values.iter().map(String::as_str).collect::<Vec<_>>());
+    schema.extensions = Some(
+        utoipa::openapi::extensions::Extensions::builder()
+            .add("x-enum-varnames", serde_json::json!(names))
+            .build(),
+    );
+    schema
 }
 fn group_sort_by() -> utoipa::openapi::Object {
     strings(&orders(GROUP_ORDERS))
