@@ -10,8 +10,9 @@ use serde_json::Value;
 
 use crate::input::{self, Input, Presence};
 use crate::listing::SortField;
+use crate::model::Group;
 use crate::validation::messages;
-use crate::{Email, UserId, ValidationErrors};
+use crate::{Email, Timestamp, UserId, ValidationErrors};
 
 pub const NAME_MAX_CHARS: usize = 200;
 
@@ -80,6 +81,55 @@ impl GroupWrite {
             emails
         })
     }
+}
+
+/// What an update (`PUT`) does to a group: decided here, once, for every backend, which
+/// then stores exactly this.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UpdatePlan {
+    /// The group as it is to be stored and answered.
+    pub after: Group,
+    /// The member list that replaces the stored one, when it differs.
+    pub replace_members: Option<Vec<UserId>>,
+    /// The guest list that replaces the stored one, when it differs.
+    pub replace_guests: Option<Vec<Email>>,
+    /// Whether anything changed: an update that changes nothing keeps its version and
+    /// `last_updated`, and nothing is written.
+    pub changed: bool,
+}
+
+/// Applies a (validated) update to the group as it is now: given fields replace the
+/// stored ones, a given `members` or `guests` list replaces the whole list, and when
+/// anything differs the counts follow the lists, the version goes up by one and
+/// `last_updated` becomes `now`.
+pub fn plan_update(current: Group, write: &GroupWrite, now: Timestamp) -> UpdatePlan {
+    let mut after = current;
+    let mut changed = false;
+    if let Some(name) = write.name.as_ref().filter(|n| n.as_str() != after.name) {
+        after.name = name.as_str().to_owned();
+        changed = true;
+    }
+    if let Some(description) = write.description.as_ref().filter(|d| **d != after.description) {
+        after.description = description.clone();
+        changed = true;
+    }
+    let replace_members = write.member_ids().filter(|m| *m != after.members);
+    if let Some(members) = &replace_members {
+        after.members = members.clone();
+        changed = true;
+    }
+    let replace_guests = write.guest_emails().filter(|g| *g != after.guests);
+    if let Some(guests) = &replace_guests {
+        after.guests = guests.clone();
+        changed = true;
+    }
+    if changed {
+        after.member_count = after.members.len() as u64;
+        after.guest_count = after.guests.len() as u64;
+        after.version += 1;
+        after.updated_at = now;
+    }
+    UpdatePlan { after, replace_members, replace_guests, changed }
 }
 
 /// Reads a create body: `name` and `description` required.
@@ -315,6 +365,57 @@ mod tests {
             Ok(write) => panic!("expected errors, got {write:?}"),
             Err(errors) => errors.fields().map(|(f, m)| (f.to_owned(), m.to_vec())).collect(),
         }
+    }
+
+    fn stored_group() -> Group {
+        Group {
+            id: crate::GroupId::parse("0123456789abcdef0123456789abcdef").expect("id"),
+            name: "Sales".into(),
+            description: "d".into(),
+            members: vec![UserId::new(1).expect("id"), UserId::new(2).expect("id")],
+            guests: vec![],
+            member_count: 2,
+            guest_count: 0,
+            version: 7,
+            logo: None,
+            created_at: Timestamp::from_millis(1_000),
+            updated_at: Timestamp::from_millis(2_000),
+        }
+    }
+
+    #[test]
+    fn an_update_that_changes_nothing_keeps_its_version() {
+        let now = Timestamp::from_millis(9_000);
+        let same =
+            parse_update(&json!({"name": " Sales ", "members": ["2", 1, 2]})).expect("valid");
+        let plan = plan_update(stored_group(), &same, now);
+        assert_eq!(
+            plan,
+            UpdatePlan {
+                after: stored_group(),
+                replace_members: None,
+                replace_guests: None,
+                changed: false
+            }
+        );
+    }
+
+    #[test]
+    fn an_update_replaces_given_lists_and_moves_counts_version_and_time() {
+        let now = Timestamp::from_millis(9_000);
+        let write = parse_update(&json!({"members": [3], "guests": ["B@x.test", "a@x.test"]}))
+            .expect("valid");
+        let plan = plan_update(stored_group(), &write, now);
+        let email = |raw| Email::parse(raw).expect("email");
+        assert!(plan.changed);
+        assert_eq!(plan.replace_members, Some(vec![UserId::new(3).expect("id")]));
+        assert_eq!(plan.replace_guests, Some(vec![email("a@x.test"), email("b@x.test")]));
+        let after = plan.after;
+        assert_eq!((after.member_count, after.guest_count, after.version), (1, 2, 8));
+        assert_eq!(
+            (after.name.as_str(), after.updated_at, after.created_at),
+            ("Sales", now, Timestamp::from_millis(1_000))
+        );
     }
 
     #[test]

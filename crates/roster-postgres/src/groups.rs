@@ -435,35 +435,18 @@ pub(crate) async fn update(
 ) -> Result<Group, TxError> {
     let (pk, _) = find_for_write(tx, org, id, if_match).await?;
     check_write(tx, org, write, Some(pk)).await?;
-    let mut group = get(tx, org, id).await?.ok_or(WriteError::NotFound)?;
-    let mut changed = false;
-    if let Some(name) = write.name.as_ref().filter(|n| n.as_str() != group.name) {
-        group.name = name.as_str().to_owned();
-        changed = true;
-    }
-    if let Some(description) = write.description.as_ref().filter(|d| **d != group.description) {
-        group.description = description.clone();
-        changed = true;
-    }
-    let now = Timestamp::now();
-    if let Some(members) = write.member_ids().filter(|m| *m != group.members) {
+    let group = get(tx, org, id).await?.ok_or(WriteError::NotFound)?;
+    let plan = groups::plan_update(group, write, Timestamp::now());
+    let group = plan.after;
+    if let Some(members) = &plan.replace_members {
         sql::exec(tx, "DELETE FROM group_members WHERE group_pk = $1", &[&pk]).await?;
-        add_members(tx, org, pk, &members).await?;
-        group.members = members;
-        changed = true;
+        add_members(tx, org, pk, members).await?;
     }
-    if let Some(guests) = write.guest_emails().filter(|g| *g != group.guests) {
+    if let Some(guests) = &plan.replace_guests {
         sql::exec(tx, "DELETE FROM group_guests WHERE group_pk = $1", &[&pk]).await?;
-        add_guests(tx, org, pk, &guests, now).await?;
-        group.guests = guests;
-        changed = true;
+        add_guests(tx, org, pk, guests, group.updated_at).await?;
     }
-    // An update that changes nothing keeps its version and `last_updated`.
-    if changed {
-        group.member_count = group.members.len() as u64;
-        group.guest_count = group.guests.len() as u64;
-        group.version += 1;
-        group.updated_at = now;
+    if plan.changed {
         sql::exec(
             tx,
             "UPDATE groups SET name = $2, name_key = $3, description = $4, description_key = $5,
@@ -477,7 +460,7 @@ pub(crate) async fn update(
                 &(group.member_count as i64),
                 &(group.guest_count as i64),
                 &group.version,
-                &now.millis(),
+                &group.updated_at.millis(),
             ],
         )
         .await?;
