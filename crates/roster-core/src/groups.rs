@@ -12,7 +12,7 @@ use crate::input::{self, Input, Presence};
 use crate::listing::SortField;
 use crate::model::Group;
 use crate::validation::messages;
-use crate::{Email, Timestamp, UserId, ValidationErrors};
+use crate::{Email, GroupId, Timestamp, UserId, ValidationErrors};
 
 pub const NAME_MAX_CHARS: usize = 200;
 
@@ -81,6 +81,28 @@ impl GroupWrite {
             emails
         })
     }
+}
+
+/// The group a (validated) create makes: version 1, counts from its lists, created and
+/// last updated `now`. `None` when the write lacks a name or description (a create's
+/// parser requires both, so a backend treats `None` as a bug).
+pub fn plan_create(id: GroupId, write: &GroupWrite, now: Timestamp) -> Option<Group> {
+    let (name, description) = (write.name.as_ref()?, write.description.as_ref()?);
+    let members = write.member_ids().unwrap_or_default();
+    let guests = write.guest_emails().unwrap_or_default();
+    Some(Group {
+        id,
+        name: name.as_str().to_owned(),
+        description: description.clone(),
+        member_count: members.len() as u64,
+        guest_count: guests.len() as u64,
+        members,
+        guests,
+        version: 1,
+        logo: None,
+        created_at: now,
+        updated_at: now,
+    })
 }
 
 /// What an update (`PUT`) does to a group: decided here, once, for every backend, which
@@ -381,6 +403,32 @@ mod tests {
             created_at: Timestamp::from_millis(1_000),
             updated_at: Timestamp::from_millis(2_000),
         }
+    }
+
+    #[test]
+    fn a_create_starts_at_version_one_with_counts_from_its_lists() {
+        let now = Timestamp::from_millis(5_000);
+        let write = parse_create(&json!({"name": " Ops ", "description": "d", "members": [2, "2", 1], "guests": ["Z@x.test"]}))
+            .expect("valid");
+        let group = plan_create(stored_group().id, &write, now).expect("a group");
+        let email = Email::parse("z@x.test").expect("email");
+        assert_eq!(
+            (group.name.as_str(), group.version, group.member_count, group.guest_count),
+            ("Ops", 1, 2, 1)
+        );
+        assert_eq!(
+            (group.members, group.guests),
+            (vec![UserId::new(1).expect("id"), UserId::new(2).expect("id")], vec![email])
+        );
+        assert_eq!((group.created_at, group.updated_at, group.logo), (now, now, None));
+        assert_eq!(
+            plan_create(
+                stored_group().id,
+                &parse_update(&json!({"name": "n"})).expect("valid"),
+                now
+            ),
+            None
+        );
     }
 
     #[test]

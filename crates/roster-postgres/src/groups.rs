@@ -13,6 +13,7 @@ use roster_core::{
     ValidationErrors, WriteError,
 };
 use tokio_postgres::Row;
+use tokio_postgres::types::ToSql;
 
 use crate::sql::{self, Tx, TxError};
 
@@ -363,6 +364,53 @@ async fn claim_or_replay(
     Ok(Some(Created { group, replayed: true }))
 }
 
+/// A group's own columns, in the one order the INSERT of a create and the UPDATE of a
+/// change both use (see [`OwnColumns`]).
+macro_rules! own_columns {
+    () => {
+        "name, name_key, description, description_key, member_count, guest_count, version, \
+         created_at, updated_at"
+    };
+}
+
+/// What [`own_columns`] hold for a group that are not its fields as they are: the folded
+/// keys that search and uniqueness read, and the numbers as PostgreSQL stores them.
+struct OwnColumns {
+    name_key: String,
+    description_key: String,
+    member_count: i64,
+    guest_count: i64,
+    created_at: i64,
+    updated_at: i64,
+}
+
+impl OwnColumns {
+    fn of(group: &Group) -> Self {
+        Self {
+            name_key: groups::fold_case(&group.name),
+            description_key: groups::fold_case(&group.description),
+            member_count: group.member_count as i64,
+            guest_count: group.guest_count as i64,
+            created_at: group.created_at.millis(),
+            updated_at: group.updated_at.millis(),
+        }
+    }
+
+    fn params<'a>(&'a self, group: &'a Group) -> [&'a (dyn ToSql + Sync); 9] {
+        [
+            &group.name,
+            &self.name_key,
+            &group.description,
+            &self.description_key,
+            &self.member_count,
+            &self.guest_count,
+            &group.version,
+            &self.created_at,
+            &self.updated_at,
+        ]
+    }
+}
+
 pub(crate) async fn create(
     tx: &Tx<'_>,
     org: &OrgId,
@@ -377,28 +425,20 @@ pub(crate) async fn create(
         return Ok(earlier);
     }
     check_write(tx, org, write, None).await?;
-    let (Some(name), Some(description)) = (&write.name, &write.description) else {
-        return Err(StoreError::new("create group", "create without name or description").into());
-    };
-    let members = write.member_ids().unwrap_or_default();
-    let guests = write.guest_emails().unwrap_or_default();
-    let (member_count, guest_count) = (members.len() as i64, guests.len() as i64);
+    let group = groups::plan_create(id, write, now)
+        .ok_or_else(|| StoreError::new("create group", "create without name or description"))?;
+    let own = OwnColumns::of(&group);
+    let (id_text, org_text) = (group.id.as_str(), org.as_str());
+    let mut params: Vec<&(dyn ToSql + Sync)> = vec![&id_text, &org_text];
+    params.extend(own.params(&group));
     let pk: i64 = sql::one(
         tx,
-        "INSERT INTO groups (id, org_id, name, name_key, description, description_key,
-         member_count, guest_count, version, created_at, updated_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 1, $9, $9) RETURNING pk",
-        &[
-            &id.as_str(),
-            &org.as_str(),
-            &name.as_str(),
-            &name.key(),
-            description,
-            &groups::fold_case(description),
-            &member_count,
-            &guest_count,
-            &now.millis(),
-        ],
+        concat!(
+            "INSERT INTO groups (id, org_id, ",
+            own_columns!(),
+            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING pk"
+        ),
+        &params,
     )
     .await?
     .try_get(0)?;
@@ -408,21 +448,8 @@ pub(crate) async fn create(
         &[&org.as_str()],
     )
     .await?;
-    add_members(tx, org, pk, &members).await?;
-    add_guests(tx, org, pk, &guests, now).await?;
-    let group = Group {
-        id,
-        name: name.as_str().to_owned(),
-        description: description.clone(),
-        member_count: members.len() as u64,
-        guest_count: guests.len() as u64,
-        members,
-        guests,
-        version: 1,
-        created_at: now,
-        updated_at: now,
-        logo: None,
-    };
+    add_members(tx, org, pk, &group.members).await?;
+    add_guests(tx, org, pk, &group.guests, now).await?;
     Ok(Created { group, replayed: false })
 }
 
@@ -447,21 +474,17 @@ pub(crate) async fn update(
         add_guests(tx, org, pk, guests, group.updated_at).await?;
     }
     if plan.changed {
+        let own = OwnColumns::of(&group);
+        let mut params: Vec<&(dyn ToSql + Sync)> = vec![&pk];
+        params.extend(own.params(&group));
         sql::exec(
             tx,
-            "UPDATE groups SET name = $2, name_key = $3, description = $4, description_key = $5,
-             member_count = $6, guest_count = $7, version = $8, updated_at = $9 WHERE pk = $1",
-            &[
-                &pk,
-                &group.name,
-                &groups::fold_case(&group.name),
-                &group.description,
-                &groups::fold_case(&group.description),
-                &(group.member_count as i64),
-                &(group.guest_count as i64),
-                &group.version,
-                &group.updated_at.millis(),
-            ],
+            concat!(
+                "UPDATE groups SET (",
+                own_columns!(),
+                ") = ($2, $3, $4, $5, $6, $7, $8, $9, $10) WHERE pk = $1"
+            ),
+            &params,
         )
         .await?;
     }

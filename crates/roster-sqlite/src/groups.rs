@@ -14,6 +14,7 @@ use roster_core::{
 use std::collections::HashMap;
 use std::fmt::Write as _;
 
+use rusqlite::types::Value;
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use crate::connection::{TxError, WriteTx};
@@ -404,6 +405,31 @@ fn replay(
     Ok(Some(Created { group, replayed: true }))
 }
 
+/// A group's own columns, in the one order the INSERT of a create and the UPDATE of a
+/// change both use (see [`own_values`]).
+macro_rules! own_columns {
+    () => {
+        "name, name_key, description, description_key, member_count, guest_count, version, \
+         created_at, updated_at"
+    };
+}
+
+/// What [`own_columns`] hold for `group`, with the folded keys that search and
+/// uniqueness read.
+fn own_values(group: &Group) -> [Value; 9] {
+    [
+        Value::Text(group.name.clone()),
+        Value::Text(groups::fold_case(&group.name)),
+        Value::Text(group.description.clone()),
+        Value::Text(groups::fold_case(&group.description)),
+        Value::Integer(group.member_count as i64),
+        Value::Integer(group.guest_count as i64),
+        Value::Integer(group.version),
+        Value::Integer(group.created_at.millis()),
+        Value::Integer(group.updated_at.millis()),
+    ]
+}
+
 pub(crate) fn create(
     tx: &WriteTx<'_>,
     org: &OrgId,
@@ -417,33 +443,24 @@ pub(crate) fn create(
         return Ok(earlier);
     }
     check_write(tx, org, write, None)?;
-    let (Some(name), Some(description)) = (&write.name, &write.description) else {
-        return Err(StoreError::new("create group", "create without name or description").into());
-    };
     let id = GroupId::generate().map_err(|e| StoreError::new("generate group id", e))?;
-    let members = write.member_ids().unwrap_or_default();
-    let guests = write.guest_emails().unwrap_or_default();
-    tx.prepare_cached(
-        "INSERT INTO groups (id, org_id, name, name_key, description, description_key,
-         member_count, guest_count, version, created_at, updated_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 1, ?9, ?9)",
-    )?
-    .execute(params![
-        id.as_str(),
-        org.as_str(),
-        name.as_str(),
-        name.key(),
-        description,
-        groups::fold_case(description),
-        members.len() as i64,
-        guests.len() as i64,
-        now.millis()
-    ])?;
+    let group = groups::plan_create(id, write, now)
+        .ok_or_else(|| StoreError::new("create group", "create without name or description"))?;
+    tx.prepare_cached(concat!(
+        "INSERT INTO groups (id, org_id, ",
+        own_columns!(),
+        ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"
+    ))?
+    .execute(rusqlite::params_from_iter(
+        [Value::Text(group.id.as_str().to_owned()), Value::Text(org.as_str().to_owned())]
+            .into_iter()
+            .chain(own_values(&group)),
+    ))?;
     let pk = tx.last_insert_rowid();
     tx.prepare_cached("UPDATE organizations SET group_count = group_count + 1 WHERE id = ?1")?
         .execute([org.as_str()])?;
-    add_members(tx, org, pk, &members)?;
-    add_guests(tx, org, pk, &guests, now)?;
+    add_members(tx, org, pk, &group.members)?;
+    add_guests(tx, org, pk, &group.guests, now)?;
     if let Some(key) = idempotency {
         tx.prepare_cached(
             "INSERT INTO idempotency_keys (org_id, key, fingerprint, group_id, created_at)
@@ -455,23 +472,10 @@ pub(crate) fn create(
             org.as_str(),
             key.key,
             &key.fingerprint[..],
-            id.as_str(),
+            group.id.as_str(),
             now.millis()
         ])?;
     }
-    let group = Group {
-        id,
-        name: name.as_str().to_owned(),
-        description: description.clone(),
-        member_count: members.len() as u64,
-        guest_count: guests.len() as u64,
-        members,
-        guests,
-        version: 1,
-        created_at: now,
-        updated_at: now,
-        logo: None,
-    };
     Ok(Created { group, replayed: false })
 }
 
@@ -496,21 +500,14 @@ pub(crate) fn update(
         add_guests(tx, org, pk, guests, group.updated_at)?;
     }
     if plan.changed {
-        tx.prepare_cached(
-            "UPDATE groups SET name = ?2, name_key = ?3, description = ?4, description_key = ?5,
-             member_count = ?6, guest_count = ?7, version = ?8, updated_at = ?9 WHERE pk = ?1",
-        )?
-        .execute(params![
-            pk,
-            group.name,
-            groups::fold_case(&group.name),
-            group.description,
-            groups::fold_case(&group.description),
-            group.member_count as i64,
-            group.guest_count as i64,
-            group.version,
-            group.updated_at.millis()
-        ])?;
+        tx.prepare_cached(concat!(
+            "UPDATE groups SET (",
+            own_columns!(),
+            ") = (?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) WHERE pk = ?1"
+        ))?
+        .execute(rusqlite::params_from_iter(
+            std::iter::once(Value::Integer(pk)).chain(own_values(&group)),
+        ))?;
     }
     Ok(group)
 }
