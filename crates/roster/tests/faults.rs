@@ -36,6 +36,36 @@ fn assert_all_there(addr: &str, org: &str, token: &str, acknowledged: &[(String,
     assert_eq!(list.body["meta"]["pagination"]["total"], json!(acknowledged.len()));
 }
 
+/// Every documented operation (the document needs no database), as (method, path
+/// template, path with these ids), so that a test can walk them all.
+fn every_operation(
+    addr: &str,
+    org: &str,
+    group: &str,
+    user: &str,
+    email: &str,
+) -> Vec<(String, String, String)> {
+    let document = http(addr, "GET", "/openapi.json", "", &[], None).body;
+    let mut operations = Vec::new();
+    for (path, item) in document["paths"].as_object().expect("paths") {
+        let concrete = path
+            .replace("{org}", org)
+            .replace("{group}", group)
+            .replace("{user}", user)
+            .replace("{email}", email)
+            .replace("{asset}", "0123456789abcdef0123456789abcdef");
+        for method in item.as_object().expect("operations").keys() {
+            operations.push((method.to_uppercase(), path.clone(), concrete.clone()));
+        }
+    }
+    operations
+}
+
+/// A body for the methods that take one.
+fn empty_body(method: &str) -> Option<&'static str> {
+    (method != "GET" && method != "DELETE").then_some("{}")
+}
+
 #[test]
 fn sqlite_at_its_size_limit_refuses_writes_keeps_reading_and_recovers() {
     let db = Db::sqlite();
@@ -75,6 +105,20 @@ fn sqlite_at_its_size_limit_refuses_writes_keeps_reading_and_recovers() {
     assert_all_there(&server.addr, &org, &token, &acknowledged);
     let ready = http(&server.addr, "GET", "/readyz", "", &[], None);
     assert_eq!(ready.status, 200, "{}", ready.body);
+    // No route answers a full store with a 500 (ids that name nothing, so that nothing
+    // acknowledged is touched: a write there is a 404 or a 422, or a 507 if it needs room).
+    let nobody = ("0123456789abcdef0123456789abcdef", "999999", "nobody%40example.com");
+    for (method, path, concrete) in
+        every_operation(&server.addr, &org, nobody.0, nobody.1, nobody.2)
+    {
+        let answer = http(&server.addr, &method, &concrete, &token, &[], empty_body(&method));
+        assert!(
+            answer.status < 500 || answer.status == 507,
+            "{method} {path}: {} {}",
+            answer.status,
+            answer.body
+        );
+    }
 
     // Space comes back: deleting groups frees their pages, and the very next create
     // succeeds without a restart.
@@ -140,6 +184,18 @@ fn postgres_stopped_and_started_again_under_a_running_server() {
         Some(r#"{"name": "Renamed"}"#),
     ));
     unreachable(&http(&addr, "GET", "/me", &token, &[], None));
+    // Every documented route.
+    let operations = every_operation(&addr, &org, &first_id, "1", "someone%40example.com");
+    for (method, path, concrete) in &operations {
+        let answer = http(&addr, method, concrete, &token, &[], empty_body(method));
+        match path.as_str() {
+            // The process itself, and its metrics, need no database.
+            "/healthz" | "/metrics" => assert_eq!(answer.status, 200, "{method} {path}"),
+            "/readyz" => assert_eq!(answer.status, 503, "{method} {path}"),
+            _ => unreachable(&answer),
+        }
+    }
+    assert_eq!(operations.len(), 38, "every operation was walked");
     let ready = http(&addr, "GET", "/readyz", "", &[], None);
     assert_eq!(ready.status, 503);
     assert_eq!(ready.body, json!({"status": "unavailable"}));

@@ -240,7 +240,8 @@ pub fn http(
     let body = if body.trim().is_empty() {
         Value::Null
     } else {
-        serde_json::from_str(body).expect("json body")
+        // Not every answer is JSON (`/metrics` is text): those come back as a string.
+        serde_json::from_str(body).unwrap_or_else(|_| Value::String(body.to_owned()))
     };
     Answer { status, headers, body }
 }
