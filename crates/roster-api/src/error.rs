@@ -106,6 +106,7 @@ impl ApiError {
             "RATE_LIMIT_EXCEEDED",
             format!("Too many requests. Please try again in {retry_after} seconds."),
         )
+        .retry_after(u32::try_from(retry_after).unwrap_or(u32::MAX))
     }
 
     /// More requests at once than `--max-concurrent-requests`.
@@ -144,12 +145,20 @@ impl ApiError {
         )
     }
 
-    /// The storage could not take the request now; a retry later can succeed. The detail
-    /// goes to the log; the answer says only what an operator or a client can act on.
-    fn storage_unavailable(err: &StoreError) -> Self {
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+}
+
+/// A storage failure answers by its kind: a fault is a 500 that says nothing; the others
+/// say what an operator or a client can act on, with when to retry. The detail goes to
+/// the log, with the request id.
+impl From<StoreError> for ApiError {
+    fn from(err: StoreError) -> Self {
         let request_id = crate::edge::current_request_id();
         let (context, detail) = (err.context, &err.detail);
         match err.kind {
+            StoreErrorKind::Fault => Self::internal(context, detail),
             StoreErrorKind::Busy => {
                 tracing::warn!(%request_id, context, %detail, "storage busy");
                 Self::overloaded()
@@ -164,7 +173,7 @@ impl ApiError {
                 )
                 .retry_after(30)
             }
-            StoreErrorKind::Unreachable | StoreErrorKind::Fault => {
+            StoreErrorKind::Unreachable => {
                 tracing::error!(%request_id, context, %detail, "database unreachable");
                 Self::new(
                     StatusCode::SERVICE_UNAVAILABLE,
@@ -173,19 +182,6 @@ impl ApiError {
                 )
                 .retry_after(5)
             }
-        }
-    }
-
-    pub fn status(&self) -> StatusCode {
-        self.status
-    }
-}
-
-impl From<StoreError> for ApiError {
-    fn from(err: StoreError) -> Self {
-        match err.kind {
-            StoreErrorKind::Fault => Self::internal(err.context, err.detail),
-            _ => Self::storage_unavailable(&err),
         }
     }
 }

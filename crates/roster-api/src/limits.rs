@@ -11,7 +11,7 @@ use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use axum::extract::{ConnectInfo, Request, State};
-use axum::http::header::{AUTHORIZATION, RETRY_AFTER};
+use axum::http::header::AUTHORIZATION;
 use axum::http::{HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -98,11 +98,7 @@ pub async fn rate_limit(State(state): State<AppState>, request: Request, next: N
     let mut response = if decision.allowed {
         next.run(request).await
     } else {
-        let mut refused = ApiError::rate_limited(decision.retry_after).into_response();
-        if let Ok(value) = HeaderValue::from_str(&decision.retry_after.to_string()) {
-            refused.headers_mut().insert(RETRY_AFTER, value);
-        }
-        refused
+        ApiError::rate_limited(decision.retry_after).into_response()
     };
     let headers = response.headers_mut();
     headers.insert("x-ratelimit-limit", HeaderValue::from(limiter.per_minute()));

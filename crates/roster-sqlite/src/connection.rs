@@ -250,24 +250,19 @@ fn in_savepoint<T>(
         let cause = store_error(context, e);
         return (Err(WriteError::Store(cause.clone())), Some(cause));
     }
-    let pages_before = size_cap.map(|_| page_count(conn));
+    let cap_and_size = size_cap.map(|cap| (cap, page_count(conn)));
     let outcome = match catch_unwind(AssertUnwindSafe(|| f(&WriteTx(conn)))) {
-        Ok(Ok(value)) => match (size_cap, pages_before) {
-            (Some(cap), Some(before)) => {
-                let after = page_count(conn);
-                if after > cap.get() && after > before {
-                    Err(WriteError::Store(StoreError::full(
-                        context,
-                        format!(
-                            "the write would grow the database to {after} pages, past --sqlite-max-mib ({cap} pages)"
-                        ),
-                    )))
-                } else {
-                    Ok(value)
-                }
+        Ok(Ok(value)) => {
+            match cap_and_size.and_then(|(cap, before)| grew_past(conn, cap, before)) {
+                Some(after) => Err(WriteError::Store(StoreError::full(
+                    context,
+                    format!(
+                        "the write would grow the database to {after} pages, past --sqlite-max-mib"
+                    ),
+                ))),
+                None => Ok(value),
             }
-            _ => Ok(value),
-        },
+        }
         Ok(Err(e)) => Err(e.into_write_error(context)),
         Err(_) => {
             let cause = StoreError::new(context, "the write panicked");
@@ -371,6 +366,13 @@ fn commit_batch(conn: &Connection, batch: Vec<QueuedWrite>) {
 
 /// SQLite's default page size, which Roster's databases keep.
 const PAGE_BYTES: u64 = 4096;
+
+/// The pages a write left the database with, if that is past `cap` and more than the
+/// `before` it found (a write that only reuses freed pages never is).
+fn grew_past(conn: &Connection, cap: std::num::NonZeroU64, before: u64) -> Option<u64> {
+    let after = page_count(conn);
+    (after > cap.get() && after > before).then_some(after)
+}
 
 /// The database's size in pages, as the open transaction sees it (0 if it cannot tell,
 /// which lets the write through: SQLite's own `max_page_count` still holds).
