@@ -7,6 +7,7 @@ use std::sync::Arc;
 use axum::extract::FromRequestParts;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
+use roster_core::events::{Actor, Origin};
 use roster_core::permissions::Membership;
 use roster_core::store::{ChangeEpoch, Principal};
 use roster_core::token::{LAST_USED_RESOLUTION_MILLIS, TokenHash};
@@ -66,6 +67,14 @@ async fn principal(
         }
     };
     record_use(state, &principal);
+    // Whatever this request changes is recorded as this user's, through this token.
+    Origin::amend(|origin| {
+        origin.actor = Actor::User {
+            id: principal.user.id,
+            email: principal.user.email.clone(),
+            token_id: principal.token_id,
+        };
+    });
     Ok((principal, epoch))
 }
 
@@ -127,8 +136,8 @@ pub struct OrgCaller {
     pub org: OrgId,
     pub user: Arc<User>,
     pub membership: Membership,
-    /// The store's change epoch before anything was read for this request.
-    pub epoch: Option<ChangeEpoch>,
+    /// The token the caller presented (its id, never its value).
+    pub token_id: i64,
 }
 
 impl FromRequestParts<AppState> for OrgCaller {
@@ -137,13 +146,13 @@ impl FromRequestParts<AppState> for OrgCaller {
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let org = crate::path::parsed_param(parts, state, "org", OrgId::parse).await;
         // Authenticate before saying anything about the org, even that its id is malformed.
-        let (principal, epoch) = principal(parts, state, org.as_ref()).await?;
+        let (principal, _) = principal(parts, state, org.as_ref()).await?;
         let org = org.ok_or_else(ApiError::not_found)?;
         let membership = principal
             .membership
             .filter(Membership::can_access_org)
             .ok_or_else(ApiError::not_in_org)?;
-        Ok(Self { org, user: principal.user, membership, epoch })
+        Ok(Self { org, user: principal.user, membership, token_id: principal.token_id })
     }
 }
 
@@ -168,6 +177,15 @@ pub struct ManagePeople;
 impl Permission for ManagePeople {
     fn allows(membership: &Membership) -> bool {
         membership.can_manage_people()
+    }
+}
+
+/// The org's administrators (the change stream and the audit log).
+pub struct Admins;
+
+impl Permission for Admins {
+    fn allows(membership: &Membership) -> bool {
+        membership.role == roster_core::Role::Admin
     }
 }
 

@@ -1,13 +1,13 @@
-//! Reads reused between requests, exactly. Every entry is tagged with the store's
-//! [`ChangeEpoch`] at the time it was read, and is used only by a request that learned
-//! that same epoch: any commit (by this instance or any other process on the database)
-//! raises the epoch, so an entry never outlives a write. Backends that cannot tell their
-//! epoch cheaply (PostgreSQL, whose instances do not see each other's writes) answer
-//! `None`, and nothing is reused there.
+//! Reads reused between requests, exactly. Every entry is tagged with a
+//! [`ChangeEpoch`] learned before it was read, and is used only by a request that learned
+//! that same epoch: a commit raises the epoch, so an entry never outlives a write.
 //!
-//! Writes empty the caches as a side effect, so they pay off for read-mostly traffic
-//! (a directory is read far more often than it changes) and cost one hash lookup
-//! otherwise.
+//! Principals are tagged with the store's global epoch (any commit anywhere). Answers
+//! are kept per organization and tagged with that organization's epoch, its change
+//! stream's head: every committed change to the org (by this instance or any other
+//! process on the database) raises it, and a write in one organization leaves the
+//! cached answers of every other one alone. Backends that cannot tell an epoch answer
+//! `None`, and nothing is reused there.
 
 use std::hash::Hash;
 use std::sync::{Mutex, PoisonError};
@@ -26,7 +26,7 @@ use crate::conditional::{etag, not_modified};
 /// The two caches a request can hit: who a token is, and whole answers to `GET`s.
 pub struct ReadCaches {
     pub principals: EpochCache<(TokenHash, Option<OrgId>), Principal>,
-    pub answers: EpochCache<String, CachedAnswer>,
+    pub answers: OrgAnswers,
 }
 
 impl ReadCaches {
@@ -34,7 +34,72 @@ impl ReadCaches {
     pub fn new(bytes: usize) -> Self {
         Self {
             principals: EpochCache::new(if bytes == 0 { 0 } else { 4096 }),
-            answers: EpochCache::new(bytes),
+            answers: OrgAnswers::new(bytes),
+        }
+    }
+}
+
+/// Whole answers, one generation per organization (each at its own epoch), up to a
+/// total weight across them all.
+pub struct OrgAnswers {
+    orgs: Mutex<OrgGenerations>,
+    max_weight: usize,
+}
+
+struct OrgGenerations {
+    weight: usize,
+    by_org: HashMap<OrgId, Generation<String, CachedAnswer>>,
+}
+
+impl OrgAnswers {
+    pub fn new(max_weight: usize) -> Self {
+        Self {
+            orgs: Mutex::new(OrgGenerations { weight: 0, by_org: HashMap::default() }),
+            max_weight,
+        }
+    }
+
+    pub fn get(&self, org: &OrgId, epoch: ChangeEpoch, key: &str) -> Option<CachedAnswer> {
+        let orgs = self.orgs.lock().unwrap_or_else(PoisonError::into_inner);
+        let generation = orgs.by_org.get(org)?;
+        if generation.epoch != Some(epoch) {
+            return None;
+        }
+        generation.entries.get(key).cloned()
+    }
+
+    /// Keeps `value`, read after learning the org's `epoch`, unless a newer epoch of
+    /// the org is already known.
+    pub fn insert(&self, org: &OrgId, epoch: ChangeEpoch, key: String, value: CachedAnswer) {
+        let weight = value.weight() + key.len();
+        if self.max_weight == 0 || weight > self.max_weight / 4 {
+            return;
+        }
+        let mut orgs = self.orgs.lock().unwrap_or_else(PoisonError::into_inner);
+        if orgs.weight + weight > self.max_weight {
+            orgs.by_org.clear();
+            orgs.weight = 0;
+        }
+        let OrgGenerations { weight: total, by_org } = &mut *orgs;
+        let generation = by_org.entry(org.clone()).or_insert_with(|| Generation {
+            epoch: None,
+            weight: 0,
+            entries: HashMap::default(),
+        });
+        if generation.epoch > Some(epoch) {
+            return;
+        }
+        if generation.epoch < Some(epoch) {
+            *total -= generation.weight;
+            generation.entries.clear();
+            generation.weight = 0;
+            generation.epoch = Some(epoch);
+        }
+        // Two requests may race to fill the same entry; either value is right.
+        if !generation.entries.contains_key(&key) {
+            generation.weight += weight;
+            *total += weight;
+            generation.entries.insert(key, value);
         }
     }
 }
@@ -104,12 +169,19 @@ pub struct CachedAnswer {
     version: Option<i64>,
     /// `ETag` of `version`, made once.
     etag: Option<HeaderValue>,
+    /// A listing's `Roster-Cursor`.
+    cursor: Option<HeaderValue>,
 }
 
 impl CachedAnswer {
     pub fn new(body: Bytes, version: Option<i64>) -> Self {
         let etag = version.and_then(|v| HeaderValue::from_str(&etag(v)).ok());
-        Self { body, version, etag }
+        Self { body, version, etag, cursor: None }
+    }
+
+    /// A listing's answer, with the stream cursor read in its snapshot.
+    pub fn listing(body: Bytes, cursor: HeaderValue) -> Self {
+        Self { cursor: Some(cursor), ..Self::new(body, None) }
     }
 
     pub fn weight(&self) -> usize {
@@ -127,6 +199,9 @@ impl CachedAnswer {
         if let Some(etag) = &self.etag {
             response.headers_mut().insert(ETAG, etag.clone());
         }
+        if let Some(cursor) = &self.cursor {
+            response.headers_mut().insert(crate::routes::ROSTER_CURSOR, cursor.clone());
+        }
         response
     }
 }
@@ -141,11 +216,12 @@ pub fn answer_key(origin: &crate::query::Origin, uri: &axum::http::Uri) -> Strin
     key
 }
 
-/// Answers a `GET` with what `compute` answered before, when nothing has been written
-/// since (`epoch` unchanged); otherwise runs `compute` and keeps its answer.
+/// Answers a `GET` of the caller's org with what `compute` answered before, when nothing
+/// has been written to the org since (its epoch unchanged); otherwise runs `compute` and
+/// keeps its answer.
 pub async fn reuse_or<F>(
     state: &crate::AppState,
-    epoch: Option<ChangeEpoch>,
+    caller: &crate::auth::OrgCaller,
     key: impl FnOnce() -> String,
     request_headers: &HeaderMap,
     compute: F,
@@ -153,16 +229,16 @@ pub async fn reuse_or<F>(
 where
     F: Future<Output = Result<CachedAnswer, crate::ApiError>>,
 {
-    let Some(epoch) = epoch else {
+    // Learned before anything is read, so that what is read is at least this new.
+    let Some(epoch) = state.store.org_epoch(&caller.org).await? else {
         return Ok(compute.await?.respond(request_headers));
     };
     let key = key();
-    if let Some(hit) = state.caches.answers.get(epoch, &key) {
+    if let Some(hit) = state.caches.answers.get(&caller.org, epoch, &key) {
         return Ok(hit.respond(request_headers));
     }
     let answer = compute.await?;
     let response = answer.respond(request_headers);
-    let weight = answer.weight();
-    state.caches.answers.insert(epoch, key, answer, weight);
+    state.caches.answers.insert(&caller.org, epoch, key, answer);
     Ok(response)
 }

@@ -18,6 +18,7 @@ use axum::http::HeaderValue;
 use axum::response::{IntoResponse, Response};
 use futures_util::FutureExt;
 use roster_core::AssetId;
+use roster_core::events::Origin;
 use tower::{Layer, Service};
 
 use crate::ApiError;
@@ -112,12 +113,14 @@ where
         };
         let method = request.method().clone();
         let route = request.extensions().get::<MatchedPath>().cloned();
+        let origin = change_origin(&request, &id, route.as_ref());
         let admitted = shared.in_flight.fetch_add(1, Ordering::Relaxed) < shared.max_in_flight;
         let in_flight = InFlight(Arc::clone(&shared));
         let answer = admitted.then(|| self.inner.call(request));
         Box::pin(async move {
             let mut response = match answer {
                 Some(answer) => {
+                    let answer = Origin::scope(origin, answer);
                     let guarded = CURRENT_REQUEST_ID.scope(id.clone(), AssertUnwindSafe(answer));
                     match guarded.catch_unwind().await {
                         Ok(Ok(response)) => response,
@@ -146,6 +149,26 @@ where
             response.headers_mut().insert(REQUEST_ID, id);
             Ok(response)
         })
+    }
+}
+
+/// What the change stream records of how a request's changes were made (the actor is
+/// added once the token is known: see `auth`).
+fn change_origin(request: &Request, id: &HeaderValue, route: Option<&MatchedPath>) -> Origin {
+    let header = |name: &str| {
+        request.headers().get(name).map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+    };
+    Origin {
+        actor: roster_core::events::Actor::System,
+        request_id: Some(String::from_utf8_lossy(id.as_bytes()).into_owned()),
+        ip: request
+            .extensions()
+            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+            .map(|info| info.0.ip().to_string()),
+        user_agent: header("user-agent"),
+        client: header("x-tallyfy-client"),
+        route: route.map(|r| r.as_str().to_owned()),
+        idempotency_key: header("idempotency-key"),
     }
 }
 

@@ -109,6 +109,16 @@ impl ApiError {
         .retry_after(u32::try_from(retry_after).unwrap_or(u32::MAX))
     }
 
+    /// A fifth long-poll of the change stream with one token.
+    pub fn too_many_long_polls() -> Self {
+        Self::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "TOO_MANY_LONG_POLLS",
+            "This token already holds the most long-polls allowed at once (4).",
+        )
+        .retry_after(1)
+    }
+
     /// More requests at once than `--max-concurrent-requests`.
     pub fn overloaded() -> Self {
         Self::new(

@@ -73,6 +73,49 @@ pub struct AppState {
     pub metrics: Arc<ops::Metrics>,
     pub caches: Arc<cache::ReadCaches>,
     pub token_uses: Arc<auth::RecentUses>,
+    /// Long-polls of the change stream held now, per token.
+    pub long_polls: Arc<LongPolls>,
+    /// Set once the server begins to stop: long-polls answer at once.
+    pub closing: Arc<tokio::sync::watch::Sender<bool>>,
+}
+
+/// At most [`LongPolls::PER_TOKEN`] waiting long-polls per token.
+#[derive(Default)]
+pub struct LongPolls {
+    held: std::sync::Mutex<FastHashMap<i64, usize>>,
+}
+
+impl LongPolls {
+    pub const PER_TOKEN: usize = 4;
+
+    /// A place for one more long-poll of `token`, given back when dropped; `None` when
+    /// the token holds the most already.
+    pub fn enter(self: &Arc<Self>, token: i64) -> Option<LongPollSlot> {
+        let mut held = self.held.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let count = held.entry(token).or_insert(0);
+        if *count >= Self::PER_TOKEN {
+            return None;
+        }
+        *count += 1;
+        Some(LongPollSlot { polls: Arc::clone(self), token })
+    }
+}
+
+pub struct LongPollSlot {
+    polls: Arc<LongPolls>,
+    token: i64,
+}
+
+impl Drop for LongPollSlot {
+    fn drop(&mut self) {
+        let mut held = self.polls.held.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(count) = held.get_mut(&self.token) {
+            *count -= 1;
+            if *count == 0 {
+                held.remove(&self.token);
+            }
+        }
+    }
 }
 
 impl AppState {
@@ -86,7 +129,14 @@ impl AppState {
             metrics: Arc::default(),
             caches,
             token_uses: Arc::default(),
+            long_polls: Arc::default(),
+            closing: Arc::new(tokio::sync::watch::channel(false).0),
         }
+    }
+
+    /// The server is stopping: waiting long-polls answer now.
+    pub fn begin_shutdown(&self) {
+        self.closing.send_replace(true);
     }
 }
 

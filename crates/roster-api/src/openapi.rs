@@ -25,6 +25,7 @@ use utoipa::{IntoParams, Modify, ToSchema};
         (name = "groups", description = "Groups of members and guests"),
         (name = "members", description = "Members (Tallyfy's users)"),
         (name = "guests", description = "Guests, addressed by email"),
+        (name = "events", description = "Roster's own: the ordered change stream of an organization, and its audit log (admins only)"),
         (name = "operations", description = "Probes for load balancers and orchestrators")
     ),
     components(schemas(crate::error::ErrorBody)),

@@ -10,6 +10,11 @@ pub fn pairs(uri: &Uri) -> Vec<(String, String)> {
         .collect()
 }
 
+/// The last value given for `name`, if any.
+pub fn value<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    pairs.iter().rev().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+}
+
 /// `with=a,b`: related data to nest in the answer. Unknown names are ignored.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Includes {

@@ -8,6 +8,7 @@ use std::collections::HashSet;
 
 use serde_json::Value;
 
+use crate::events::{self, EventDraft, MembershipDelta};
 use crate::input::{self, Input, Presence};
 use crate::listing::SortField;
 use crate::model::Group;
@@ -107,7 +108,7 @@ pub fn plan_create(id: GroupId, write: &GroupWrite, now: Timestamp) -> Option<Gr
 
 /// What an update (`PUT`) does to a group: decided here, once, for every backend, which
 /// then stores exactly this.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct UpdatePlan {
     /// The group as it is to be stored and answered.
     pub after: Group,
@@ -118,6 +119,8 @@ pub struct UpdatePlan {
     /// Whether anything changed: an update that changes nothing keeps its version and
     /// `last_updated`, and nothing is written.
     pub changed: bool,
+    /// What the change says in the stream.
+    pub events: Vec<EventDraft>,
 }
 
 /// Applies a (validated) update to the group as it is now: given fields replace the
@@ -125,6 +128,7 @@ pub struct UpdatePlan {
 /// anything differs the counts follow the lists, the version goes up by one and
 /// `last_updated` becomes `now`.
 pub fn plan_update(current: Group, write: &GroupWrite, now: Timestamp) -> UpdatePlan {
+    let before = current.clone();
     let mut after = current;
     let mut changed = false;
     if let Some(name) = write.name.as_ref().filter(|n| n.as_str() != after.name) {
@@ -151,7 +155,126 @@ pub fn plan_update(current: Group, write: &GroupWrite, now: Timestamp) -> Update
         after.version += 1;
         after.updated_at = now;
     }
-    UpdatePlan { after, replace_members, replace_guests, changed }
+    let mut events: Vec<EventDraft> = events::group_updated(&before, &after).into_iter().collect();
+    events.extend(events::members_changed(
+        &before,
+        &after,
+        &MembershipDelta::between(&before, &after),
+    ));
+    UpdatePlan { after, replace_members, replace_guests, changed, events }
+}
+
+/// What a membership change does to a group (a `PATCH` of its members or guests, or a
+/// person leaving the organization): decided here, once, for every backend.
+#[derive(Clone, Debug, PartialEq)]
+pub struct MembershipPlan {
+    /// The group as it is to be stored (its own columns; lists are not loaded).
+    pub after: Group,
+    /// The rows to insert and delete: only real changes, never a present person added.
+    pub delta: MembershipDelta,
+    pub events: Vec<EventDraft>,
+}
+
+impl MembershipPlan {
+    /// Whether anything is to be written.
+    pub fn changed(&self) -> bool {
+        !self.delta.is_empty()
+    }
+
+    /// Applies `delta` to `current`: counts follow, and when anything changes the version
+    /// goes up by one and `last_updated` becomes `now`.
+    fn of(current: Group, delta: MembershipDelta, now: Timestamp) -> Self {
+        let before = current.clone();
+        let mut after = current;
+        if !delta.is_empty() {
+            let grow = |count: u64, added: usize, removed: usize| {
+                (count + added as u64).saturating_sub(removed as u64)
+            };
+            after.member_count =
+                grow(after.member_count, delta.added_members.len(), delta.removed_members.len());
+            after.guest_count =
+                grow(after.guest_count, delta.added_guests.len(), delta.removed_guests.len());
+            after.version += 1;
+            after.updated_at = now;
+        }
+        let events = events::members_changed(&before, &after, &delta);
+        Self { after, delta, events }
+    }
+}
+
+/// `PATCH .../members`, given which of the patch's people are in the group now: adding
+/// someone present or removing someone absent changes nothing.
+pub fn plan_member_patch(
+    current: Group,
+    patch: &MembershipPatch<MemberRef>,
+    present: &HashSet<UserId>,
+    now: Timestamp,
+) -> MembershipPlan {
+    let delta = MembershipDelta {
+        added_members: distinct(patch.add.iter().map(|r| r.id).filter(|id| !present.contains(id))),
+        removed_members: distinct(
+            patch.remove.iter().map(|r| r.id).filter(|id| present.contains(id)),
+        ),
+        ..MembershipDelta::default()
+    };
+    MembershipPlan::of(current, delta, now)
+}
+
+/// `PATCH .../guests`, likewise.
+pub fn plan_guest_patch(
+    current: Group,
+    patch: &MembershipPatch<GuestRef>,
+    present: &HashSet<Email>,
+    now: Timestamp,
+) -> MembershipPlan {
+    let delta = MembershipDelta {
+        added_guests: distinct(
+            patch.add.iter().map(|r| r.email.clone()).filter(|e| !present.contains(e)),
+        ),
+        removed_guests: distinct(
+            patch.remove.iter().map(|r| r.email.clone()).filter(|e| present.contains(e)),
+        ),
+        ..MembershipDelta::default()
+    };
+    MembershipPlan::of(current, delta, now)
+}
+
+/// Someone who leaves the organization (or stops being a guest of it) leaves each of
+/// `groups` (those they are in): each changes, as a removal would change it.
+pub fn plan_leave_everywhere(
+    groups: Vec<Group>,
+    leaving: &Leaving,
+    now: Timestamp,
+) -> Vec<MembershipPlan> {
+    groups
+        .into_iter()
+        .map(|group| {
+            let delta = match leaving {
+                Leaving::Member(id) => {
+                    MembershipDelta { removed_members: vec![*id], ..MembershipDelta::default() }
+                }
+                Leaving::Guest(email) => MembershipDelta {
+                    removed_guests: vec![email.clone()],
+                    ..MembershipDelta::default()
+                },
+            };
+            MembershipPlan::of(group, delta, now)
+        })
+        .collect()
+}
+
+/// Who is leaving every group.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Leaving {
+    Member(UserId),
+    Guest(Email),
+}
+
+fn distinct<T: Ord>(items: impl Iterator<Item = T>) -> Vec<T> {
+    let mut items: Vec<T> = items.collect();
+    items.sort();
+    items.dedup();
+    items
 }
 
 /// Reads a create body: `name` and `description` required.
@@ -443,7 +566,8 @@ mod tests {
                 after: stored_group(),
                 replace_members: None,
                 replace_guests: None,
-                changed: false
+                changed: false,
+                events: Vec::new(),
             }
         );
     }

@@ -2,6 +2,7 @@
 //! and the storage trait every backend implements. Nothing here knows about HTTP or SQL.
 
 pub mod email;
+pub mod events;
 pub mod groups;
 pub mod ids;
 pub mod input;

@@ -169,6 +169,9 @@ pub struct Page<T> {
     pub items: Vec<T>,
     /// All rows matching the filter, across pages.
     pub total: u64,
+    /// The organization's change stream head (`events::StreamBounds::head`), read in the
+    /// same snapshot as the page: following the stream from there misses no change.
+    pub stream_head: u64,
 }
 
 /// A personal access token's record. The secret itself is never stored.

@@ -4,9 +4,12 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::events::{self, EventDraft, EventType};
 use crate::input::{self, Input, Presence};
 use crate::listing::SortField;
-use crate::{Email, MemberStatus, Role, UserId, ValidationErrors};
+use crate::model::{Guest, GuestStatus};
+use crate::store::{GuestOutcome, MemberOutcome};
+use crate::{Email, MemberStatus, OrgMember, Role, UserId, ValidationErrors};
 
 /// Tallyfy's limit on member names (`max:32`).
 pub const USER_NAME_MAX_CHARS: usize = 32;
@@ -111,6 +114,38 @@ impl MemberAction {
     pub fn leaves_groups(self) -> bool {
         matches!(self, Self::Disable | Self::Remove | Self::ToGuest)
     }
+
+    /// The member's status afterwards, when the action sets one (a removed member stays
+    /// listed, as disabled).
+    pub fn status_after(self) -> Option<MemberStatus> {
+        match self {
+            Self::Disable | Self::Remove => Some(MemberStatus::Disabled),
+            Self::Enable => Some(MemberStatus::Active),
+            Self::SetRole(_) | Self::ToGuest => None,
+        }
+    }
+
+    pub fn event_type(self) -> EventType {
+        match self {
+            Self::SetRole(_) => EventType::MemberRoleChanged,
+            Self::Disable => EventType::MemberDisabled,
+            Self::Enable => EventType::MemberEnabled,
+            Self::Remove => EventType::MemberRemoved,
+            Self::ToGuest => EventType::MemberConvertedToGuest,
+        }
+    }
+
+    /// The event of the action on `before`, which left `outcome` (`None`: nothing changed).
+    pub fn event(self, before: &OrgMember, outcome: &MemberOutcome) -> Option<EventDraft> {
+        match outcome {
+            MemberOutcome::Member(after) => {
+                events::member_changed(self.event_type(), before, after)
+            }
+            MemberOutcome::BecameGuest(guest) => {
+                Some(events::member_gone(self.event_type(), before, events::guest_object(guest)))
+            }
+        }
+    }
 }
 
 /// What the store knows about the member an action targets.
@@ -211,6 +246,37 @@ impl GuestAction {
     /// Every one but `Enable` takes the guest out of the org's groups.
     pub fn leaves_groups(self) -> bool {
         !matches!(self, Self::Enable)
+    }
+
+    /// The guest's status afterwards, when the action keeps them a guest.
+    pub fn status_after(self) -> Option<GuestStatus> {
+        match self {
+            Self::Disable => Some(GuestStatus::Disabled),
+            Self::Enable => Some(GuestStatus::Active),
+            Self::Delete | Self::ToMember(_) => None,
+        }
+    }
+
+    pub fn event_type(self) -> EventType {
+        match self {
+            Self::Delete => EventType::GuestDeleted,
+            Self::Disable => EventType::GuestDisabled,
+            Self::Enable => EventType::GuestEnabled,
+            Self::ToMember(_) => EventType::GuestConvertedToMember,
+        }
+    }
+
+    /// The event of the action on `before`, which left `outcome` (`None`: nothing changed).
+    pub fn event(self, before: &Guest, outcome: &GuestOutcome) -> Option<EventDraft> {
+        match (self, outcome) {
+            (Self::Delete, _) => Some(events::guest_gone(self.event_type(), before, Value::Null)),
+            (_, GuestOutcome::Guest(after)) => {
+                events::guest_changed(self.event_type(), before, after)
+            }
+            (_, GuestOutcome::BecameMember(member)) => {
+                Some(events::guest_gone(self.event_type(), before, events::member_object(member)))
+            }
+        }
     }
 }
 

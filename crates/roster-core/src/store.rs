@@ -6,6 +6,7 @@
 use async_trait::async_trait;
 use sha2::{Digest, Sha256};
 
+use crate::events::{AuditQuery, StoredEvent, StreamBounds, StreamPage};
 use crate::groups::{GroupWrite, GuestRef, IfMatch, MemberRef, MembershipPatch};
 use crate::listing::ListParams;
 use crate::model::{Guest, NewLogo, NewUser, Page, StoredLogo, TokenRecord};
@@ -200,6 +201,47 @@ pub trait Store: Send + Sync + 'static {
         Ok(None)
     }
 
+    /// The current [`ChangeEpoch`] of one organization: its change stream's head, which
+    /// every committed change to it raises (by any process). `None` when the backend
+    /// cannot tell (then nothing of the org is reused between requests).
+    async fn org_epoch(&self, org: &OrgId) -> Result<Option<ChangeEpoch>, StoreError> {
+        let _ = org;
+        Ok(None)
+    }
+
+    /// A counter raised after commits (this process's, and on a shared database other
+    /// instances' as they are heard of), for waiting on the stream without polling it.
+    fn commits(&self) -> Option<tokio::sync::watch::Receiver<u64>> {
+        None
+    }
+
+    // --- the change stream ---
+
+    /// Where the org's stream stands; `None` for no such org.
+    async fn stream_bounds(&self, org: &OrgId) -> Result<Option<StreamBounds>, StoreError>;
+
+    /// Events after seq `after`, oldest first: at most `limit` of those whose type is in
+    /// `types` (all when empty), looking at no more than `scan` events in all.
+    async fn read_stream(
+        &self,
+        org: &OrgId,
+        after: u64,
+        limit: u64,
+        types: &[&'static str],
+        scan: u64,
+    ) -> Result<StreamPage, StoreError>;
+
+    /// Audit log entries matching `query`, in its order.
+    async fn audit_log(
+        &self,
+        org: &OrgId,
+        query: &AuditQuery,
+    ) -> Result<Vec<StoredEvent>, StoreError>;
+
+    /// Drops the events older than `before` in every org, recording the newest seq each
+    /// dropped; answers how many went.
+    async fn trim_events(&self, before: crate::Timestamp) -> Result<u64, StoreError>;
+
     // --- auth ---
 
     /// Resolves a live (unrevoked, unexpired) token to its user and, when `org` is given,
@@ -266,23 +308,24 @@ pub trait Store: Send + Sync + 'static {
         if_match: Option<&IfMatch>,
     ) -> Result<Group, WriteError>;
 
-    /// One page of a group's members in id order, after `after`; `None` for no such group.
+    /// One page of a group's members in id order, after `after`, with the org's stream
+    /// head read in the same snapshot; `None` for no such group.
     async fn group_member_page(
         &self,
         org: &OrgId,
         id: &GroupId,
         after: Option<UserId>,
         limit: u64,
-    ) -> Result<Option<Vec<OrgMember>>, StoreError>;
+    ) -> Result<Option<(Vec<OrgMember>, u64)>, StoreError>;
 
-    /// One page of a group's guests in email order, after `after`.
+    /// One page of a group's guests in email order, after `after`, likewise.
     async fn group_guest_page(
         &self,
         org: &OrgId,
         id: &GroupId,
         after: Option<&Email>,
         limit: u64,
-    ) -> Result<Option<Vec<Guest>>, StoreError>;
+    ) -> Result<Option<(Vec<Guest>, u64)>, StoreError>;
 
     /// The org's members among `ids`, in ascending id order.
     async fn members_by_ids(

@@ -58,6 +58,33 @@ impl Timestamp {
         out
     }
 
+    /// Reads a UTC instant as the wire writes it, `YYYY-MM-DDTHH:MM:SS[.sss]Z` (fewer
+    /// or no fraction digits accepted); `None` for anything else.
+    pub fn parse_utc(raw: &str) -> Option<Self> {
+        let raw = raw.strip_suffix('Z').or_else(|| raw.strip_suffix('z'))?;
+        let (date, clock) = raw.split_once(['T', 't'])?;
+        let mut date_parts = date.splitn(3, '-');
+        let year: i32 = date_parts.next()?.parse().ok()?;
+        let month: u8 = date_parts.next()?.parse().ok()?;
+        let day: u8 = date_parts.next()?.parse().ok()?;
+        let (hms, fraction) = match clock.split_once('.') {
+            Some((hms, fraction)) => (hms, fraction),
+            None => (clock, ""),
+        };
+        let mut clock_parts = hms.splitn(3, ':');
+        let hour: u8 = clock_parts.next()?.parse().ok()?;
+        let minute: u8 = clock_parts.next()?.parse().ok()?;
+        let second: u8 = clock_parts.next()?.parse().ok()?;
+        if fraction.len() > 9 || !fraction.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        let millis: u16 = format!("{fraction:0<3}").get(..3)?.parse().ok()?;
+        let date =
+            time::Date::from_calendar_date(year, time::Month::try_from(month).ok()?, day).ok()?;
+        let at = date.with_hms_milli(hour, minute, second, millis).ok()?.assume_utc();
+        i64::try_from(at.unix_timestamp_nanos() / 1_000_000).ok().map(Self)
+    }
+
     /// `now` plus a number of days, for expiries.
     pub fn plus_days(self, days: i64) -> Self {
         Self(self.0.saturating_add(days.saturating_mul(86_400_000)))
@@ -96,6 +123,19 @@ mod tests {
             Timestamp::from_millis(i64::MAX).to_rfc3339_millis(),
             "1970-01-01T00:00:00.000Z"
         );
+    }
+
+    #[test]
+    fn parses_what_it_writes_and_nothing_looser() {
+        let at = Timestamp::from_millis(1_718_030_400_123);
+        assert_eq!(Timestamp::parse_utc(&at.to_rfc3339_millis()), Some(at));
+        assert_eq!(
+            Timestamp::parse_utc("2024-06-10T14:40:00Z"),
+            Some(Timestamp::from_millis(1_718_030_400_000))
+        );
+        for bad in ["2024-06-10", "2024-06-10T14:40:00", "2024-13-10T14:40:00Z", "x", ""] {
+            assert_eq!(Timestamp::parse_utc(bad), None, "{bad}");
+        }
     }
 
     #[test]

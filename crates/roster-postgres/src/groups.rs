@@ -2,8 +2,12 @@
 //! itself looked up by `org_id`.
 
 use deadpool_postgres::GenericClient;
+use std::collections::HashSet;
+
+use roster_core::events::{self, EventDraft};
 use roster_core::groups::{
-    self, GroupWrite, GuestRef, IfMatch, MemberRef, MembershipPatch, ReferenceFacts,
+    self, GroupWrite, GuestRef, IfMatch, Leaving, MemberRef, MembershipPatch, MembershipPlan,
+    ReferenceFacts,
 };
 use roster_core::listing::{ListParams, SortField};
 use roster_core::model::{Guest, LogoRef, NewLogo, Page, StoredLogo};
@@ -118,7 +122,7 @@ pub(crate) async fn list<C: GenericClient>(
         .iter()
         .map(|row| group_from_row(row).map(|(_, g)| g))
         .collect::<Result<Vec<_>, _>>()?;
-    Ok(Page { items: read.in_order(items), total: sql::count(total) })
+    Ok(Page { items: read.in_order(items), total: sql::count(total), stream_head: 0 })
 }
 
 /// A page of an unfiltered listing near the front (`ListParams::is_shallow`), read
@@ -151,7 +155,7 @@ pub(crate) async fn list_front<C: GenericClient>(
         .iter()
         .map(|row| group_from_row(row).map(|(_, g)| g))
         .collect::<Result<Vec<_>, _>>()?;
-    Ok(Page { items, total: sql::count(total) })
+    Ok(Page { items, total: sql::count(total), stream_head: 0 })
 }
 
 /// The org's maintained group count (0 for an org that does not exist).
@@ -243,7 +247,6 @@ async fn check_write(
     groups::check_references(write, &facts).map_err(invalid)
 }
 
-/// Inserts members; answers how many were not there before.
 async fn add_members(tx: &Tx<'_>, org: &OrgId, pk: i64, ids: &[UserId]) -> Result<i64, TxError> {
     let raw: Vec<i64> = ids.iter().map(|id| id.get()).collect();
     Ok(sql::exec(
@@ -265,29 +268,42 @@ async fn remove_members(tx: &Tx<'_>, pk: i64, ids: &[UserId]) -> Result<i64, TxE
     .await?)
 }
 
-/// Inserts guests (emails new to the org become its guests first); answers how many were new.
+/// Inserts guests (emails new to the org become its guests first); answers the
+/// `guest.created` events of those new to the org.
 async fn add_guests(
     tx: &Tx<'_>,
     org: &OrgId,
     pk: i64,
     emails: &[Email],
     now: Timestamp,
-) -> Result<i64, TxError> {
+) -> Result<Vec<EventDraft>, TxError> {
+    if emails.is_empty() {
+        return Ok(Vec::new());
+    }
     let raw: Vec<&str> = emails.iter().map(Email::as_str).collect();
-    sql::exec(
+    let created = sql::all(
         tx,
         "INSERT INTO guests (org_id, email, created_at, updated_at)
-         SELECT $1, unnest($2::text[]), $3, $3 ON CONFLICT (org_id, email) DO NOTHING",
+         SELECT $1, unnest($2::text[]), $3, $3 ON CONFLICT (org_id, email) DO NOTHING
+         RETURNING email",
         &[&org.as_str(), &raw, &now.millis()],
     )
     .await?;
-    Ok(sql::exec(
+    sql::exec(
         tx,
         "INSERT INTO group_guests (group_pk, org_id, email)
          SELECT $1, $2, unnest($3::text[]) ON CONFLICT DO NOTHING",
         &[&pk, &org.as_str(), &raw],
     )
-    .await?)
+    .await?;
+    let mut drafts = Vec::with_capacity(created.len());
+    for row in created {
+        let email = Email::from_stored(row.try_get(0)?);
+        if let Some(guest) = crate::guests::get(tx, org, &email).await? {
+            drafts.push(events::guest_created(&guest));
+        }
+    }
+    Ok(drafts)
 }
 
 async fn remove_guests(tx: &Tx<'_>, pk: i64, emails: &[Email]) -> Result<i64, TxError> {
@@ -300,22 +316,23 @@ async fn remove_guests(tx: &Tx<'_>, pk: i64, emails: &[Email]) -> Result<i64, Tx
     .await?)
 }
 
-/// Records a change to a group: new version, new `updated_at`, counts moved by the deltas.
-async fn touch(
+/// Stores a membership plan of the group at `pk`: its rows, then its own columns.
+async fn store_membership_plan(
     tx: &Tx<'_>,
+    org: &OrgId,
     pk: i64,
-    member_delta: i64,
-    guest_delta: i64,
-    now: Timestamp,
-) -> Result<(), TxError> {
-    sql::exec(
-        tx,
-        "UPDATE groups SET version = version + 1, updated_at = $2,
-         member_count = member_count + $3, guest_count = guest_count + $4 WHERE pk = $1",
-        &[&pk, &now.millis(), &member_delta, &guest_delta],
-    )
-    .await?;
-    Ok(())
+    plan: &MembershipPlan,
+) -> Result<Vec<EventDraft>, TxError> {
+    if !plan.changed() {
+        return Ok(Vec::new());
+    }
+    let delta = &plan.delta;
+    add_members(tx, org, pk, &delta.added_members).await?;
+    remove_members(tx, pk, &delta.removed_members).await?;
+    let created = add_guests(tx, org, pk, &delta.added_guests, plan.after.updated_at).await?;
+    remove_guests(tx, pk, &delta.removed_guests).await?;
+    store_own_columns(tx, pk, &plan.after).await?;
+    Ok(created)
 }
 
 /// Claims an idempotency key for a create about to make group `id`. When a live claim
@@ -449,8 +466,27 @@ pub(crate) async fn create(
     )
     .await?;
     add_members(tx, org, pk, &group.members).await?;
-    add_guests(tx, org, pk, &group.guests, now).await?;
+    let mut drafts = vec![events::group_created(&group)];
+    drafts.extend(add_guests(tx, org, pk, &group.guests, now).await?);
+    crate::events::record(tx, org, drafts, now).await?;
     Ok(Created { group, replayed: false })
+}
+
+async fn store_own_columns(tx: &Tx<'_>, pk: i64, group: &Group) -> Result<(), TxError> {
+    let own = OwnColumns::of(group);
+    let mut params: Vec<&(dyn ToSql + Sync)> = vec![&pk];
+    params.extend(own.params(group));
+    sql::exec(
+        tx,
+        concat!(
+            "UPDATE groups SET (",
+            own_columns!(),
+            ") = ($2, $3, $4, $5, $6, $7, $8, $9, $10) WHERE pk = $1"
+        ),
+        &params,
+    )
+    .await?;
+    Ok(())
 }
 
 pub(crate) async fn update(
@@ -463,31 +499,22 @@ pub(crate) async fn update(
     let (pk, _) = find_for_write(tx, org, id, if_match).await?;
     check_write(tx, org, write, Some(pk)).await?;
     let group = get(tx, org, id).await?.ok_or(WriteError::NotFound)?;
-    let plan = groups::plan_update(group, write, Timestamp::now());
+    let now = Timestamp::now();
+    let plan = groups::plan_update(group, write, now);
     let group = plan.after;
+    let mut drafts = plan.events;
     if let Some(members) = &plan.replace_members {
         sql::exec(tx, "DELETE FROM group_members WHERE group_pk = $1", &[&pk]).await?;
         add_members(tx, org, pk, members).await?;
     }
     if let Some(guests) = &plan.replace_guests {
         sql::exec(tx, "DELETE FROM group_guests WHERE group_pk = $1", &[&pk]).await?;
-        add_guests(tx, org, pk, guests, group.updated_at).await?;
+        drafts.extend(add_guests(tx, org, pk, guests, group.updated_at).await?);
     }
     if plan.changed {
-        let own = OwnColumns::of(&group);
-        let mut params: Vec<&(dyn ToSql + Sync)> = vec![&pk];
-        params.extend(own.params(&group));
-        sql::exec(
-            tx,
-            concat!(
-                "UPDATE groups SET (",
-                own_columns!(),
-                ") = ($2, $3, $4, $5, $6, $7, $8, $9, $10) WHERE pk = $1"
-            ),
-            &params,
-        )
-        .await?;
+        store_own_columns(tx, pk, &group).await?;
     }
+    crate::events::record(tx, org, drafts, now).await?;
     Ok(group)
 }
 
@@ -497,7 +524,7 @@ pub(crate) async fn delete(
     id: &GroupId,
     if_match: Option<&IfMatch>,
 ) -> Result<(), TxError> {
-    let (pk, _) = find_for_write(tx, org, id, if_match).await?;
+    let (pk, group) = find_for_write(tx, org, id, if_match).await?;
     sql::exec(tx, "DELETE FROM groups WHERE pk = $1", &[&pk]).await?;
     sql::exec(
         tx,
@@ -505,13 +532,7 @@ pub(crate) async fn delete(
         &[&org.as_str()],
     )
     .await?;
-    Ok(())
-}
-
-/// The group after a patch, without its lists (see `Store::patch_group_members`).
-async fn reload_summary(tx: &Tx<'_>, org: &OrgId, id: &GroupId) -> Result<Group, TxError> {
-    let (_, group) = find(tx, org, id).await?.ok_or(WriteError::NotFound)?;
-    Ok(group)
+    crate::events::record(tx, org, vec![events::group_deleted(&group)], Timestamp::now()).await
 }
 
 pub(crate) async fn patch_members(
@@ -521,17 +542,28 @@ pub(crate) async fn patch_members(
     patch: &MembershipPatch<MemberRef>,
     if_match: Option<&IfMatch>,
 ) -> Result<Group, TxError> {
-    let (pk, _) = find_for_write(tx, org, id, if_match).await?;
+    let (pk, current) = find_for_write(tx, org, id, if_match).await?;
     let adding: Vec<UserId> = patch.add.iter().map(|r| r.id).collect();
     let facts = reference_facts(tx, org, None, None, &adding, &[]).await?;
     groups::check_member_additions(&patch.add, &facts).map_err(invalid)?;
-    let removing: Vec<UserId> = patch.remove.iter().map(|r| r.id).collect();
-    let added = add_members(tx, org, pk, &adding).await?;
-    let removed = remove_members(tx, pk, &removing).await?;
-    if added + removed > 0 {
-        touch(tx, pk, added - removed, 0, Timestamp::now()).await?;
-    }
-    reload_summary(tx, org, id).await
+    let named: Vec<i64> = patch.add.iter().chain(&patch.remove).map(|r| r.id.get()).collect();
+    let present: HashSet<UserId> = sql::all(
+        tx,
+        "SELECT user_id FROM group_members WHERE group_pk = $1 AND user_id = ANY($2)",
+        &[&pk, &named],
+    )
+    .await?
+    .iter()
+    .map(|row| row.try_get::<_, i64>(0))
+    .collect::<Result<Vec<_>, _>>()?
+    .into_iter()
+    .filter_map(UserId::new)
+    .collect();
+    let now = Timestamp::now();
+    let plan = groups::plan_member_patch(current, patch, &present, now);
+    store_membership_plan(tx, org, pk, &plan).await?;
+    crate::events::record(tx, org, plan.events, now).await?;
+    Ok(plan.after)
 }
 
 pub(crate) async fn patch_guests(
@@ -541,18 +573,27 @@ pub(crate) async fn patch_guests(
     patch: &MembershipPatch<GuestRef>,
     if_match: Option<&IfMatch>,
 ) -> Result<Group, TxError> {
-    let (pk, _) = find_for_write(tx, org, id, if_match).await?;
+    let (pk, current) = find_for_write(tx, org, id, if_match).await?;
     let adding: Vec<Email> = patch.add.iter().map(|r| r.email.clone()).collect();
     let facts = reference_facts(tx, org, None, None, &[], &adding).await?;
     groups::check_guest_additions(&patch.add, &facts).map_err(invalid)?;
-    let removing: Vec<Email> = patch.remove.iter().map(|r| r.email.clone()).collect();
+    let named: Vec<&str> =
+        patch.add.iter().chain(&patch.remove).map(|r| r.email.as_str()).collect();
+    let present: HashSet<Email> = sql::all(
+        tx,
+        "SELECT email FROM group_guests WHERE group_pk = $1 AND email = ANY($2)",
+        &[&pk, &named],
+    )
+    .await?
+    .iter()
+    .map(|row| row.try_get::<_, String>(0).map(Email::from_stored))
+    .collect::<Result<_, _>>()?;
     let now = Timestamp::now();
-    let added = add_guests(tx, org, pk, &adding, now).await?;
-    let removed = remove_guests(tx, pk, &removing).await?;
-    if added + removed > 0 {
-        touch(tx, pk, 0, added - removed, now).await?;
-    }
-    reload_summary(tx, org, id).await
+    let plan = groups::plan_guest_patch(current, patch, &present, now);
+    let mut drafts = store_membership_plan(tx, org, pk, &plan).await?;
+    drafts.extend(plan.events);
+    crate::events::record(tx, org, drafts, now).await?;
+    Ok(plan.after)
 }
 
 pub(crate) async fn member_page<C: GenericClient>(
@@ -674,7 +715,7 @@ pub(crate) async fn set_logo(
     id: &GroupId,
     logo: &NewLogo,
 ) -> Result<Group, TxError> {
-    let (pk, _) = find_for_write(tx, org, id, None).await?;
+    let (pk, before) = find_for_write(tx, org, id, None).await?;
     let asset = AssetId::generate().map_err(|e| StoreError::new("generate asset id", e))?;
     let now = Timestamp::now();
     sql::exec(tx, "DELETE FROM logo_blobs WHERE group_pk = $1", &[&pk]).await?;
@@ -699,24 +740,29 @@ pub(crate) async fn set_logo(
         ],
     )
     .await?;
-    get(tx, org, id).await?.ok_or_else(|| WriteError::NotFound.into())
+    let after = get(tx, org, id).await?.ok_or(WriteError::NotFound)?;
+    crate::events::record(tx, org, vec![events::group_logo_changed(&before, &after)], now).await?;
+    Ok(after)
 }
 
 pub(crate) async fn delete_logo(tx: &Tx<'_>, org: &OrgId, id: &GroupId) -> Result<Group, TxError> {
-    let (pk, group) = find_for_write(tx, org, id, None).await?;
-    if group.logo.is_none() {
+    let (pk, before) = find_for_write(tx, org, id, None).await?;
+    if before.logo.is_none() {
         return Err(WriteError::NotFound.into());
     }
+    let now = Timestamp::now();
     sql::exec(tx, "DELETE FROM logo_blobs WHERE group_pk = $1", &[&pk]).await?;
     sql::exec(
         tx,
         "UPDATE groups SET logo_asset_id = NULL, logo_filename = NULL, logo_content_type = NULL,
          logo_uploaded_at = NULL, logo_uploaded_from = NULL, version = version + 1, updated_at = $2
          WHERE pk = $1",
-        &[&pk, &Timestamp::now().millis()],
+        &[&pk, &now.millis()],
     )
     .await?;
-    get(tx, org, id).await?.ok_or_else(|| WriteError::NotFound.into())
+    let after = get(tx, org, id).await?.ok_or(WriteError::NotFound)?;
+    crate::events::record(tx, org, vec![events::group_logo_changed(&before, &after)], now).await?;
+    Ok(after)
 }
 
 pub(crate) async fn logo<C: GenericClient>(
@@ -733,50 +779,38 @@ pub(crate) async fn logo<C: GenericClient>(
         .transpose()
 }
 
-/// A member who leaves the org leaves each of its groups; each of those groups changes.
-pub(crate) async fn remove_member_everywhere(
+/// Someone who leaves the org (or stops being its guest) leaves each of its groups, as
+/// `groups::plan_leave_everywhere` decides; answers the events of those groups.
+pub(crate) async fn leave_everywhere(
     tx: &Tx<'_>,
     org: &OrgId,
-    user: UserId,
+    leaving: &Leaving,
     now: Timestamp,
-) -> Result<(), TxError> {
-    sql::exec(
-        tx,
-        "UPDATE groups SET version = version + 1, updated_at = $3, member_count = member_count - 1
-         WHERE org_id = $1
-         AND pk IN (SELECT group_pk FROM group_members WHERE org_id = $1 AND user_id = $2)",
-        &[&org.as_str(), &user.get(), &now.millis()],
-    )
-    .await?;
-    sql::exec(
-        tx,
-        "DELETE FROM group_members WHERE org_id = $1 AND user_id = $2",
-        &[&org.as_str(), &user.get()],
-    )
-    .await?;
-    Ok(())
-}
-
-/// A guest who is deleted, disabled or converted leaves each of the org's groups.
-pub(crate) async fn remove_guest_everywhere(
-    tx: &Tx<'_>,
-    org: &OrgId,
-    email: &Email,
-    now: Timestamp,
-) -> Result<(), TxError> {
-    sql::exec(
-        tx,
-        "UPDATE groups SET version = version + 1, updated_at = $3, guest_count = guest_count - 1
-         WHERE org_id = $1
-         AND pk IN (SELECT group_pk FROM group_guests WHERE org_id = $1 AND email = $2)",
-        &[&org.as_str(), &email.as_str(), &now.millis()],
-    )
-    .await?;
-    sql::exec(
-        tx,
-        "DELETE FROM group_guests WHERE org_id = $1 AND email = $2",
-        &[&org.as_str(), &email.as_str()],
-    )
-    .await?;
-    Ok(())
+) -> Result<Vec<EventDraft>, TxError> {
+    let rows = match leaving {
+        Leaving::Member(id) => {
+            let sql = format!(
+                "SELECT {GROUP_COLUMNS} FROM group_members gm JOIN groups g ON g.pk = gm.group_pk
+                 WHERE gm.org_id = $1 AND gm.user_id = $2 AND g.org_id = $1 ORDER BY g.pk
+                 FOR UPDATE OF g"
+            );
+            sql::all(tx, &sql, &[&org.as_str(), &id.get()]).await?
+        }
+        Leaving::Guest(email) => {
+            let sql = format!(
+                "SELECT {GROUP_COLUMNS} FROM group_guests gg JOIN groups g ON g.pk = gg.group_pk
+                 WHERE gg.org_id = $1 AND gg.email = $2 AND g.org_id = $1 ORDER BY g.pk
+                 FOR UPDATE OF g"
+            );
+            sql::all(tx, &sql, &[&org.as_str(), &email.as_str()]).await?
+        }
+    };
+    let found = rows.iter().map(group_from_row).collect::<Result<Vec<_>, _>>()?;
+    let (pks, groups): (Vec<i64>, Vec<Group>) = found.into_iter().unzip();
+    let mut drafts = Vec::new();
+    for (pk, plan) in pks.into_iter().zip(groups::plan_leave_everywhere(groups, leaving, now)) {
+        store_membership_plan(tx, org, pk, &plan).await?;
+        drafts.extend(plan.events);
+    }
+    Ok(drafts)
 }

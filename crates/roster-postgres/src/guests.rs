@@ -1,6 +1,8 @@
 //! Guests of an organization, known by their (lowercased) email.
 
 use deadpool_postgres::GenericClient;
+use roster_core::events::{self, EventType};
+use roster_core::groups::Leaving;
 use roster_core::listing::{ListParams, SortField};
 use roster_core::model::{Guest, GuestStatus, Page};
 use roster_core::people::{GuestAction, GuestDetails, NewGuest};
@@ -83,7 +85,7 @@ pub(crate) async fn list<C: GenericClient>(
     )
     .await?;
     let items = rows.iter().map(guest_from_row).collect::<Result<Vec<_>, _>>()?;
-    Ok(Page { items: read.in_order(items), total: sql::count(total) })
+    Ok(Page { items: read.in_order(items), total: sql::count(total), stream_head: 0 })
 }
 
 fn refuse(field: &str, message: impl Into<String>) -> TxError {
@@ -131,7 +133,9 @@ pub(crate) async fn create(tx: &Tx<'_>, org: &OrgId, new: &NewGuest) -> Result<G
         ],
     )
     .await?;
-    reload(tx, org, &new.email).await
+    let guest = reload(tx, org, &new.email).await?;
+    crate::events::record(tx, org, vec![events::guest_created(&guest)], now).await?;
+    Ok(guest)
 }
 
 async fn reload(tx: &Tx<'_>, org: &OrgId, email: &Email) -> Result<Guest, TxError> {
@@ -144,9 +148,9 @@ pub(crate) async fn set_associated_members(
     email: &Email,
     members: &[(usize, UserId)],
 ) -> Result<Guest, TxError> {
-    if get(tx, org, email).await?.is_none() {
+    let Some(before) = get(tx, org, email).await? else {
         return Err(WriteError::NotFound.into());
-    }
+    };
     let mut errors = ValidationErrors::new();
     for (index, id) in members {
         let is_member = sql::exists(
@@ -166,13 +170,17 @@ pub(crate) async fn set_associated_members(
     let mut ids: Vec<i64> = members.iter().map(|(_, id)| id.get()).collect();
     ids.sort_unstable();
     ids.dedup();
+    let now = Timestamp::now();
     sql::exec(
         tx,
         "UPDATE guests SET associated_members = $3, updated_at = $4 WHERE org_id = $1 AND email = $2",
-        &[&org.as_str(), &email.as_str(), &to_json(&ids, "associated members")?, &Timestamp::now().millis()],
+        &[&org.as_str(), &email.as_str(), &to_json(&ids, "associated members")?, &now.millis()],
     )
     .await?;
-    reload(tx, org, email).await
+    let after = reload(tx, org, email).await?;
+    let drafts = events::guest_changed(EventType::GuestUpdated, &before, &after);
+    crate::events::record(tx, org, drafts.into_iter().collect(), now).await?;
+    Ok(after)
 }
 
 /// Makes the email an active guest of the org (a member converted to a guest).
@@ -206,17 +214,20 @@ pub(crate) async fn action(
         return Err(WriteError::NotFound.into());
     };
     let now = Timestamp::now();
-    if action.leaves_groups() {
-        crate::groups::remove_guest_everywhere(tx, org, email, now).await?;
-    }
-    let set_status = async |status: &str, disabled_at: Option<i64>| {
+    let left = if action.leaves_groups() {
+        crate::groups::leave_everywhere(tx, org, &Leaving::Guest(email.clone()), now).await?
+    } else {
+        Vec::new()
+    };
+    if let Some(status) = action.status_after() {
+        let disabled_at = (status == GuestStatus::Disabled).then_some(now.millis());
         sql::exec(
             tx,
             "UPDATE guests SET status = $3, disabled_at = $4, updated_at = $5 WHERE org_id = $1 AND email = $2",
-            &[&org.as_str(), &email.as_str(), &status, &disabled_at, &now.millis()],
+            &[&org.as_str(), &email.as_str(), &status.as_str(), &disabled_at, &now.millis()],
         )
-        .await
-    };
+        .await?;
+    }
     let delete = async || {
         sql::exec(
             tx,
@@ -225,18 +236,13 @@ pub(crate) async fn action(
         )
         .await
     };
-    match action {
+    let outcome = match action {
+        GuestAction::Disable | GuestAction::Enable => {
+            GuestOutcome::Guest(Box::new(reload(tx, org, email).await?))
+        }
         GuestAction::Delete => {
             delete().await?;
-            Ok(GuestOutcome::Guest(Box::new(guest)))
-        }
-        GuestAction::Disable => {
-            set_status("disabled", Some(now.millis())).await?;
-            Ok(GuestOutcome::Guest(Box::new(reload(tx, org, email).await?)))
-        }
-        GuestAction::Enable => {
-            set_status("active", None).await?;
-            Ok(GuestOutcome::Guest(Box::new(reload(tx, org, email).await?)))
+            GuestOutcome::Guest(Box::new(guest.clone()))
         }
         GuestAction::ToMember(role) => {
             delete().await?;
@@ -250,7 +256,12 @@ pub(crate) async fn action(
                 now,
             )
             .await?;
-            Ok(GuestOutcome::BecameMember(member))
+            GuestOutcome::BecameMember(member)
         }
-    }
+    };
+    // The guest's own event first, then each group they left.
+    let mut drafts: Vec<_> = action.event(&guest, &outcome).into_iter().collect();
+    drafts.extend(left);
+    crate::events::record(tx, org, drafts, now).await?;
+    Ok(outcome)
 }

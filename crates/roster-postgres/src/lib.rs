@@ -7,6 +7,7 @@
 //! that the loser sees the winner's commit and answers as the rules say (422, 412, or the
 //! idempotent replay) instead of failing.
 
+mod events;
 mod groups;
 mod guests;
 mod people;
@@ -16,12 +17,13 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
+use roster_core::events::{AuditQuery, StoredEvent, StreamBounds, StreamPage};
 use roster_core::groups::{GroupWrite, GuestRef, IfMatch, MemberRef, MembershipPatch};
 use roster_core::listing::ListParams;
 use roster_core::model::{Guest, NewLogo, NewUser, Page, StoredLogo, TokenRecord};
 use roster_core::people::{GuestAction, Invite, MemberAction, MemberChanges, NewGuest};
 use roster_core::store::{
-    Bootstrap, Created, GuestOutcome, IdempotencyKey, MemberOutcome, Principal,
+    Bootstrap, ChangeEpoch, Created, GuestOutcome, IdempotencyKey, MemberOutcome, Principal,
 };
 use roster_core::token::TokenHash;
 use roster_core::{
@@ -37,6 +39,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0001_init.sql"),
     include_str!("../migrations/0002_group_logos.sql"),
     include_str!("../migrations/0003_group_counts.sql"),
+    include_str!("../migrations/0004_events.sql"),
 ];
 
 /// Attempts at a write transaction that keeps losing races before giving up.
@@ -58,6 +61,9 @@ impl Default for PoolOptions {
 
 pub struct PgStore {
     pool: Pool,
+    /// Raised after this instance's commits and whenever another instance's are heard
+    /// of (LISTEN), for long-polls of the stream.
+    committed: std::sync::Arc<tokio::sync::watch::Sender<u64>>,
 }
 
 impl PgStore {
@@ -67,7 +73,7 @@ impl PgStore {
         let config: tokio_postgres::Config =
             url.parse().map_err(|e| StoreError::new("database url", e))?;
         let manager = Manager::from_config(
-            config,
+            config.clone(),
             NoTls,
             ManagerConfig { recycling_method: RecyclingMethod::Fast },
         );
@@ -78,8 +84,11 @@ impl PgStore {
             .runtime(Runtime::Tokio1)
             .build()
             .map_err(|e| StoreError::new("connection pool", e))?;
-        let store = Self { pool };
+        let (committed, _) = tokio::sync::watch::channel(0);
+        let committed = std::sync::Arc::new(committed);
+        let store = Self { pool, committed };
         store.migrate().await?;
+        listen_for_commits(config, std::sync::Arc::downgrade(&store.committed));
         Ok(store)
     }
 
@@ -133,6 +142,48 @@ impl PgStore {
     }
 }
 
+/// Listens, on a connection of its own, for other instances' commits (their NOTIFYs) and
+/// raises `committed` for each; reconnects after a second when the connection is lost.
+/// Ends when the store is dropped. A lost notification only delays a long-poll until
+/// its periodic re-read.
+fn listen_for_commits(
+    config: tokio_postgres::Config,
+    committed: std::sync::Weak<tokio::sync::watch::Sender<u64>>,
+) {
+    tokio::spawn(async move {
+        loop {
+            if let Ok((client, mut connection)) = config.connect(NoTls).await {
+                let (heard, mut hearing) = tokio::sync::mpsc::unbounded_channel::<()>();
+                let driver = tokio::spawn(async move {
+                    while let Some(message) =
+                        std::future::poll_fn(|cx| connection.poll_message(cx)).await
+                    {
+                        match message {
+                            Ok(tokio_postgres::AsyncMessage::Notification(_)) => {
+                                let _ = heard.send(());
+                            }
+                            Ok(_) => {}
+                            Err(_) => break,
+                        }
+                    }
+                });
+                let listen = format!("LISTEN {}", events::CHANNEL);
+                if client.batch_execute(&listen).await.is_ok() {
+                    while hearing.recv().await.is_some() {
+                        let Some(committed) = committed.upgrade() else { return };
+                        committed.send_modify(|n| *n += 1);
+                    }
+                }
+                driver.abort();
+            }
+            if committed.strong_count() == 0 {
+                return;
+            }
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+    });
+}
+
 /// Runs `$body` (a future using the transaction `$tx`) and commits when it succeeds; a
 /// transaction that lost a race to a concurrent one starts over (see the module docs).
 /// A macro rather than a function taking a closure: a closure over a borrowed
@@ -149,7 +200,10 @@ macro_rules! in_transaction {
                 Err(e) => Err(e),
             };
             match outcome {
-                Ok(value) => break Ok(value),
+                Ok(value) => {
+                    $store.committed.send_modify(|n| *n += 1);
+                    break Ok(value);
+                }
                 Err(TxError::Sql(e)) if attempt < WRITE_ATTEMPTS && sql::lost_race(&e) => {
                     tracing::debug!(
                         context = $context,
@@ -206,6 +260,44 @@ impl Store for PgStore {
         client.simple_query("SELECT 1").await.map(|_| ()).map_err(|e| sql::store_error("ping", &e))
     }
 
+    async fn org_epoch(&self, org: &OrgId) -> Result<Option<ChangeEpoch>, StoreError> {
+        read!(self, "org epoch", |c| events::head(&c, org)).map(|head| Some(ChangeEpoch(head)))
+    }
+
+    fn commits(&self) -> Option<tokio::sync::watch::Receiver<u64>> {
+        Some(self.committed.subscribe())
+    }
+
+    async fn stream_bounds(&self, org: &OrgId) -> Result<Option<StreamBounds>, StoreError> {
+        read!(self, "stream bounds", |c| events::bounds(&c, org))
+    }
+
+    async fn read_stream(
+        &self,
+        org: &OrgId,
+        after: u64,
+        limit: u64,
+        types: &[&'static str],
+        scan: u64,
+    ) -> Result<StreamPage, StoreError> {
+        read_snapshot!(self, "read stream", |c| events::read_stream(
+            &c, org, after, limit, types, scan
+        ))
+    }
+
+    async fn audit_log(
+        &self,
+        org: &OrgId,
+        query: &AuditQuery,
+    ) -> Result<Vec<StoredEvent>, StoreError> {
+        read!(self, "audit log", |c| events::audit_log(&c, org, query))
+    }
+
+    async fn trim_events(&self, before: Timestamp) -> Result<u64, StoreError> {
+        in_transaction!(self, "trim events", |tx| events::trim(&tx, before))
+            .map_err(storage_only("trim events"))
+    }
+
     async fn principal(
         &self,
         token: &TokenHash,
@@ -221,10 +313,21 @@ impl Store for PgStore {
     ) -> Result<Page<Group>, StoreError> {
         // A page near the front is one statement (one snapshot by itself); deeper ones
         // count first, in a snapshot shared with the page.
+        // (The fast path reads the stream head just before its page: following from
+        // there may repeat a change the page shows, never miss one.)
         if params.q.is_none() && params.is_shallow() {
-            read!(self, "list groups", |c| groups::list_front(&c, org, params))
+            read!(self, "list groups", |c| async {
+                let head = events::head(&c, org).await?;
+                let mut page = groups::list_front(&c, org, params).await?;
+                page.stream_head = head;
+                Ok::<_, TxError>(page)
+            })
         } else {
-            read_snapshot!(self, "list groups", |c| groups::list(&c, org, params))
+            read_snapshot!(self, "list groups", |c| async {
+                let mut page = groups::list(&c, org, params).await?;
+                page.stream_head = events::head(&c, org).await?;
+                Ok::<_, TxError>(page)
+            })
         }
     }
 
@@ -290,8 +393,12 @@ impl Store for PgStore {
         id: &GroupId,
         after: Option<UserId>,
         limit: u64,
-    ) -> Result<Option<Vec<OrgMember>>, StoreError> {
-        read!(self, "group member page", |c| groups::member_page(&c, org, id, after, limit))
+    ) -> Result<Option<(Vec<OrgMember>, u64)>, StoreError> {
+        read!(self, "group member page", |c| async {
+            let head = events::head(&c, org).await?;
+            let page = groups::member_page(&c, org, id, after, limit).await?;
+            Ok::<_, TxError>(page.map(|page| (page, head)))
+        })
     }
 
     async fn group_guest_page(
@@ -300,8 +407,12 @@ impl Store for PgStore {
         id: &GroupId,
         after: Option<&Email>,
         limit: u64,
-    ) -> Result<Option<Vec<Guest>>, StoreError> {
-        read!(self, "group guest page", |c| groups::guest_page(&c, org, id, after, limit))
+    ) -> Result<Option<(Vec<Guest>, u64)>, StoreError> {
+        read!(self, "group guest page", |c| async {
+            let head = events::head(&c, org).await?;
+            let page = groups::guest_page(&c, org, id, after, limit).await?;
+            Ok::<_, TxError>(page.map(|page| (page, head)))
+        })
     }
 
     async fn set_group_logo(
@@ -334,7 +445,11 @@ impl Store for PgStore {
         org: &OrgId,
         params: &ListParams,
     ) -> Result<Page<OrgMember>, StoreError> {
-        read_snapshot!(self, "list members", |c| people::list_members(&c, org, params))
+        read_snapshot!(self, "list members", |c| async {
+            let mut page = people::list_members(&c, org, params).await?;
+            page.stream_head = events::head(&c, org).await?;
+            Ok::<_, TxError>(page)
+        })
     }
 
     async fn member(&self, org: &OrgId, id: UserId) -> Result<Option<OrgMember>, StoreError> {
@@ -383,7 +498,11 @@ impl Store for PgStore {
         org: &OrgId,
         params: &ListParams,
     ) -> Result<Page<Guest>, StoreError> {
-        read_snapshot!(self, "list guests", |c| guests::list(&c, org, params))
+        read_snapshot!(self, "list guests", |c| async {
+            let mut page = guests::list(&c, org, params).await?;
+            page.stream_head = events::head(&c, org).await?;
+            Ok::<_, TxError>(page)
+        })
     }
 
     async fn guest(&self, org: &OrgId, email: &Email) -> Result<Option<Guest>, StoreError> {

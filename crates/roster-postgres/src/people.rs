@@ -1,6 +1,8 @@
 //! Organizations, accounts, memberships and tokens.
 
 use deadpool_postgres::GenericClient;
+use roster_core::events;
+use roster_core::groups::Leaving;
 use roster_core::listing::{ListParams, SortField};
 use roster_core::model::{NewUser, Page, TokenRecord};
 use roster_core::people::{self, Invite, MemberAction, MemberChanges, MemberFacts};
@@ -168,7 +170,7 @@ pub(crate) async fn list_members<C: GenericClient>(
     )
     .await?;
     let items = rows.iter().map(|row| member_from_row(row, 0)).collect::<Result<Vec<_>, _>>()?;
-    Ok(Page { items: read.in_order(items), total: sql::count(total) })
+    Ok(Page { items: read.in_order(items), total: sql::count(total), stream_head: 0 })
 }
 
 pub(crate) async fn organizations_of<C: GenericClient>(
@@ -225,13 +227,17 @@ pub(crate) async fn set_org_allow(
     org: &OrgId,
     allow: bool,
 ) -> Result<Organization, TxError> {
+    let before = find_org(tx, org).await?.ok_or(TxError::Refused(WriteError::NotFound))?;
     sql::exec(
         tx,
         "UPDATE organizations SET allow_non_admins_manage_groups = $2 WHERE id = $1",
         &[&org.as_str(), &allow],
     )
     .await?;
-    find_org(tx, org).await?.ok_or(TxError::Refused(WriteError::NotFound))
+    let after = find_org(tx, org).await?.ok_or(TxError::Refused(WriteError::NotFound))?;
+    let drafts = events::organization_updated(&before, &after).into_iter().collect();
+    crate::events::record(tx, org, drafts, Timestamp::now()).await?;
+    Ok(after)
 }
 
 fn name_key(first_name: &str, last_name: &str) -> String {
@@ -314,7 +320,9 @@ pub(crate) async fn add_member(
         )
         .await?
             > 0;
-    Ok(OrgMember { user, role: new.role, status: MemberStatus::Active, is_default_admin })
+    let member = OrgMember { user, role: new.role, status: MemberStatus::Active, is_default_admin };
+    crate::events::record(tx, org, vec![events::member_created(&member)], now).await?;
+    Ok(member)
 }
 
 fn refuse(field: &str, message: &str) -> TxError {
@@ -340,15 +348,20 @@ pub(crate) async fn invite_member(
     }
     let now = Timestamp::now();
     let user = account_for(tx, &invite.email, &invite.first_name, &invite.last_name, now).await?;
-    if let Some(current) = member(tx, org, user.id).await?
-        && current.status != MemberStatus::Disabled
-    {
+    let before = member(tx, org, user.id).await?;
+    if before.as_ref().is_some_and(|current| current.status != MemberStatus::Disabled) {
         return Err(refuse("email", "The email has already been taken."));
     }
     become_invited(tx, org, user.id, invite.role, now).await?;
-    member(tx, org, user.id)
+    let after = member(tx, org, user.id)
         .await?
-        .ok_or_else(|| StoreError::new("invite", "member vanished").into())
+        .ok_or_else(|| StoreError::new("invite", "member vanished"))?;
+    let draft = match &before {
+        None => Some(events::member_created(&after)),
+        Some(before) => events::member_changed(events::EventType::MemberUpdated, before, &after),
+    };
+    crate::events::record(tx, org, draft.into_iter().collect(), now).await?;
+    Ok(after)
 }
 
 /// An invited membership, or a disabled one brought back as invited with a new role.
@@ -387,25 +400,38 @@ pub(crate) async fn update_member(
     let unchanged = first_name == user.first_name
         && last_name == user.last_name
         && timezone == user.timezone.as_deref();
-    if !unchanged {
-        sql::exec(
-            tx,
-            "UPDATE users SET first_name = $2, last_name = $3, name_key = $4, timezone = $5, updated_at = $6
-             WHERE id = $1",
-            &[
-                &id.get(),
-                &first_name,
-                &last_name,
-                &name_key(first_name, last_name),
-                &timezone,
-                &Timestamp::now().millis(),
-            ],
-        )
-        .await?;
+    if unchanged {
+        return Ok(current);
     }
-    member(tx, org, id)
-        .await?
-        .ok_or_else(|| StoreError::new("update member", "member vanished").into())
+    let now = Timestamp::now();
+    // The account is shared: every org it belongs to sees the change, in its own stream.
+    let before_everywhere = organizations_of(tx, id).await?;
+    sql::exec(
+        tx,
+        "UPDATE users SET first_name = $2, last_name = $3, name_key = $4, timezone = $5, updated_at = $6
+         WHERE id = $1",
+        &[
+            &id.get(),
+            &first_name,
+            &last_name,
+            &name_key(first_name, last_name),
+            &timezone,
+            &now.millis(),
+        ],
+    )
+    .await?;
+    let mut answer = None;
+    for (other, before) in before_everywhere {
+        let after = member(tx, &other.id, id)
+            .await?
+            .ok_or_else(|| StoreError::new("update member", "member vanished"))?;
+        let drafts = events::member_changed(events::EventType::MemberUpdated, &before, &after);
+        crate::events::record(tx, &other.id, drafts.into_iter().collect(), now).await?;
+        if other.id == *org {
+            answer = Some(after);
+        }
+    }
+    answer.ok_or_else(|| StoreError::new("update member", "member vanished").into())
 }
 
 pub(crate) async fn member_action(
@@ -440,49 +466,53 @@ pub(crate) async fn member_action(
     };
     people::check_member_action(&facts, action).map_err(WriteError::Rejected)?;
     let now = Timestamp::now();
-    if action.leaves_groups() {
-        crate::groups::remove_member_everywhere(tx, org, id, now).await?;
-    }
+    let left = if action.leaves_groups() {
+        crate::groups::leave_everywhere(tx, org, &Leaving::Member(id), now).await?
+    } else {
+        Vec::new()
+    };
     let set = |column: &'static str, value: &'static str| {
         let sql = format!(
             "UPDATE org_members SET {column} = $3, updated_at = $4 WHERE org_id = $1 AND user_id = $2"
         );
         async move { sql::exec(tx, &sql, &[&org.as_str(), &id.get(), &value, &now.millis()]).await }
     };
-    match action {
-        MemberAction::SetRole(role) => {
-            set("role", role.as_str()).await?;
-        }
-        MemberAction::Disable | MemberAction::Remove => {
-            set("status", "disabled").await?;
-        }
-        MemberAction::Enable => {
-            set("status", "active").await?;
-        }
-        MemberAction::ToGuest => {
-            sql::exec(
-                tx,
-                "DELETE FROM org_members WHERE org_id = $1 AND user_id = $2",
-                &[&org.as_str(), &id.get()],
-            )
-            .await?;
-            let user = &current.user;
-            let guest = crate::guests::become_guest(
-                tx,
-                org,
-                &user.email,
-                &user.first_name,
-                &user.last_name,
-                now,
-            )
-            .await?;
-            return Ok(MemberOutcome::BecameGuest(Box::new(guest)));
-        }
+    if let MemberAction::SetRole(role) = action {
+        set("role", role.as_str()).await?;
     }
-    let member = member(tx, org, id)
-        .await?
-        .ok_or_else(|| StoreError::new("member action", "member vanished"))?;
-    Ok(MemberOutcome::Member(member))
+    if let Some(status) = action.status_after() {
+        set("status", status.as_str()).await?;
+    }
+    let outcome = if action == MemberAction::ToGuest {
+        sql::exec(
+            tx,
+            "DELETE FROM org_members WHERE org_id = $1 AND user_id = $2",
+            &[&org.as_str(), &id.get()],
+        )
+        .await?;
+        let user = &current.user;
+        let guest = crate::guests::become_guest(
+            tx,
+            org,
+            &user.email,
+            &user.first_name,
+            &user.last_name,
+            now,
+        )
+        .await?;
+        MemberOutcome::BecameGuest(Box::new(guest))
+    } else {
+        MemberOutcome::Member(
+            member(tx, org, id)
+                .await?
+                .ok_or_else(|| StoreError::new("member action", "member vanished"))?,
+        )
+    };
+    // The person's own event first, then each group they left.
+    let mut drafts: Vec<_> = action.event(&current, &outcome).into_iter().collect();
+    drafts.extend(left);
+    crate::events::record(tx, org, drafts, now).await?;
+    Ok(outcome)
 }
 
 /// Makes the account with this email an invited member (converting a guest).
@@ -527,7 +557,7 @@ pub(crate) async fn create_token(
         &[&hash, &org.as_str(), &user.get(), &now.millis(), &expires_at.map(Timestamp::millis)],
     )
     .await?;
-    Ok(TokenRecord {
+    let token = TokenRecord {
         id: row.try_get(0)?,
         org_id: org.clone(),
         user_id: user,
@@ -535,7 +565,9 @@ pub(crate) async fn create_token(
         expires_at,
         last_used_at: None,
         revoked_at: None,
-    })
+    };
+    crate::events::record(tx, org, vec![events::token_created(&token)], now).await?;
+    Ok(token)
 }
 
 pub(crate) async fn bootstrap_if_empty(
@@ -595,17 +627,26 @@ pub(crate) async fn revoke_token(
     org: &OrgId,
     id: i64,
 ) -> Result<TokenRecord, TxError> {
+    let find = async || {
+        let sql =
+            format!("SELECT {TOKEN_COLUMNS} FROM tokens WHERE org_id = $1 AND id = $2 FOR UPDATE");
+        let row = sql::opt(tx, &sql, &[&org.as_str(), &id])
+            .await?
+            .ok_or(TxError::Refused(WriteError::NotFound))?;
+        token_from_row(&row)
+    };
+    let before = find().await?;
+    let now = Timestamp::now();
     sql::exec(
         tx,
         "UPDATE tokens SET revoked_at = coalesce(revoked_at, $3) WHERE org_id = $1 AND id = $2",
-        &[&org.as_str(), &id, &Timestamp::now().millis()],
+        &[&org.as_str(), &id, &now.millis()],
     )
     .await?;
-    let sql = format!("SELECT {TOKEN_COLUMNS} FROM tokens WHERE org_id = $1 AND id = $2");
-    let row = sql::opt(tx, &sql, &[&org.as_str(), &id])
-        .await?
-        .ok_or(TxError::Refused(WriteError::NotFound))?;
-    token_from_row(&row)
+    let after = find().await?;
+    let drafts = events::token_revoked(&before, &after).into_iter().collect();
+    crate::events::record(tx, org, drafts, now).await?;
+    Ok(after)
 }
 
 pub(crate) async fn touch_token<C: GenericClient>(

@@ -8,6 +8,7 @@ use std::sync::mpsc;
 use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
+use roster_core::events::Origin;
 use roster_core::store::ChangeEpoch;
 use roster_core::{StoreError, StoreErrorKind, WriteError};
 use rusqlite::config::DbConfig;
@@ -20,6 +21,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0002_group_logos.sql"),
     include_str!("../migrations/0003_group_counts.sql"),
     include_str!("../migrations/0004_group_search.sql"),
+    include_str!("../migrations/0005_events.sql"),
 ];
 
 /// Idle read connections kept for reuse; more are opened under load and dropped after.
@@ -49,6 +51,8 @@ pub(crate) struct Connections {
     /// The most pages a write may leave the database with (0: no cap); see
     /// [`Connections::set_size_cap`].
     size_cap_pages: AtomicU64,
+    /// Raised by the writer after every commit (see `Store::commits`).
+    commits: tokio::sync::watch::Receiver<u64>,
 }
 
 /// A pooled read connection, with the `data_version` it reported last (`None` before
@@ -58,13 +62,23 @@ struct Reader {
     data_version: Option<i64>,
 }
 
-/// A connection inside the writer's open transaction, inside this write's own savepoint.
-pub(crate) struct WriteTx<'a>(&'a Connection);
+/// A connection inside the writer's open transaction, inside this write's own savepoint,
+/// with the origin of the change (captured where the write was asked for).
+pub(crate) struct WriteTx<'a> {
+    conn: &'a Connection,
+    origin: &'a Origin,
+}
+
+impl WriteTx<'_> {
+    pub(crate) fn origin(&self) -> &Origin {
+        self.origin
+    }
+}
 
 impl Deref for WriteTx<'_> {
     type Target = Connection;
     fn deref(&self) -> &Connection {
-        self.0
+        self.conn
     }
 }
 
@@ -101,9 +115,10 @@ impl Connections {
             .execute_batch("PRAGMA cache_size = -16384; PRAGMA wal_autocheckpoint = 10000;")
             .map_err(|e| StoreError::new("configure database", e))?;
         let (sender, jobs) = mpsc::channel();
+        let (committed, commits) = tokio::sync::watch::channel(0);
         std::thread::Builder::new()
             .name("roster-sqlite-writer".into())
-            .spawn(move || writer_loop(&writer, &jobs))
+            .spawn(move || writer_loop(&writer, &jobs, &committed))
             .map_err(|e| StoreError::new("start the writer", e))?;
         Ok(Self {
             path: path.to_owned(),
@@ -112,7 +127,12 @@ impl Connections {
             wal_index: WalIndexWatch::open(path),
             writer: sender,
             size_cap_pages: AtomicU64::new(0),
+            commits,
         })
+    }
+
+    pub(crate) fn commits(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.commits.clone()
     }
 
     /// Runs a one-statement read on this thread with a pooled connection. (A single
@@ -213,9 +233,10 @@ impl Connections {
     {
         let (reply, answer) = oneshot::channel::<Result<T, WriteError>>();
         let size_cap = std::num::NonZeroU64::new(self.size_cap_pages.load(Ordering::Relaxed));
+        let origin = Origin::current();
         let job = Job::Write(Box::new(move |conn: Result<&Connection, &StoreError>| {
             let (outcome, poisoned) = match conn {
-                Ok(conn) => in_savepoint(conn, context, size_cap, f),
+                Ok(conn) => in_savepoint(WriteTx { conn, origin: &origin }, context, size_cap, f),
                 Err(e) => (Err(WriteError::Store(e.clone())), None),
             };
             let answer = Box::new(move |committed: Result<(), StoreError>| {
@@ -241,17 +262,18 @@ impl Connections {
 /// rolled the transaction back (it does so on a full disk, an I/O error or no memory),
 /// so that nothing may run or commit after it.
 fn in_savepoint<T>(
-    conn: &Connection,
+    tx: WriteTx<'_>,
     context: &'static str,
     size_cap: Option<std::num::NonZeroU64>,
     f: impl FnOnce(&WriteTx<'_>) -> Result<T, TxError>,
 ) -> (Result<T, WriteError>, Option<StoreError>) {
+    let conn = tx.conn;
     if let Err(e) = conn.prepare_cached("SAVEPOINT write").and_then(|mut s| s.execute([])) {
         let cause = store_error(context, e);
         return (Err(WriteError::Store(cause.clone())), Some(cause));
     }
     let cap_and_size = size_cap.map(|cap| (cap, page_count(conn)));
-    let outcome = match catch_unwind(AssertUnwindSafe(|| f(&WriteTx(conn)))) {
+    let outcome = match catch_unwind(AssertUnwindSafe(|| f(&tx))) {
         Ok(Ok(value)) => {
             match cap_and_size.and_then(|(cap, before)| grew_past(conn, cap, before)) {
                 Some(after) => Err(WriteError::Store(StoreError::full(
@@ -288,7 +310,11 @@ fn in_savepoint<T>(
 
 /// The writer thread: takes whatever writes are waiting (at most `MAX_BATCH`), runs them
 /// in one transaction, commits, and only then answers them. Ends when the store is dropped.
-fn writer_loop(conn: &Connection, jobs: &mpsc::Receiver<Job>) {
+fn writer_loop(
+    conn: &Connection,
+    jobs: &mpsc::Receiver<Job>,
+    committed: &tokio::sync::watch::Sender<u64>,
+) {
     let mut next = jobs.recv().ok();
     while let Some(first) = next.take() {
         let mut batch = Vec::new();
@@ -306,6 +332,7 @@ fn writer_loop(conn: &Connection, jobs: &mpsc::Receiver<Job>) {
         }
         if !batch.is_empty() {
             commit_batch(conn, batch);
+            committed.send_modify(|n| *n += 1);
         }
         if let Some(job) = alone {
             job(conn);

@@ -1,8 +1,10 @@
 //! Group queries. Every statement is scoped by `org_id`, or by a group `pk` that was
 //! itself looked up by `org_id`.
 
+use roster_core::events::{self, EventDraft};
 use roster_core::groups::{
-    self, GroupWrite, GuestRef, IfMatch, MemberRef, MembershipPatch, ReferenceFacts,
+    self, GroupWrite, GuestRef, IfMatch, Leaving, MemberRef, MembershipPatch, MembershipPlan,
+    ReferenceFacts,
 };
 use roster_core::listing::{ListParams, SortField};
 use roster_core::model::{Guest, LogoRef, NewLogo, Page, StoredLogo};
@@ -11,13 +13,38 @@ use roster_core::{
     AssetId, Email, Group, GroupId, OrgId, OrgMember, StoreError, Timestamp, UserId,
     ValidationErrors, WriteError,
 };
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fmt::Write as _;
 
 use rusqlite::types::Value;
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use crate::connection::{TxError, WriteTx};
+
+/// A group's own columns, in the one order the INSERT of a create and the UPDATE of a
+/// change both use (see [`own_values`]).
+macro_rules! own_columns {
+    () => {
+        "name, name_key, description, description_key, member_count, guest_count, version, \
+         created_at, updated_at"
+    };
+}
+
+/// What [`own_columns`] hold for `group`, with the folded keys that search and
+/// uniqueness read.
+fn own_values(group: &Group) -> [Value; 9] {
+    [
+        Value::Text(group.name.clone()),
+        Value::Text(groups::fold_case(&group.name)),
+        Value::Text(group.description.clone()),
+        Value::Text(groups::fold_case(&group.description)),
+        Value::Integer(group.member_count as i64),
+        Value::Integer(group.guest_count as i64),
+        Value::Integer(group.version),
+        Value::Integer(group.created_at.millis()),
+        Value::Integer(group.updated_at.millis()),
+    ]
+}
 
 const GROUP_COLUMNS: &str = "g.pk, g.id, g.name, g.description, g.member_count, g.guest_count, \
      g.version, g.created_at, g.updated_at, g.logo_asset_id, g.logo_filename, g.logo_content_type, \
@@ -153,7 +180,7 @@ pub(crate) fn list(
             )?
             .collect::<rusqlite::Result<Vec<_>>>()?;
         let items = with_people_of_all(conn, read.in_order(found))?;
-        return Ok(Page { items, total: u64::try_from(total).unwrap_or(0) });
+        return Ok(Page { items, total: u64::try_from(total).unwrap_or(0), stream_head: 0 });
     };
     // With a filter, the matches are found once: counted over the whole result by the
     // window function while the page is cut from it, rather than a count and a page
@@ -179,7 +206,7 @@ pub(crate) fn list(
             .query_row(params![org.as_str(), q], |row| row.get(0))?,
     };
     let items = with_people_of_all(conn, found)?;
-    Ok(Page { items, total: u64::try_from(total).unwrap_or(0) })
+    Ok(Page { items, total: u64::try_from(total).unwrap_or(0), stream_head: 0 })
 }
 
 /// `with_people` for a page of groups, in two statements rather than two per group.
@@ -302,37 +329,34 @@ fn check_write(
     groups::check_references(write, &facts).map_err(invalid)
 }
 
-/// Inserts members; answers how many were not there before.
-fn add_members(tx: &WriteTx<'_>, org: &OrgId, pk: i64, ids: &[UserId]) -> rusqlite::Result<i64> {
+fn add_members(tx: &WriteTx<'_>, org: &OrgId, pk: i64, ids: &[UserId]) -> rusqlite::Result<()> {
     let mut insert = tx.prepare_cached(
         "INSERT INTO group_members (group_pk, org_id, user_id) VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING",
     )?;
-    let mut added = 0;
     for id in ids {
-        added += insert.execute(params![pk, org.as_str(), id.get()])? as i64;
+        insert.execute(params![pk, org.as_str(), id.get()])?;
     }
-    Ok(added)
+    Ok(())
 }
 
-/// Deletes members; answers how many were there.
-fn remove_members(tx: &WriteTx<'_>, pk: i64, ids: &[UserId]) -> rusqlite::Result<i64> {
+fn remove_members(tx: &WriteTx<'_>, pk: i64, ids: &[UserId]) -> rusqlite::Result<()> {
     let mut delete =
         tx.prepare_cached("DELETE FROM group_members WHERE group_pk = ?1 AND user_id = ?2")?;
-    let mut removed = 0;
     for id in ids {
-        removed += delete.execute(params![pk, id.get()])? as i64;
+        delete.execute(params![pk, id.get()])?;
     }
-    Ok(removed)
+    Ok(())
 }
 
-/// Inserts guests (emails new to the org become its guests first); answers how many were new.
+/// Inserts guests (emails new to the org become its guests first); answers the
+/// `guest.created` events of those new to the org.
 fn add_guests(
     tx: &WriteTx<'_>,
     org: &OrgId,
     pk: i64,
     emails: &[Email],
     now: Timestamp,
-) -> rusqlite::Result<i64> {
+) -> rusqlite::Result<Vec<EventDraft>> {
     let mut add_guest = tx.prepare_cached(
         "INSERT INTO guests (org_id, email, created_at, updated_at) VALUES (?1, ?2, ?3, ?3)
          ON CONFLICT (org_id, email) DO NOTHING",
@@ -340,37 +364,59 @@ fn add_guests(
     let mut insert = tx.prepare_cached(
         "INSERT INTO group_guests (group_pk, org_id, email) VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING",
     )?;
-    let mut added = 0;
+    let mut new_guests = Vec::new();
     for email in emails {
-        add_guest.execute(params![org.as_str(), email.as_str(), now.millis()])?;
-        added += insert.execute(params![pk, org.as_str(), email.as_str()])? as i64;
+        if add_guest.execute(params![org.as_str(), email.as_str(), now.millis()])? > 0 {
+            new_guests.push(email);
+        }
+        insert.execute(params![pk, org.as_str(), email.as_str()])?;
     }
-    Ok(added)
+    let mut created = Vec::with_capacity(new_guests.len());
+    for email in new_guests {
+        if let Some(guest) = crate::guests::get(tx, org, email)? {
+            created.push(events::guest_created(&guest));
+        }
+    }
+    Ok(created)
 }
 
-fn remove_guests(tx: &WriteTx<'_>, pk: i64, emails: &[Email]) -> rusqlite::Result<i64> {
+fn remove_guests(tx: &WriteTx<'_>, pk: i64, emails: &[Email]) -> rusqlite::Result<()> {
     let mut delete =
         tx.prepare_cached("DELETE FROM group_guests WHERE group_pk = ?1 AND email = ?2")?;
-    let mut removed = 0;
     for email in emails {
-        removed += delete.execute(params![pk, email.as_str()])? as i64;
+        delete.execute(params![pk, email.as_str()])?;
     }
-    Ok(removed)
+    Ok(())
 }
 
-/// Records a change to a group: new version, new `updated_at`, counts moved by the deltas.
-fn touch(
+/// Stores a membership plan of the group at `pk`: its rows, then its own columns.
+fn store_membership_plan(
     tx: &WriteTx<'_>,
+    org: &OrgId,
     pk: i64,
-    member_delta: i64,
-    guest_delta: i64,
-    now: Timestamp,
-) -> rusqlite::Result<()> {
-    tx.prepare_cached(
-        "UPDATE groups SET version = version + 1, updated_at = ?2,
-         member_count = member_count + ?3, guest_count = guest_count + ?4 WHERE pk = ?1",
-    )?
-    .execute(params![pk, now.millis(), member_delta, guest_delta])?;
+    plan: &MembershipPlan,
+) -> rusqlite::Result<Vec<EventDraft>> {
+    if !plan.changed() {
+        return Ok(Vec::new());
+    }
+    let delta = &plan.delta;
+    add_members(tx, org, pk, &delta.added_members)?;
+    remove_members(tx, pk, &delta.removed_members)?;
+    let created = add_guests(tx, org, pk, &delta.added_guests, plan.after.updated_at)?;
+    remove_guests(tx, pk, &delta.removed_guests)?;
+    store_own_columns(tx, pk, &plan.after)?;
+    Ok(created)
+}
+
+fn store_own_columns(tx: &WriteTx<'_>, pk: i64, group: &Group) -> rusqlite::Result<()> {
+    tx.prepare_cached(concat!(
+        "UPDATE groups SET (",
+        own_columns!(),
+        ") = (?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) WHERE pk = ?1"
+    ))?
+    .execute(rusqlite::params_from_iter(
+        std::iter::once(Value::Integer(pk)).chain(own_values(group)),
+    ))?;
     Ok(())
 }
 
@@ -405,31 +451,6 @@ fn replay(
     Ok(Some(Created { group, replayed: true }))
 }
 
-/// A group's own columns, in the one order the INSERT of a create and the UPDATE of a
-/// change both use (see [`own_values`]).
-macro_rules! own_columns {
-    () => {
-        "name, name_key, description, description_key, member_count, guest_count, version, \
-         created_at, updated_at"
-    };
-}
-
-/// What [`own_columns`] hold for `group`, with the folded keys that search and
-/// uniqueness read.
-fn own_values(group: &Group) -> [Value; 9] {
-    [
-        Value::Text(group.name.clone()),
-        Value::Text(groups::fold_case(&group.name)),
-        Value::Text(group.description.clone()),
-        Value::Text(groups::fold_case(&group.description)),
-        Value::Integer(group.member_count as i64),
-        Value::Integer(group.guest_count as i64),
-        Value::Integer(group.version),
-        Value::Integer(group.created_at.millis()),
-        Value::Integer(group.updated_at.millis()),
-    ]
-}
-
 pub(crate) fn create(
     tx: &WriteTx<'_>,
     org: &OrgId,
@@ -460,7 +481,8 @@ pub(crate) fn create(
     tx.prepare_cached("UPDATE organizations SET group_count = group_count + 1 WHERE id = ?1")?
         .execute([org.as_str()])?;
     add_members(tx, org, pk, &group.members)?;
-    add_guests(tx, org, pk, &group.guests, now)?;
+    let mut drafts = vec![events::group_created(&group)];
+    drafts.extend(add_guests(tx, org, pk, &group.guests, now)?);
     if let Some(key) = idempotency {
         tx.prepare_cached(
             "INSERT INTO idempotency_keys (org_id, key, fingerprint, group_id, created_at)
@@ -476,6 +498,7 @@ pub(crate) fn create(
             now.millis()
         ])?;
     }
+    crate::events::record(tx, org, drafts, now)?;
     Ok(Created { group, replayed: false })
 }
 
@@ -489,26 +512,22 @@ pub(crate) fn update(
     let (pk, current) = find_for_write(tx, org, id, if_match)?;
     check_write(tx, org, write, Some(pk))?;
     let group = with_people(tx, (pk, current))?;
-    let plan = groups::plan_update(group, write, Timestamp::now());
+    let now = Timestamp::now();
+    let plan = groups::plan_update(group, write, now);
     let group = plan.after;
+    let mut drafts = plan.events;
     if let Some(members) = &plan.replace_members {
         tx.prepare_cached("DELETE FROM group_members WHERE group_pk = ?1")?.execute([pk])?;
         add_members(tx, org, pk, members)?;
     }
     if let Some(guests) = &plan.replace_guests {
         tx.prepare_cached("DELETE FROM group_guests WHERE group_pk = ?1")?.execute([pk])?;
-        add_guests(tx, org, pk, guests, group.updated_at)?;
+        drafts.extend(add_guests(tx, org, pk, guests, group.updated_at)?);
     }
     if plan.changed {
-        tx.prepare_cached(concat!(
-            "UPDATE groups SET (",
-            own_columns!(),
-            ") = (?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) WHERE pk = ?1"
-        ))?
-        .execute(rusqlite::params_from_iter(
-            std::iter::once(Value::Integer(pk)).chain(own_values(&group)),
-        ))?;
+        store_own_columns(tx, pk, &group)?;
     }
+    crate::events::record(tx, org, drafts, now)?;
     Ok(group)
 }
 
@@ -518,17 +537,45 @@ pub(crate) fn delete(
     id: &GroupId,
     if_match: Option<&IfMatch>,
 ) -> Result<(), TxError> {
-    let (pk, _) = find_for_write(tx, org, id, if_match)?;
+    let (pk, group) = find_for_write(tx, org, id, if_match)?;
     tx.prepare_cached("DELETE FROM groups WHERE pk = ?1")?.execute([pk])?;
     tx.prepare_cached("UPDATE organizations SET group_count = group_count - 1 WHERE id = ?1")?
         .execute([org.as_str()])?;
-    Ok(())
+    crate::events::record(tx, org, vec![events::group_deleted(&group)], Timestamp::now())
 }
 
-/// The group after a patch, without its lists (see `Store::patch_group_members`).
-fn reload_summary(tx: &WriteTx<'_>, org: &OrgId, id: &GroupId) -> Result<Group, TxError> {
-    let (_, group) = find(tx, org, id)?.ok_or(WriteError::NotFound)?;
-    Ok(group)
+/// Which of `ids` are members of the group at `pk`.
+fn present_members(
+    tx: &WriteTx<'_>,
+    pk: i64,
+    ids: impl Iterator<Item = UserId>,
+) -> rusqlite::Result<HashSet<UserId>> {
+    let mut present =
+        tx.prepare_cached("SELECT 1 FROM group_members WHERE group_pk = ?1 AND user_id = ?2")?;
+    let mut found = HashSet::new();
+    for id in ids {
+        if present.exists(params![pk, id.get()])? {
+            found.insert(id);
+        }
+    }
+    Ok(found)
+}
+
+/// Which of `emails` are guests of the group at `pk`.
+fn present_guests<'a>(
+    tx: &WriteTx<'_>,
+    pk: i64,
+    emails: impl Iterator<Item = &'a Email>,
+) -> rusqlite::Result<HashSet<Email>> {
+    let mut present =
+        tx.prepare_cached("SELECT 1 FROM group_guests WHERE group_pk = ?1 AND email = ?2")?;
+    let mut found = HashSet::new();
+    for email in emails {
+        if present.exists(params![pk, email.as_str()])? {
+            found.insert(email.clone());
+        }
+    }
+    Ok(found)
 }
 
 pub(crate) fn patch_members(
@@ -538,17 +585,16 @@ pub(crate) fn patch_members(
     patch: &MembershipPatch<MemberRef>,
     if_match: Option<&IfMatch>,
 ) -> Result<Group, TxError> {
-    let (pk, _) = find_for_write(tx, org, id, if_match)?;
-    let adding: Vec<UserId> = patch.add.iter().map(|r| r.id).collect();
-    let facts = reference_facts(tx, org, None, None, adding.iter().copied(), [])?;
+    let (pk, current) = find_for_write(tx, org, id, if_match)?;
+    let facts = reference_facts(tx, org, None, None, patch.add.iter().map(|r| r.id), [])?;
     groups::check_member_additions(&patch.add, &facts).map_err(invalid)?;
-    let removing: Vec<UserId> = patch.remove.iter().map(|r| r.id).collect();
-    let added = add_members(tx, org, pk, &adding)?;
-    let removed = remove_members(tx, pk, &removing)?;
-    if added + removed > 0 {
-        touch(tx, pk, added - removed, 0, Timestamp::now())?;
-    }
-    reload_summary(tx, org, id)
+    let named = patch.add.iter().chain(&patch.remove).map(|r| r.id);
+    let present = present_members(tx, pk, named)?;
+    let now = Timestamp::now();
+    let plan = groups::plan_member_patch(current, patch, &present, now);
+    store_membership_plan(tx, org, pk, &plan)?;
+    crate::events::record(tx, org, plan.events, now)?;
+    Ok(plan.after)
 }
 
 pub(crate) fn patch_guests(
@@ -558,18 +604,16 @@ pub(crate) fn patch_guests(
     patch: &MembershipPatch<GuestRef>,
     if_match: Option<&IfMatch>,
 ) -> Result<Group, TxError> {
-    let (pk, _) = find_for_write(tx, org, id, if_match)?;
-    let adding: Vec<Email> = patch.add.iter().map(|r| r.email.clone()).collect();
-    let facts = reference_facts(tx, org, None, None, [], &adding)?;
+    let (pk, current) = find_for_write(tx, org, id, if_match)?;
+    let facts = reference_facts(tx, org, None, None, [], patch.add.iter().map(|r| &r.email))?;
     groups::check_guest_additions(&patch.add, &facts).map_err(invalid)?;
-    let removing: Vec<Email> = patch.remove.iter().map(|r| r.email.clone()).collect();
+    let present = present_guests(tx, pk, patch.add.iter().chain(&patch.remove).map(|r| &r.email))?;
     let now = Timestamp::now();
-    let added = add_guests(tx, org, pk, &adding, now)?;
-    let removed = remove_guests(tx, pk, &removing)?;
-    if added + removed > 0 {
-        touch(tx, pk, 0, added - removed, now)?;
-    }
-    reload_summary(tx, org, id)
+    let plan = groups::plan_guest_patch(current, patch, &present, now);
+    let mut drafts = store_membership_plan(tx, org, pk, &plan)?;
+    drafts.extend(plan.events);
+    crate::events::record(tx, org, drafts, now)?;
+    Ok(plan.after)
 }
 
 pub(crate) fn member_page(
@@ -635,40 +679,41 @@ pub(crate) fn groups_of_members(
     Ok(out)
 }
 
-/// A member who leaves the org leaves each of its groups; each of those groups changes.
-pub(crate) fn remove_member_everywhere(
+/// Someone who leaves the org (or stops being its guest) leaves each of its groups, as
+/// `groups::plan_leave_everywhere` decides; answers the events of those groups.
+pub(crate) fn leave_everywhere(
     tx: &WriteTx<'_>,
     org: &OrgId,
-    user: UserId,
+    leaving: &Leaving,
     now: Timestamp,
-) -> rusqlite::Result<()> {
-    tx.prepare_cached(
-        "UPDATE groups SET version = version + 1, updated_at = ?3, member_count = member_count - 1
-         WHERE org_id = ?1
-         AND pk IN (SELECT group_pk FROM group_members WHERE org_id = ?1 AND user_id = ?2)",
-    )?
-    .execute(params![org.as_str(), user.get(), now.millis()])?;
-    tx.prepare_cached("DELETE FROM group_members WHERE org_id = ?1 AND user_id = ?2")?
-        .execute(params![org.as_str(), user.get()])?;
-    Ok(())
-}
-
-/// A guest who is deleted, disabled or converted leaves each of the org's groups.
-pub(crate) fn remove_guest_everywhere(
-    tx: &WriteTx<'_>,
-    org: &OrgId,
-    email: &Email,
-    now: Timestamp,
-) -> rusqlite::Result<()> {
-    tx.prepare_cached(
-        "UPDATE groups SET version = version + 1, updated_at = ?3, guest_count = guest_count - 1
-         WHERE org_id = ?1
-         AND pk IN (SELECT group_pk FROM group_guests WHERE org_id = ?1 AND email = ?2)",
-    )?
-    .execute(params![org.as_str(), email.as_str(), now.millis()])?;
-    tx.prepare_cached("DELETE FROM group_guests WHERE org_id = ?1 AND email = ?2")?
-        .execute(params![org.as_str(), email.as_str()])?;
-    Ok(())
+) -> rusqlite::Result<Vec<EventDraft>> {
+    let (sql, key) = match leaving {
+        Leaving::Member(id) => (
+            format!(
+                "SELECT {GROUP_COLUMNS} FROM group_members gm JOIN groups g ON g.pk = gm.group_pk
+                 WHERE gm.org_id = ?1 AND gm.user_id = ?2 AND g.org_id = ?1 ORDER BY g.pk"
+            ),
+            Value::Integer(id.get()),
+        ),
+        Leaving::Guest(email) => (
+            format!(
+                "SELECT {GROUP_COLUMNS} FROM group_guests gg JOIN groups g ON g.pk = gg.group_pk
+                 WHERE gg.org_id = ?1 AND gg.email = ?2 AND g.org_id = ?1 ORDER BY g.pk"
+            ),
+            Value::Text(email.as_str().to_owned()),
+        ),
+    };
+    let found = tx
+        .prepare_cached(&sql)?
+        .query_map(params![org.as_str(), key], group_from_row)?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    let (pks, groups): (Vec<i64>, Vec<Group>) = found.into_iter().unzip();
+    let mut drafts = Vec::new();
+    for (pk, plan) in pks.into_iter().zip(groups::plan_leave_everywhere(groups, leaving, now)) {
+        store_membership_plan(tx, org, pk, &plan)?;
+        drafts.extend(plan.events);
+    }
+    Ok(drafts)
 }
 
 pub(crate) fn set_logo(
@@ -677,7 +722,7 @@ pub(crate) fn set_logo(
     id: &GroupId,
     logo: &NewLogo,
 ) -> Result<Group, TxError> {
-    let (pk, _) = find_for_write(tx, org, id, None)?;
+    let (pk, before) = find_for_write(tx, org, id, None)?;
     let asset = AssetId::generate().map_err(|e| StoreError::new("generate asset id", e))?;
     let now = Timestamp::now();
     tx.prepare_cached("DELETE FROM logo_blobs WHERE group_pk = ?1")?.execute([pk])?;
@@ -698,22 +743,27 @@ pub(crate) fn set_logo(
         now.millis(),
         logo.uploaded_from
     ])?;
-    get(tx, org, id)?.ok_or_else(|| WriteError::NotFound.into())
+    let after = get(tx, org, id)?.ok_or(WriteError::NotFound)?;
+    crate::events::record(tx, org, vec![events::group_logo_changed(&before, &after)], now)?;
+    Ok(after)
 }
 
 pub(crate) fn delete_logo(tx: &WriteTx<'_>, org: &OrgId, id: &GroupId) -> Result<Group, TxError> {
-    let (pk, group) = find_for_write(tx, org, id, None)?;
-    if group.logo.is_none() {
+    let (pk, before) = find_for_write(tx, org, id, None)?;
+    if before.logo.is_none() {
         return Err(WriteError::NotFound.into());
     }
+    let now = Timestamp::now();
     tx.prepare_cached("DELETE FROM logo_blobs WHERE group_pk = ?1")?.execute([pk])?;
     tx.prepare_cached(
         "UPDATE groups SET logo_asset_id = NULL, logo_filename = NULL, logo_content_type = NULL,
          logo_uploaded_at = NULL, logo_uploaded_from = NULL, version = version + 1, updated_at = ?2
          WHERE pk = ?1",
     )?
-    .execute(params![pk, Timestamp::now().millis()])?;
-    get(tx, org, id)?.ok_or_else(|| WriteError::NotFound.into())
+    .execute(params![pk, now.millis()])?;
+    let after = get(tx, org, id)?.ok_or(WriteError::NotFound)?;
+    crate::events::record(tx, org, vec![events::group_logo_changed(&before, &after)], now)?;
+    Ok(after)
 }
 
 pub(crate) fn logo(conn: &Connection, asset: &AssetId) -> rusqlite::Result<Option<StoredLogo>> {

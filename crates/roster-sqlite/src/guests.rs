@@ -1,5 +1,7 @@
 //! Guests of an organization, known by their (lowercased) email.
 
+use roster_core::events::{self, EventType};
+use roster_core::groups::Leaving;
 use roster_core::listing::{ListParams, SortField};
 use roster_core::model::{Guest, GuestStatus, Page};
 use roster_core::people::{GuestAction, GuestDetails, NewGuest};
@@ -96,7 +98,11 @@ pub(crate) fn list(
     let items = stmt
         .query_map(params![org.as_str(), q, read.limit, read.offset], guest_from_row)?
         .collect::<rusqlite::Result<Vec<_>>>()?;
-    Ok(Page { items: read.in_order(items), total: u64::try_from(total).unwrap_or(0) })
+    Ok(Page {
+        items: read.in_order(items),
+        total: u64::try_from(total).unwrap_or(0),
+        stream_head: 0,
+    })
 }
 
 fn refuse(field: &str, message: impl Into<String>) -> TxError {
@@ -140,7 +146,9 @@ pub(crate) fn create(tx: &WriteTx<'_>, org: &OrgId, new: &NewGuest) -> Result<Gu
         details_json(&new.details)?,
         now.millis()
     ])?;
-    reload(tx, org, &new.email)
+    let guest = reload(tx, org, &new.email)?;
+    crate::events::record(tx, org, vec![events::guest_created(&guest)], now)?;
+    Ok(guest)
 }
 
 fn reload(tx: &WriteTx<'_>, org: &OrgId, email: &Email) -> Result<Guest, TxError> {
@@ -153,9 +161,9 @@ pub(crate) fn set_associated_members(
     email: &Email,
     members: &[(usize, UserId)],
 ) -> Result<Guest, TxError> {
-    if get(tx, org, email)?.is_none() {
+    let Some(before) = get(tx, org, email)? else {
         return Err(WriteError::NotFound.into());
-    }
+    };
     let mut is_member =
         tx.prepare_cached("SELECT 1 FROM org_members WHERE org_id = ?1 AND user_id = ?2")?;
     let mut errors = ValidationErrors::new();
@@ -172,9 +180,13 @@ pub(crate) fn set_associated_members(
     ids.sort_unstable();
     ids.dedup();
     let json = serde_json::to_string(&ids).map_err(|e| StoreError::new("associated members", e))?;
+    let now = Timestamp::now();
     tx.prepare_cached("UPDATE guests SET associated_members = ?3, updated_at = ?4 WHERE org_id = ?1 AND email = ?2")?
-        .execute(params![org.as_str(), email.as_str(), json, Timestamp::now().millis()])?;
-    reload(tx, org, email)
+        .execute(params![org.as_str(), email.as_str(), json, now.millis()])?;
+    let after = reload(tx, org, email)?;
+    let drafts = events::guest_changed(EventType::GuestUpdated, &before, &after);
+    crate::events::record(tx, org, drafts.into_iter().collect(), now)?;
+    Ok(after)
 }
 
 /// Makes the email an active guest of the org (a member converted to a guest).
@@ -206,28 +218,26 @@ pub(crate) fn action(
         return Err(WriteError::NotFound.into());
     };
     let now = Timestamp::now();
-    if action.leaves_groups() {
-        crate::groups::remove_guest_everywhere(tx, org, email, now)?;
-    }
-    let set_status = |status: &str, disabled_at: Option<i64>| -> rusqlite::Result<usize> {
+    let left = if action.leaves_groups() {
+        crate::groups::leave_everywhere(tx, org, &Leaving::Guest(email.clone()), now)?
+    } else {
+        Vec::new()
+    };
+    if let Some(status) = action.status_after() {
+        let disabled_at = (status == GuestStatus::Disabled).then_some(now.millis());
         tx.prepare_cached(
             "UPDATE guests SET status = ?3, disabled_at = ?4, updated_at = ?5 WHERE org_id = ?1 AND email = ?2",
         )?
-        .execute(params![org.as_str(), email.as_str(), status, disabled_at, now.millis()])
-    };
-    match action {
+        .execute(params![org.as_str(), email.as_str(), status.as_str(), disabled_at, now.millis()])?;
+    }
+    let outcome = match action {
+        GuestAction::Disable | GuestAction::Enable => {
+            GuestOutcome::Guest(Box::new(reload(tx, org, email)?))
+        }
         GuestAction::Delete => {
             tx.prepare_cached("DELETE FROM guests WHERE org_id = ?1 AND email = ?2")?
                 .execute(params![org.as_str(), email.as_str()])?;
-            Ok(GuestOutcome::Guest(Box::new(guest)))
-        }
-        GuestAction::Disable => {
-            set_status("disabled", Some(now.millis()))?;
-            Ok(GuestOutcome::Guest(Box::new(reload(tx, org, email)?)))
-        }
-        GuestAction::Enable => {
-            set_status("active", None)?;
-            Ok(GuestOutcome::Guest(Box::new(reload(tx, org, email)?)))
+            GuestOutcome::Guest(Box::new(guest.clone()))
         }
         GuestAction::ToMember(role) => {
             tx.prepare_cached("DELETE FROM guests WHERE org_id = ?1 AND email = ?2")?
@@ -241,7 +251,12 @@ pub(crate) fn action(
                 role,
                 now,
             )?;
-            Ok(GuestOutcome::BecameMember(member))
+            GuestOutcome::BecameMember(member)
         }
-    }
+    };
+    // The guest's own event first, then each group they left.
+    let mut drafts: Vec<_> = action.event(&guest, &outcome).into_iter().collect();
+    drafts.extend(left);
+    crate::events::record(tx, org, drafts, now)?;
+    Ok(outcome)
 }

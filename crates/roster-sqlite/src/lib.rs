@@ -8,6 +8,7 @@
 //! in its own savepoint (see `connection::Connections::write`).
 
 mod connection;
+mod events;
 mod groups;
 mod guests;
 mod people;
@@ -15,6 +16,7 @@ mod people;
 use std::path::{Path, PathBuf};
 
 use async_trait::async_trait;
+use roster_core::events::{AuditQuery, StoredEvent, StreamBounds, StreamPage};
 use roster_core::groups::{GroupWrite, GuestRef, IfMatch, MemberRef, MembershipPatch};
 use roster_core::listing::{ListParams, Window};
 use roster_core::model::{Guest, NewLogo, NewUser, Page, StoredLogo, TokenRecord};
@@ -32,6 +34,9 @@ use connection::Connections;
 
 pub struct SqliteStore {
     connections: Connections,
+    /// Each org's stream head as last read, with the change epoch it was read under: while
+    /// nothing is committed anywhere, an org's epoch is known without a query.
+    org_epochs: std::sync::Mutex<std::collections::HashMap<OrgId, (ChangeEpoch, ChangeEpoch)>>,
 }
 
 impl SqliteStore {
@@ -43,7 +48,7 @@ impl SqliteStore {
 
     pub fn open(path: &Path) -> Result<Self, StoreError> {
         let connections = Connections::open(path)?;
-        Ok(Self { connections })
+        Ok(Self { connections, org_epochs: std::sync::Mutex::default() })
     }
 
     /// For seeding benchmark data only: commits skip their fsync while `on`. A crash in
@@ -124,6 +129,59 @@ impl Store for SqliteStore {
         self.connections.change_epoch().map(Some)
     }
 
+    async fn org_epoch(&self, org: &OrgId) -> Result<Option<ChangeEpoch>, StoreError> {
+        use std::sync::PoisonError;
+        let global = self.connections.change_epoch()?;
+        let known =
+            self.org_epochs.lock().unwrap_or_else(PoisonError::into_inner).get(org).copied();
+        if let Some((seen_at, head)) = known
+            && seen_at == global
+        {
+            return Ok(Some(head));
+        }
+        let head = ChangeEpoch(self.connections.read("org epoch", |conn| events::head(conn, org))?);
+        let mut known = self.org_epochs.lock().unwrap_or_else(PoisonError::into_inner);
+        // Bounded by the orgs in the database; dropped wholesale if it ever grows large.
+        if known.len() > 100_000 {
+            known.clear();
+        }
+        known.insert(org.clone(), (global, head));
+        Ok(Some(head))
+    }
+
+    fn commits(&self) -> Option<tokio::sync::watch::Receiver<u64>> {
+        Some(self.connections.commits())
+    }
+
+    async fn stream_bounds(&self, org: &OrgId) -> Result<Option<StreamBounds>, StoreError> {
+        self.connections.read("stream bounds", |conn| events::bounds(conn, org))
+    }
+
+    async fn read_stream(
+        &self,
+        org: &OrgId,
+        after: u64,
+        limit: u64,
+        types: &[&'static str],
+        scan: u64,
+    ) -> Result<StreamPage, StoreError> {
+        self.connections.read_snapshot("read stream", |conn| {
+            events::read_stream(conn, org, after, limit, types, scan)
+        })
+    }
+
+    async fn audit_log(
+        &self,
+        org: &OrgId,
+        query: &AuditQuery,
+    ) -> Result<Vec<StoredEvent>, StoreError> {
+        self.connections.read("audit log", |conn| events::audit_log(conn, org, query))
+    }
+
+    async fn trim_events(&self, before: Timestamp) -> Result<u64, StoreError> {
+        self.connections.write_plain("trim events", move |tx| events::trim(tx, before)).await
+    }
+
     async fn principal(
         &self,
         token: &TokenHash,
@@ -138,7 +196,11 @@ impl Store for SqliteStore {
         org: &OrgId,
         params: &ListParams,
     ) -> Result<Page<Group>, StoreError> {
-        self.connections.read_snapshot("list groups", |conn| groups::list(conn, org, params))
+        self.connections.read_snapshot("list groups", |conn| {
+            let mut page = groups::list(conn, org, params)?;
+            page.stream_head = events::head(conn, org)?;
+            Ok(page)
+        })
     }
 
     async fn group(&self, org: &OrgId, id: &GroupId) -> Result<Option<Group>, StoreError> {
@@ -223,9 +285,10 @@ impl Store for SqliteStore {
         id: &GroupId,
         after: Option<UserId>,
         limit: u64,
-    ) -> Result<Option<Vec<OrgMember>>, StoreError> {
+    ) -> Result<Option<(Vec<OrgMember>, u64)>, StoreError> {
         self.connections.read_snapshot("group member page", |conn| {
-            groups::member_page(conn, org, id, after, limit)
+            let page = groups::member_page(conn, org, id, after, limit)?;
+            page.map(|page| Ok((page, events::head(conn, org)?))).transpose()
         })
     }
 
@@ -235,9 +298,10 @@ impl Store for SqliteStore {
         id: &GroupId,
         after: Option<&Email>,
         limit: u64,
-    ) -> Result<Option<Vec<Guest>>, StoreError> {
+    ) -> Result<Option<(Vec<Guest>, u64)>, StoreError> {
         self.connections.read_snapshot("group guest page", |conn| {
-            groups::guest_page(conn, org, id, after, limit)
+            let page = groups::guest_page(conn, org, id, after, limit)?;
+            page.map(|page| Ok((page, events::head(conn, org)?))).transpose()
         })
     }
 
@@ -277,8 +341,11 @@ impl Store for SqliteStore {
         org: &OrgId,
         params: &ListParams,
     ) -> Result<Page<OrgMember>, StoreError> {
-        self.connections
-            .read_snapshot("list members", |conn| people::list_members(conn, org, params))
+        self.connections.read_snapshot("list members", |conn| {
+            let mut page = people::list_members(conn, org, params)?;
+            page.stream_head = events::head(conn, org)?;
+            Ok(page)
+        })
     }
 
     async fn member(&self, org: &OrgId, id: UserId) -> Result<Option<OrgMember>, StoreError> {
@@ -337,7 +404,11 @@ impl Store for SqliteStore {
         org: &OrgId,
         params: &ListParams,
     ) -> Result<Page<Guest>, StoreError> {
-        self.connections.read_snapshot("list guests", |conn| guests::list(conn, org, params))
+        self.connections.read_snapshot("list guests", |conn| {
+            let mut page = guests::list(conn, org, params)?;
+            page.stream_head = events::head(conn, org)?;
+            Ok(page)
+        })
     }
 
     async fn guest(&self, org: &OrgId, email: &Email) -> Result<Option<Guest>, StoreError> {

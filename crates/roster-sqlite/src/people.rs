@@ -1,5 +1,7 @@
 //! Organizations, accounts, memberships and tokens.
 
+use roster_core::events;
+use roster_core::groups::Leaving;
 use roster_core::listing::{ListParams, SortField};
 use roster_core::model::{NewUser, Page, TokenRecord};
 use roster_core::people::{self, Invite, MemberAction, MemberChanges, MemberFacts};
@@ -158,11 +160,15 @@ pub(crate) fn set_org_allow(
     org: &OrgId,
     allow: bool,
 ) -> Result<Organization, TxError> {
+    let before = find_org(tx, org)?.ok_or(TxError::Refused(WriteError::NotFound))?;
     tx.prepare_cached(
         "UPDATE organizations SET allow_non_admins_manage_groups = ?2 WHERE id = ?1",
     )?
     .execute(params![org.as_str(), allow])?;
-    find_org(tx, org)?.ok_or(TxError::Refused(WriteError::NotFound))
+    let after = find_org(tx, org)?.ok_or(TxError::Refused(WriteError::NotFound))?;
+    let drafts = events::organization_updated(&before, &after).into_iter().collect();
+    crate::events::record(tx, org, drafts, Timestamp::now())?;
+    Ok(after)
 }
 
 /// Adds a member to the org; an existing account (same email) joins as it is.
@@ -198,7 +204,9 @@ pub(crate) fn add_member(
             )?
             .execute(params![org.as_str(), user.id.get()])?
             > 0;
-    Ok(OrgMember { user, role: new.role, status: MemberStatus::Active, is_default_admin })
+    let member = OrgMember { user, role: new.role, status: MemberStatus::Active, is_default_admin };
+    crate::events::record(tx, org, vec![events::member_created(&member)], now)?;
+    Ok(member)
 }
 
 fn create_account(
@@ -299,7 +307,11 @@ pub(crate) fn list_members(
             member_from_row(row, 0)
         })?
         .collect::<rusqlite::Result<Vec<_>>>()?;
-    Ok(Page { items: read.in_order(items), total: u64::try_from(total).unwrap_or(0) })
+    Ok(Page {
+        items: read.in_order(items),
+        total: u64::try_from(total).unwrap_or(0),
+        stream_head: 0,
+    })
 }
 
 pub(crate) fn organizations_of(
@@ -337,9 +349,8 @@ pub(crate) fn invite_member(
     }
     let now = Timestamp::now();
     let user = account_for(tx, &invite.email, &invite.first_name, &invite.last_name, now)?;
-    if let Some(current) = member(tx, org, user.id)?
-        && current.status != MemberStatus::Disabled
-    {
+    let before = member(tx, org, user.id)?;
+    if before.as_ref().is_some_and(|current| current.status != MemberStatus::Disabled) {
         return Err(conflict("email", "The email has already been taken."));
     }
     // A disabled member who is invited again comes back as invited, with the new role.
@@ -350,7 +361,14 @@ pub(crate) fn invite_member(
          updated_at = excluded.updated_at",
     )?
     .execute(params![org.as_str(), user.id.get(), invite.role.as_str(), now.millis()])?;
-    member(tx, org, user.id)?.ok_or_else(|| StoreError::new("invite", "member vanished").into())
+    let after =
+        member(tx, org, user.id)?.ok_or_else(|| StoreError::new("invite", "member vanished"))?;
+    let draft = match &before {
+        None => Some(events::member_created(&after)),
+        Some(before) => events::member_changed(events::EventType::MemberUpdated, before, &after),
+    };
+    crate::events::record(tx, org, draft.into_iter().collect(), now)?;
+    Ok(after)
 }
 
 pub(crate) fn update_member(
@@ -369,21 +387,35 @@ pub(crate) fn update_member(
     let unchanged = first_name == user.first_name
         && last_name == user.last_name
         && timezone == user.timezone.as_deref();
-    if !unchanged {
-        tx.prepare_cached(
-            "UPDATE users SET first_name = ?2, last_name = ?3, name_key = ?4, timezone = ?5, updated_at = ?6
-             WHERE id = ?1",
-        )?
-        .execute(params![
-            id.get(),
-            first_name,
-            last_name,
-            name_key(first_name, last_name),
-            timezone,
-            Timestamp::now().millis()
-        ])?;
+    if unchanged {
+        return Ok(current);
     }
-    member(tx, org, id)?.ok_or_else(|| StoreError::new("update member", "member vanished").into())
+    let now = Timestamp::now();
+    // The account is shared: every org it belongs to sees the change, in its own stream.
+    let before_everywhere = organizations_of(tx, id)?;
+    tx.prepare_cached(
+        "UPDATE users SET first_name = ?2, last_name = ?3, name_key = ?4, timezone = ?5, updated_at = ?6
+         WHERE id = ?1",
+    )?
+    .execute(params![
+        id.get(),
+        first_name,
+        last_name,
+        name_key(first_name, last_name),
+        timezone,
+        now.millis()
+    ])?;
+    let mut answer = None;
+    for (other, before) in before_everywhere {
+        let after = member(tx, &other.id, id)?
+            .ok_or_else(|| StoreError::new("update member", "member vanished"))?;
+        let drafts = events::member_changed(events::EventType::MemberUpdated, &before, &after);
+        crate::events::record(tx, &other.id, drafts.into_iter().collect(), now)?;
+        if other.id == *org {
+            answer = Some(after);
+        }
+    }
+    answer.ok_or_else(|| StoreError::new("update member", "member vanished").into())
 }
 
 pub(crate) fn member_action(
@@ -409,46 +441,47 @@ pub(crate) fn member_action(
     };
     people::check_member_action(&facts, action).map_err(WriteError::Rejected)?;
     let now = Timestamp::now();
-    if action.leaves_groups() {
-        crate::groups::remove_member_everywhere(tx, org, id, now)?;
+    let left = if action.leaves_groups() {
+        crate::groups::leave_everywhere(tx, org, &Leaving::Member(id), now)?
+    } else {
+        Vec::new()
+    };
+    if let MemberAction::SetRole(role) = action {
+        tx.prepare_cached(
+            "UPDATE org_members SET role = ?3, updated_at = ?4 WHERE org_id = ?1 AND user_id = ?2",
+        )?
+        .execute(params![org.as_str(), id.get(), role.as_str(), now.millis()])?;
     }
-    let set_status = |status: &str| -> rusqlite::Result<usize> {
+    if let Some(status) = action.status_after() {
         tx.prepare_cached(
             "UPDATE org_members SET status = ?3, updated_at = ?4 WHERE org_id = ?1 AND user_id = ?2",
         )?
-        .execute(params![org.as_str(), id.get(), status, now.millis()])
-    };
-    match action {
-        MemberAction::SetRole(role) => {
-            tx.prepare_cached(
-                "UPDATE org_members SET role = ?3, updated_at = ?4 WHERE org_id = ?1 AND user_id = ?2",
-            )?
-            .execute(params![org.as_str(), id.get(), role.as_str(), now.millis()])?;
-        }
-        MemberAction::Disable | MemberAction::Remove => {
-            set_status("disabled")?;
-        }
-        MemberAction::Enable => {
-            set_status("active")?;
-        }
-        MemberAction::ToGuest => {
-            tx.prepare_cached("DELETE FROM org_members WHERE org_id = ?1 AND user_id = ?2")?
-                .execute(params![org.as_str(), id.get()])?;
-            let user = &current.user;
-            let guest = crate::guests::become_guest(
-                tx,
-                org,
-                &user.email,
-                &user.first_name,
-                &user.last_name,
-                now,
-            )?;
-            return Ok(MemberOutcome::BecameGuest(Box::new(guest)));
-        }
+        .execute(params![org.as_str(), id.get(), status.as_str(), now.millis()])?;
     }
-    let member =
-        member(tx, org, id)?.ok_or_else(|| StoreError::new("member action", "member vanished"))?;
-    Ok(MemberOutcome::Member(member))
+    let outcome = if action == MemberAction::ToGuest {
+        tx.prepare_cached("DELETE FROM org_members WHERE org_id = ?1 AND user_id = ?2")?
+            .execute(params![org.as_str(), id.get()])?;
+        let user = &current.user;
+        let guest = crate::guests::become_guest(
+            tx,
+            org,
+            &user.email,
+            &user.first_name,
+            &user.last_name,
+            now,
+        )?;
+        MemberOutcome::BecameGuest(Box::new(guest))
+    } else {
+        MemberOutcome::Member(
+            member(tx, org, id)?
+                .ok_or_else(|| StoreError::new("member action", "member vanished"))?,
+        )
+    };
+    // The person's own event first, then each group they left.
+    let mut drafts: Vec<_> = action.event(&current, &outcome).into_iter().collect();
+    drafts.extend(left);
+    crate::events::record(tx, org, drafts, now)?;
+    Ok(outcome)
 }
 
 /// Makes the account with this email an invited member (converting a guest).
@@ -497,7 +530,7 @@ pub(crate) fn create_token(
         now.millis(),
         expires_at.map(Timestamp::millis)
     ])?;
-    Ok(TokenRecord {
+    let token = TokenRecord {
         id: tx.last_insert_rowid(),
         org_id: org.clone(),
         user_id: user,
@@ -505,7 +538,9 @@ pub(crate) fn create_token(
         expires_at,
         last_used_at: None,
         revoked_at: None,
-    })
+    };
+    crate::events::record(tx, org, vec![events::token_created(&token)], now)?;
+    Ok(token)
 }
 
 pub(crate) fn bootstrap_if_empty(
@@ -556,15 +591,24 @@ pub(crate) fn list_tokens(
     .collect()
 }
 
-pub(crate) fn revoke_token(tx: &WriteTx<'_>, org: &OrgId, id: i64) -> Result<TokenRecord, TxError> {
-    tx.prepare_cached(
-        "UPDATE tokens SET revoked_at = coalesce(revoked_at, ?3) WHERE org_id = ?1 AND id = ?2",
-    )?
-    .execute(params![org.as_str(), id, Timestamp::now().millis()])?;
+fn find_token(tx: &WriteTx<'_>, org: &OrgId, id: i64) -> Result<TokenRecord, TxError> {
     tx.prepare_cached(&format!("SELECT {TOKEN_COLUMNS} FROM tokens WHERE org_id = ?1 AND id = ?2"))?
         .query_row(params![org.as_str(), id], token_from_row)
         .optional()?
         .ok_or(TxError::Refused(WriteError::NotFound))
+}
+
+pub(crate) fn revoke_token(tx: &WriteTx<'_>, org: &OrgId, id: i64) -> Result<TokenRecord, TxError> {
+    let before = find_token(tx, org, id)?;
+    let now = Timestamp::now();
+    tx.prepare_cached(
+        "UPDATE tokens SET revoked_at = coalesce(revoked_at, ?3) WHERE org_id = ?1 AND id = ?2",
+    )?
+    .execute(params![org.as_str(), id, now.millis()])?;
+    let after = find_token(tx, org, id)?;
+    let drafts = events::token_revoked(&before, &after).into_iter().collect();
+    crate::events::record(tx, org, drafts, now)?;
+    Ok(after)
 }
 
 pub(crate) fn touch_token(tx: &WriteTx<'_>, id: i64, now: Timestamp) -> Result<(), TxError> {

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
+use roster_core::events::{AuditQuery, Origin, TypeFilter, audit_entry};
 use roster_core::model::{NewUser, TokenRecord};
 use roster_core::token::{DEFAULT_LIFETIME_DAYS, TokenSecret};
 use roster_core::{Email, OrgId, Role, Store, Timestamp, UserId, WriteError};
@@ -55,6 +56,44 @@ pub enum Command {
     /// Manage personal access tokens.
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Read an organization's audit log: who changed what, when and how (newest first).
+    Audit(AuditArgs),
+}
+
+#[derive(clap::Args, Debug)]
+pub struct AuditArgs {
+    #[arg(long)]
+    org: String,
+    /// Only changes made by this user.
+    #[arg(long)]
+    actor_id: Option<i64>,
+    /// Only changes made with this token.
+    #[arg(long)]
+    token_id: Option<i64>,
+    /// Event types or globs, comma-separated (e.g. `group.*,member.disabled`).
+    #[arg(long = "type")]
+    types: Option<String>,
+    /// group, member, guest, organization or token.
+    #[arg(long)]
+    subject_type: Option<String>,
+    /// The subject's id (a guest's email).
+    #[arg(long)]
+    subject_id: Option<String>,
+    /// Only changes made by this request.
+    #[arg(long)]
+    request_id: Option<String>,
+    /// From this UTC time on (e.g. 2026-12-02T10:00:00Z).
+    #[arg(long)]
+    since: Option<String>,
+    /// Before this UTC time.
+    #[arg(long)]
+    until: Option<String>,
+    /// The most entries to show.
+    #[arg(long, default_value_t = 50)]
+    limit: u64,
+    /// Oldest first.
+    #[arg(long)]
+    oldest_first: bool,
 }
 
 #[derive(Subcommand, Debug)]
@@ -128,12 +167,88 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     };
     let limits = StoreLimits { pool, sqlite_max_bytes: args.sqlite_max_mib.checked_mul(1 << 20) };
     let store = open_store(&args.database, &limits).await?;
-    match args.command {
-        Command::Serve(serve_args) => serve::run(store, serve_args, &args.database).await,
-        Command::Org(command) => org(store.as_ref(), command, args.json).await,
-        Command::User(command) => user(store.as_ref(), command, args.json).await,
-        Command::Token(command) => token(store.as_ref(), command, args.json).await,
-    }
+    let json = args.json;
+    let command = match args.command {
+        Command::Serve(serve_args) => return serve::run(store, serve_args, &args.database).await,
+        admin => admin,
+    };
+    // What an admin command changes is recorded in the change stream as the CLI's.
+    let store = store.as_ref();
+    Origin::cli()
+        .scope(async move {
+            match command {
+                Command::Serve(_) => Ok(()),
+                Command::Org(command) => org(store, command, json).await,
+                Command::User(command) => user(store, command, json).await,
+                Command::Token(command) => token(store, command, json).await,
+                Command::Audit(query) => audit(store, query, json).await,
+            }
+        })
+        .await
+}
+
+async fn audit(store: &dyn Store, args: AuditArgs, as_json: bool) -> anyhow::Result<()> {
+    let org = org_id(&args.org)?;
+    let time = |raw: &Option<String>, option: &str| {
+        raw.as_deref()
+            .map(|raw| {
+                Timestamp::parse_utc(raw.trim()).with_context(|| {
+                    format!("--{option} must be a UTC time such as 2026-12-02T10:00:00Z")
+                })
+            })
+            .transpose()
+    };
+    let types = match &args.types {
+        Some(raw) => TypeFilter::parse(raw)
+            .map_err(|entry| anyhow::anyhow!("--type {entry:?} names no event type"))?
+            .names(),
+        None => Vec::new(),
+    };
+    let query = AuditQuery {
+        actor_id: args.actor_id,
+        token_id: args.token_id,
+        types,
+        subject_type: args.subject_type,
+        subject_id: args.subject_id,
+        request_id: args.request_id,
+        since: time(&args.since, "since")?,
+        until: time(&args.until, "until")?,
+        newest_first: !args.oldest_first,
+        from_seq: None,
+        limit: args.limit.max(1),
+    };
+    let entries = store.audit_log(&org, &query).await?;
+    let parsed: Vec<serde_json::Value> = entries
+        .iter()
+        .map(|e| serde_json::from_str(&audit_entry(&e.payload, &e.context)))
+        .collect::<Result<_, _>>()
+        .context("a stored event is not JSON")?;
+    let text = parsed
+        .iter()
+        .map(|e| {
+            let actor = match e["actor"]["type"].as_str() {
+                Some("user") => {
+                    format!(
+                        "user {} <{}>",
+                        e["actor"]["id"],
+                        e["context"]["actor_email"].as_str().unwrap_or("")
+                    )
+                }
+                other => other.unwrap_or("?").to_owned(),
+            };
+            format!(
+                "{}\t{}\t{}\t{} {}\t{actor}",
+                e["seq"],
+                e["timestamp"].as_str().unwrap_or(""),
+                e["type"].as_str().unwrap_or(""),
+                e["subject"]["type"].as_str().unwrap_or(""),
+                e["subject"]["id"].as_str().unwrap_or(""),
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    emit(as_json, json!({"data": parsed}), text);
+    Ok(())
 }
 
 /// How much of the database a process may use.

@@ -49,8 +49,9 @@ pub struct ServeArgs {
     #[arg(long, env = "ROSTER_BODY_TIMEOUT", default_value_t = 30.0)]
     pub body_timeout: f64,
 
-    /// MiB of memory for GET answers reused while nothing is written (SQLite only: any
-    /// commit, by any process on the database, empties it); 0 turns reuse off.
+    /// MiB of memory for GET answers reused while nothing is written to their
+    /// organization (a commit to an org, by any process on the database, empties that
+    /// org's answers only); 0 turns reuse off.
     #[arg(long, env = "ROSTER_READ_CACHE_MIB", default_value_t = 16)]
     pub read_cache_mib: usize,
 
@@ -62,6 +63,11 @@ pub struct ServeArgs {
     /// Log one line per request: request id, method, route template, status, latency.
     #[arg(long, env = "ROSTER_ACCESS_LOG")]
     pub access_log: bool,
+
+    /// Days the change stream keeps events (the feed and the audit log); older ones are
+    /// trimmed hourly, and a feed cursor older than that answers 410. 0 keeps everything.
+    #[arg(long, env = "ROSTER_EVENT_RETENTION_DAYS", default_value_t = 90)]
+    pub event_retention_days: u32,
 
     /// Seconds in-flight requests get to finish after SIGTERM or SIGINT.
     #[arg(long, env = "ROSTER_SHUTDOWN_GRACE", default_value_t = 30.0)]
@@ -113,7 +119,11 @@ pub async fn run(store: Arc<dyn Store>, args: ServeArgs, database: &str) -> anyh
         read_cache_bytes: args.read_cache_mib.saturating_mul(1024 * 1024),
         access_log: args.access_log,
     };
-    let app = roster_api::router(AppState::new(store, config));
+    if args.event_retention_days > 0 {
+        spawn_event_trimming(Arc::clone(&store), args.event_retention_days);
+    }
+    let state = AppState::new(store, config);
+    let app = roster_api::router(state.clone());
     println!("Roster is listening on http://{local} (database {})", redact_password(database));
     tracing::info!(%local, "listening");
     let limits = ConnectionLimits {
@@ -121,7 +131,7 @@ pub async fn run(store: Arc<dyn Store>, args: ServeArgs, database: &str) -> anyh
         max_header_bytes: args.max_header_bytes.max(8192),
         grace: seconds(args.shutdown_grace, "shutdown-grace")?,
     };
-    serve_connections(listener, app, &limits).await;
+    serve_connections(listener, app, &state, &limits).await;
     tracing::info!("stopped");
     Ok(())
 }
@@ -139,6 +149,7 @@ struct ConnectionLimits {
 async fn serve_connections(
     listener: tokio::net::TcpListener,
     app: axum::Router,
+    state: &AppState,
     limits: &ConnectionLimits,
 ) {
     let mut builder = hyper::server::conn::http1::Builder::new();
@@ -176,10 +187,29 @@ async fn serve_connections(
         });
     }
     drop(listener);
+    // Waiting long-polls answer now rather than hold the shutdown for their minute.
+    state.begin_shutdown();
     tokio::select! {
         () = graceful.shutdown() => {}
         () = tokio::time::sleep(limits.grace) => tracing::warn!("grace period over; closing the remaining connections"),
     }
+}
+
+/// Trims events older than the retention, at start and then hourly. A failed trim is
+/// logged and tried again next hour (the events stay readable meanwhile).
+fn spawn_event_trimming(store: Arc<dyn Store>, days: u32) {
+    tokio::spawn(async move {
+        let mut every_hour = tokio::time::interval(Duration::from_secs(3600));
+        loop {
+            every_hour.tick().await;
+            let before = Timestamp::now().plus_days(-i64::from(days));
+            match store.trim_events(before).await {
+                Ok(0) => {}
+                Ok(dropped) => tracing::info!(dropped, "trimmed events past retention"),
+                Err(err) => tracing::warn!(%err, "trimming events failed"),
+            }
+        }
+    });
 }
 
 /// On an empty database, creates an organization, its admin and a token, and prints

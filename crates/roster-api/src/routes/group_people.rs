@@ -93,7 +93,7 @@ pub async fn members(
     OriginalUri(uri): OriginalUri,
 ) -> Result<Response, ApiError> {
     let (per_page, after) = page_request(&query::pairs(&uri), member_cursor)?;
-    let members = state
+    let (members, head) = state
         .store
         .group_member_page(&caller.org, &id, after, per_page)
         .await?
@@ -102,7 +102,8 @@ pub async fn members(
         .then(|| members.last().map(|m| m.user.id.to_string()))
         .flatten();
     let data = members.iter().map(UserOut::of).collect();
-    Ok(Json(CursorPage { data, meta: CursorMeta { per_page, next_cursor } }).into_response())
+    let page = Json(CursorPage { data, meta: CursorMeta { per_page, next_cursor } });
+    Ok(super::with_cursor(page.into_response(), &caller.org, head))
 }
 
 /// List a group's guests
@@ -118,7 +119,7 @@ pub async fn guests(
     OriginalUri(uri): OriginalUri,
 ) -> Result<Response, ApiError> {
     let (per_page, after) = page_request(&query::pairs(&uri), guest_cursor)?;
-    let guests = state
+    let (guests, head) = state
         .store
         .group_guest_page(&caller.org, &id, after.as_ref(), per_page)
         .await?
@@ -127,7 +128,8 @@ pub async fn guests(
         .then(|| guests.last().map(|g| encode_guest_cursor(&g.email)))
         .flatten();
     let data = guests.iter().map(GuestOut::new).collect();
-    Ok(Json(CursorPage { data, meta: CursorMeta { per_page, next_cursor } }).into_response())
+    let page = Json(CursorPage { data, meta: CursorMeta { per_page, next_cursor } });
+    Ok(super::with_cursor(page.into_response(), &caller.org, head))
 }
 
 /// Add and remove group members

@@ -95,7 +95,7 @@ pub async fn list(
 ) -> Result<Response, ApiError> {
     let origin = Origin::new(&headers, &uri);
     let key = || answer_key(&origin, &uri);
-    reuse_or(&state, caller.epoch, key, &headers, async {
+    reuse_or(&state, &caller, key, &headers, async {
         let pairs = query::pairs(&uri);
         let params = query::list_params(&pairs, groups::SORT_FIELDS)?;
         let includes = Includes::from_pairs(&pairs);
@@ -112,7 +112,8 @@ pub async fn list(
                 pagination: Pagination::new(&params, page.total, page.items.len(), &links),
             },
         };
-        Ok(CachedAnswer::new(crate::wire::json_bytes(&body)?.into(), None))
+        let cursor = super::cursor_header(&caller.org, page.stream_head);
+        Ok(CachedAnswer::listing(crate::wire::json_bytes(&body)?.into(), cursor))
     })
     .await
 }
@@ -132,7 +133,7 @@ pub async fn get(
 ) -> Result<Response, ApiError> {
     let origin = Origin::new(&headers, &uri);
     let key = || answer_key(&origin, &uri);
-    reuse_or(&state, caller.epoch, key, &headers, async {
+    reuse_or(&state, &caller, key, &headers, async {
         let includes = Includes::from_pairs(&query::pairs(&uri));
         let group = state.store.group(&caller.org, &id).await?.ok_or_else(ApiError::not_found)?;
         let body = group_json(&state, &caller.org, &origin, &group, includes).await?;

@@ -36,12 +36,13 @@ pub async fn list(
     params.unpaged = query::flag(&pairs, "without_pagination")?;
     let page = state.store.list_guests(&caller.org, &params).await?;
     let data = page.items.iter().map(GuestOut::new).collect();
+    let cursor = |response| super::with_cursor(response, &caller.org, page.stream_head);
     if params.unpaged {
-        return Ok(Json(Collection { data }).into_response());
+        return Ok(cursor(Json(Collection { data }).into_response()));
     }
     let links = PageLinks::new(&headers, &uri, &pairs);
     let meta = Meta { pagination: Pagination::new(&params, page.total, page.items.len(), &links) };
-    Ok(Json(List { data, meta }).into_response())
+    Ok(cursor(Json(List { data, meta }).into_response()))
 }
 
 /// List every guest
@@ -57,7 +58,7 @@ pub async fn list_all(
     params.unpaged = true;
     let page = state.store.list_guests(&caller.org, &params).await?;
     let data = page.items.iter().map(GuestOut::new).collect();
-    Ok(Json(Collection { data }).into_response())
+    Ok(super::with_cursor(Json(Collection { data }).into_response(), &caller.org, page.stream_head))
 }
 
 /// Get a guest

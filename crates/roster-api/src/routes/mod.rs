@@ -1,6 +1,7 @@
 //! One module per resource. Routes are registered through `utoipa_axum`, so a route
 //! cannot exist without its entry in the OpenAPI document.
 
+mod events;
 mod group_people;
 mod groups;
 mod guests;
@@ -9,10 +10,28 @@ mod me;
 mod users;
 
 use axum::extract::DefaultBodyLimit;
+use axum::http::{HeaderName, HeaderValue};
+use axum::response::Response;
+use roster_core::OrgId;
+use roster_core::events::Cursor;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::AppState;
+
+/// On every listing: the org's change stream cursor, read in the same snapshot as the
+/// page, so that following the feed from it misses no change made after the page.
+pub const ROSTER_CURSOR: HeaderName = HeaderName::from_static("roster-cursor");
+
+pub fn cursor_header(org: &OrgId, head: u64) -> HeaderValue {
+    // Hex and ASCII only: always a valid header value.
+    HeaderValue::from_str(&Cursor(head).encode(org)).unwrap_or(HeaderValue::from_static(""))
+}
+
+pub fn with_cursor(mut response: Response, org: &OrgId, head: u64) -> Response {
+    response.headers_mut().insert(ROSTER_CURSOR, cursor_header(org, head));
+    response
+}
 
 /// The API's routes; JSON bodies may be at most `max_body_bytes`.
 pub fn api_routes(max_body_bytes: usize) -> OpenApiRouter<AppState> {
@@ -38,6 +57,8 @@ pub fn api_routes(max_body_bytes: usize) -> OpenApiRouter<AppState> {
         .routes(routes!(guests::disable))
         .routes(routes!(guests::enable))
         .routes(routes!(guests::to_member))
+        .routes(routes!(events::feed))
+        .routes(routes!(events::audit_log))
         .routes(routes!(logos::serve))
         .routes(routes!(crate::ops::healthz))
         .routes(routes!(crate::ops::readyz))

@@ -70,7 +70,7 @@ pub async fn list(
         data: page.items.iter().map(|m| shape(m, groups.as_deref(), &origin)).collect(),
         meta: Meta { pagination: Pagination::new(&params, page.total, page.items.len(), &links) },
     };
-    Ok(Json(body).into_response())
+    Ok(super::with_cursor(Json(body).into_response(), &caller.org, page.stream_head))
 }
 
 /// List every member
@@ -90,7 +90,7 @@ pub async fn list_all(
     let page = state.store.list_members(&caller.org, &params).await?;
     let groups = groups_for(&state, &caller.org, &page.items, includes).await?;
     let data = page.items.iter().map(|m| shape(m, groups.as_deref(), &origin)).collect();
-    Ok(Json(Collection { data }).into_response())
+    Ok(super::with_cursor(Json(Collection { data }).into_response(), &caller.org, page.stream_head))
 }
 
 /// Get a member

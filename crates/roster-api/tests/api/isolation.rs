@@ -68,7 +68,12 @@ async fn every_route_keeps_organizations_apart() {
             let people_route = template.starts_with("/organizations/{org}/users") || template.starts_with("/organizations/{org}/guests");
             let expect_refused = match role {
                 "admin" => false,
-                _ if is_read => template == "/organizations/{org}/users/{user}",
+                // The change stream and the audit log are for admins only.
+                _ if is_read => {
+                    template == "/organizations/{org}/users/{user}"
+                        || template == "/organizations/{org}/events"
+                        || template == "/organizations/{org}/audit-log"
+                }
                 _ if people_route => true,
                 // Group writes: standard members only where the org allows it (off here).
                 _ => true,

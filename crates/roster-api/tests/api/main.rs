@@ -10,6 +10,7 @@ mod harness;
 mod auth;
 mod contract;
 mod errors;
+mod events;
 mod group_people;
 mod groups_crud;
 mod guests;

@@ -1,0 +1,842 @@
+//! The change stream: what each committed change says about itself.
+//!
+//! Every write decides its events here, beside the change itself, and the backend stores
+//! both in one transaction: per organization a `seq` runs 1, 2, 3, ... in commit order,
+//! with no gaps. An event is sealed once into the exact bytes every reader gets (the feed,
+//! the audit log, later webhooks); how it was made (IP, user agent, ...) is kept beside
+//! it for the audit log only.
+
+use std::cell::RefCell;
+
+use serde::Serialize;
+use serde_json::{Map, Value, json};
+
+use crate::model::{Guest, TokenRecord};
+use crate::{Email, Group, OrgId, OrgMember, Organization, Timestamp, UserId};
+
+/// At most this many people named in one `group.members_changed` event; a bigger change
+/// becomes consecutive events of one transaction.
+pub const MAX_IDS_PER_EVENT: usize = 100;
+
+/// Every kind of event, with its wire name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum EventType {
+    GroupCreated,
+    GroupUpdated,
+    GroupDeleted,
+    GroupMembersChanged,
+    GroupLogoChanged,
+    MemberCreated,
+    MemberUpdated,
+    MemberRoleChanged,
+    MemberDisabled,
+    MemberEnabled,
+    MemberRemoved,
+    MemberConvertedToGuest,
+    GuestCreated,
+    GuestUpdated,
+    GuestDisabled,
+    GuestEnabled,
+    GuestDeleted,
+    GuestConvertedToMember,
+    OrganizationUpdated,
+    TokenCreated,
+    TokenRevoked,
+}
+
+impl EventType {
+    pub const ALL: [Self; 21] = [
+        Self::GroupCreated,
+        Self::GroupUpdated,
+        Self::GroupDeleted,
+        Self::GroupMembersChanged,
+        Self::GroupLogoChanged,
+        Self::MemberCreated,
+        Self::MemberUpdated,
+        Self::MemberRoleChanged,
+        Self::MemberDisabled,
+        Self::MemberEnabled,
+        Self::MemberRemoved,
+        Self::MemberConvertedToGuest,
+        Self::GuestCreated,
+        Self::GuestUpdated,
+        Self::GuestDisabled,
+        Self::GuestEnabled,
+        Self::GuestDeleted,
+        Self::GuestConvertedToMember,
+        Self::OrganizationUpdated,
+        Self::TokenCreated,
+        Self::TokenRevoked,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::GroupCreated => "group.created",
+            Self::GroupUpdated => "group.updated",
+            Self::GroupDeleted => "group.deleted",
+            Self::GroupMembersChanged => "group.members_changed",
+            Self::GroupLogoChanged => "group.logo_changed",
+            Self::MemberCreated => "member.created",
+            Self::MemberUpdated => "member.updated",
+            Self::MemberRoleChanged => "member.role_changed",
+            Self::MemberDisabled => "member.disabled",
+            Self::MemberEnabled => "member.enabled",
+            Self::MemberRemoved => "member.removed",
+            Self::MemberConvertedToGuest => "member.converted_to_guest",
+            Self::GuestCreated => "guest.created",
+            Self::GuestUpdated => "guest.updated",
+            Self::GuestDisabled => "guest.disabled",
+            Self::GuestEnabled => "guest.enabled",
+            Self::GuestDeleted => "guest.deleted",
+            Self::GuestConvertedToMember => "guest.converted_to_member",
+            Self::OrganizationUpdated => "organization.updated",
+            Self::TokenCreated => "token.created",
+            Self::TokenRevoked => "token.revoked",
+        }
+    }
+
+    fn subject(self) -> &'static str {
+        let name = self.as_str();
+        name.split_once('.').map_or(name, |(subject, _)| subject)
+    }
+}
+
+/// A filter on event types: exact names, or globs ending in `*` (`group.*`, `*`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TypeFilter {
+    patterns: Vec<String>,
+}
+
+impl TypeFilter {
+    /// A comma-separated list; each entry must be a known type or a glob matching one.
+    /// `Err` names the first entry that matches nothing.
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        let mut patterns = Vec::new();
+        for entry in raw.split(',').map(str::trim).filter(|e| !e.is_empty()) {
+            let filter = Self { patterns: vec![entry.to_owned()] };
+            if !EventType::ALL.iter().any(|t| filter.matches(t.as_str())) {
+                return Err(entry.to_owned());
+            }
+            patterns.push(entry.to_owned());
+        }
+        Ok(Self { patterns })
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.patterns.is_empty()
+    }
+
+    /// Whether `name` passes (everything passes an empty filter).
+    pub fn matches(&self, name: &str) -> bool {
+        self.patterns.is_empty()
+            || self.patterns.iter().any(|p| match p.strip_suffix('*') {
+                Some(prefix) => name.starts_with(prefix),
+                None => p == name,
+            })
+    }
+
+    /// The exact type names it lets through (every type for an empty filter).
+    pub fn names(&self) -> Vec<&'static str> {
+        EventType::ALL.iter().map(|t| t.as_str()).filter(|name| self.matches(name)).collect()
+    }
+}
+
+/// Who made a change.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum Actor {
+    /// A user, through one of their tokens.
+    User { id: UserId, email: Email, token_id: i64 },
+    /// The admin command line.
+    Cli,
+    /// Roster itself, or a caller that is not a person (a seeder, a background task).
+    #[default]
+    System,
+}
+
+/// Who made a change and how: the actor, and what the request said about itself. Set
+/// once per request by the HTTP layer (and once by the command line), read by the store
+/// when a write begins, so that every write records it without each route passing it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Origin {
+    pub actor: Actor,
+    pub request_id: Option<String>,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+    pub client: Option<String>,
+    /// The route template (`/organizations/{org}/groups/{id}`), never the path.
+    pub route: Option<String>,
+    pub idempotency_key: Option<String>,
+}
+
+tokio::task_local! {
+    static CURRENT_ORIGIN: RefCell<Origin>;
+}
+
+impl Origin {
+    pub fn cli() -> Self {
+        Self { actor: Actor::Cli, ..Self::default() }
+    }
+
+    /// The origin of the change being made now ([`Actor::System`] outside any scope).
+    pub fn current() -> Self {
+        CURRENT_ORIGIN.try_with(|origin| origin.borrow().clone()).unwrap_or_default()
+    }
+
+    /// Runs `work` with `self` as the current origin.
+    pub async fn scope<F: Future>(self, work: F) -> F::Output {
+        CURRENT_ORIGIN.scope(RefCell::new(self), work).await
+    }
+
+    /// Changes the current origin, once the request has said more (who is calling, its
+    /// idempotency key). Does nothing outside a scope.
+    pub fn amend(change: impl FnOnce(&mut Origin)) {
+        let _ = CURRENT_ORIGIN.try_with(|origin| change(&mut origin.borrow_mut()));
+    }
+
+    fn actor_json(&self) -> Value {
+        match &self.actor {
+            Actor::User { id, token_id, .. } => {
+                json!({"type": "user", "id": id, "token_id": token_id})
+            }
+            Actor::Cli => json!({"type": "cli"}),
+            Actor::System => json!({"type": "system"}),
+        }
+    }
+
+    fn context_json(&self) -> Value {
+        let (email, token_id) = match &self.actor {
+            Actor::User { email, token_id, .. } => (Some(email.as_str()), Some(*token_id)),
+            _ => (None, None),
+        };
+        json!({
+            "actor_email": email,
+            "token_id": token_id,
+            "ip": self.ip,
+            "user_agent": self.user_agent,
+            "client": self.client,
+            "route": self.route,
+            "idempotency_key": self.idempotency_key,
+        })
+    }
+}
+
+/// An event decided by a write, before the store gives it its place in the stream.
+#[derive(Clone, Debug, PartialEq)]
+pub struct EventDraft {
+    pub kind: EventType,
+    pub subject_id: String,
+    /// The state after (`null` after a delete).
+    pub object: Value,
+    /// The previous values of the fields that changed (the whole state on a delete,
+    /// `null` on a create).
+    pub previous: Value,
+    /// For one change split into several events: (index, count); `seal` gives the
+    /// events of one split their shared transaction id.
+    pub transaction: Option<(usize, usize)>,
+}
+
+impl EventDraft {
+    fn new(kind: EventType, subject_id: impl Into<String>, object: Value, previous: Value) -> Self {
+        Self { kind, subject_id: subject_id.into(), object, previous, transaction: None }
+    }
+}
+
+/// An event with its place in the stream, as the store keeps it.
+#[derive(Clone, Debug)]
+pub struct SealedEvent {
+    pub seq: u64,
+    pub id: String,
+    pub kind: EventType,
+    pub subject_type: &'static str,
+    pub subject_id: String,
+    pub actor_id: Option<i64>,
+    pub token_id: Option<i64>,
+    pub request_id: Option<String>,
+    pub created_at: Timestamp,
+    /// The event as every reader gets it (JSON).
+    pub payload: String,
+    /// How it was made, for the audit log only (JSON).
+    pub context: String,
+}
+
+/// Gives `drafts` the seqs after `head` and seals them, at `now`, as made by `origin`.
+pub fn seal(
+    drafts: Vec<EventDraft>,
+    org: &OrgId,
+    head: u64,
+    origin: &Origin,
+    now: Timestamp,
+) -> Result<Vec<SealedEvent>, getrandom::Error> {
+    let actor = origin.actor_json();
+    let context = origin.context_json().to_string();
+    let (actor_id, token_id) = match &origin.actor {
+        Actor::User { id, token_id, .. } => (Some(id.get()), Some(*token_id)),
+        _ => (None, None),
+    };
+    let mut sealed = Vec::with_capacity(drafts.len());
+    let mut transaction_id = String::new();
+    for (n, draft) in drafts.into_iter().enumerate() {
+        let seq = head + 1 + n as u64;
+        let id = event_id(now)?;
+        let mut event = Map::new();
+        event.insert("id".into(), Value::String(id.clone()));
+        event.insert("type".into(), Value::String(draft.kind.as_str().into()));
+        event.insert("seq".into(), json!(seq));
+        event.insert("timestamp".into(), json!(now));
+        event.insert("org_id".into(), json!(org.as_str()));
+        event.insert(
+            "subject".into(),
+            json!({"type": draft.kind.subject(), "id": draft.subject_id}),
+        );
+        event.insert("actor".into(), actor.clone());
+        event.insert("request_id".into(), json!(origin.request_id));
+        if let Some((index, count)) = draft.transaction {
+            if index == 0 {
+                transaction_id = format!("txn_{}", hex::encode(crate::ids::random_bytes::<16>()?));
+            }
+            event.insert(
+                "transaction".into(),
+                json!({"id": transaction_id, "index": index, "count": count}),
+            );
+        }
+        event.insert("data".into(), json!({"object": draft.object, "previous": draft.previous}));
+        sealed.push(SealedEvent {
+            seq,
+            id,
+            kind: draft.kind,
+            subject_type: draft.kind.subject(),
+            subject_id: draft.subject_id,
+            actor_id,
+            token_id,
+            request_id: origin.request_id.clone(),
+            created_at: now,
+            payload: Value::Object(event).to_string(),
+            context: context.clone(),
+        });
+    }
+    Ok(sealed)
+}
+
+/// `evt_` and a time-ordered 128-bit id: 48 bits of milliseconds, then 80 random bits,
+/// in 32 hex digits (so that ids sort by time, as text too).
+fn event_id(now: Timestamp) -> Result<String, getrandom::Error> {
+    let random = crate::ids::random_bytes::<10>()?;
+    let millis = u64::try_from(now.millis()).unwrap_or(0) & 0xffff_ffff_ffff;
+    Ok(format!("evt_{millis:012x}{}", hex::encode(random)))
+}
+
+/// The audit log's entry: the event, plus how it was made.
+pub fn audit_entry(payload: &str, context: &str) -> String {
+    match payload.strip_suffix('}') {
+        Some(open) => format!("{open},\"context\":{context}}}"),
+        None => payload.to_owned(),
+    }
+}
+
+// --- what each change says ---
+
+#[derive(Serialize)]
+struct GroupView<'a> {
+    id: &'a str,
+    name: &'a str,
+    description: &'a str,
+    member_count: u64,
+    guest_count: u64,
+    version: i64,
+    logo: Option<LogoView<'a>>,
+    created_at: Timestamp,
+    updated_at: Timestamp,
+}
+
+#[derive(Serialize)]
+struct LogoView<'a> {
+    asset_id: &'a str,
+    filename: &'a str,
+    content_type: &'a str,
+    version: i64,
+}
+
+/// A group as events show it: its own fields and counts, never its (unbounded) lists.
+pub fn group_object(group: &Group) -> Value {
+    json!(GroupView {
+        id: group.id.as_str(),
+        name: &group.name,
+        description: &group.description,
+        member_count: group.member_count,
+        guest_count: group.guest_count,
+        version: group.version,
+        logo: group.logo.as_ref().map(|logo| LogoView {
+            asset_id: logo.asset_id.as_str(),
+            filename: &logo.filename,
+            content_type: &logo.content_type,
+            version: logo.version,
+        }),
+        created_at: group.created_at,
+        updated_at: group.updated_at,
+    })
+}
+
+pub fn member_object(member: &OrgMember) -> Value {
+    let user = &member.user;
+    json!({
+        "id": user.id,
+        "email": user.email,
+        "first_name": user.first_name,
+        "last_name": user.last_name,
+        "timezone": user.timezone,
+        "role": member.role.as_str(),
+        "status": member.status.as_str(),
+        "is_default_admin": member.is_default_admin,
+        "created_at": user.created_at,
+        "updated_at": user.updated_at,
+    })
+}
+
+pub fn guest_object(guest: &Guest) -> Value {
+    json!({
+        "id": guest.id,
+        "email": guest.email,
+        "first_name": guest.first_name,
+        "last_name": guest.last_name,
+        "status": guest.status.as_str(),
+        "details": guest.details,
+        "associated_members": guest.associated_members,
+        "disabled_at": guest.disabled_at,
+        "created_at": guest.created_at,
+        "updated_at": guest.updated_at,
+    })
+}
+
+pub fn organization_object(org: &Organization) -> Value {
+    json!({
+        "id": org.id.as_str(),
+        "name": org.name,
+        "allow_non_admins_manage_groups": org.allow_non_admins_manage_groups,
+        "created_at": org.created_at,
+    })
+}
+
+/// A token's record; never its secret (which is not stored) nor its hash.
+pub fn token_object(token: &TokenRecord) -> Value {
+    json!({
+        "id": token.id,
+        "user_id": token.user_id,
+        "created_at": token.created_at,
+        "expires_at": token.expires_at,
+        "revoked_at": token.revoked_at,
+    })
+}
+
+/// The previous values of the fields of `before` that `after` changed.
+pub fn changed_fields(before: &Value, after: &Value) -> Value {
+    let (Value::Object(before), Value::Object(after)) = (before, after) else {
+        return before.clone();
+    };
+    let previous: Map<String, Value> = before
+        .iter()
+        .filter(|(key, value)| after.get(key.as_str()) != Some(value))
+        .map(|(key, value)| (key.clone(), value.clone()))
+        .collect();
+    Value::Object(previous)
+}
+
+/// `kind` for a change of one thing from `before` to `after`.
+fn changed(kind: EventType, id: String, before: Value, after: Value) -> EventDraft {
+    let previous = changed_fields(&before, &after);
+    EventDraft::new(kind, id, after, previous)
+}
+
+pub fn group_created(group: &Group) -> EventDraft {
+    EventDraft::new(EventType::GroupCreated, group.id.as_str(), group_object(group), Value::Null)
+}
+
+/// `group.updated` when the group's own fields changed (its name or description); the
+/// version and time alone move with every membership change, which has its own event.
+pub fn group_updated(before: &Group, after: &Group) -> Option<EventDraft> {
+    (before.name != after.name || before.description != after.description).then(|| {
+        changed(
+            EventType::GroupUpdated,
+            after.id.to_string(),
+            group_object(before),
+            group_object(after),
+        )
+    })
+}
+
+pub fn group_deleted(group: &Group) -> EventDraft {
+    EventDraft::new(EventType::GroupDeleted, group.id.as_str(), Value::Null, group_object(group))
+}
+
+pub fn group_logo_changed(before: &Group, after: &Group) -> EventDraft {
+    changed(
+        EventType::GroupLogoChanged,
+        after.id.to_string(),
+        group_object(before),
+        group_object(after),
+    )
+}
+
+/// Who joined and left a group in one change.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct MembershipDelta {
+    pub added_members: Vec<UserId>,
+    pub removed_members: Vec<UserId>,
+    pub added_guests: Vec<Email>,
+    pub removed_guests: Vec<Email>,
+}
+
+impl MembershipDelta {
+    pub fn is_empty(&self) -> bool {
+        self.added_members.is_empty()
+            && self.removed_members.is_empty()
+            && self.added_guests.is_empty()
+            && self.removed_guests.is_empty()
+    }
+
+    fn len(&self) -> usize {
+        self.added_members.len()
+            + self.removed_members.len()
+            + self.added_guests.len()
+            + self.removed_guests.len()
+    }
+
+    /// The delta between two full lists.
+    pub fn between(before: &Group, after: &Group) -> Self {
+        fn minus<T: Ord + Clone>(a: &[T], b: &[T]) -> Vec<T> {
+            let mut out: Vec<T> =
+                a.iter().filter(|x| b.binary_search(x).is_err()).cloned().collect();
+            out.sort();
+            out
+        }
+        let sorted = |v: &[UserId]| {
+            let mut v = v.to_vec();
+            v.sort();
+            v
+        };
+        let sorted_emails = |v: &[Email]| {
+            let mut v = v.to_vec();
+            v.sort();
+            v
+        };
+        let (bm, am) = (sorted(&before.members), sorted(&after.members));
+        let (bg, ag) = (sorted_emails(&before.guests), sorted_emails(&after.guests));
+        Self {
+            added_members: minus(&am, &bm),
+            removed_members: minus(&bm, &am),
+            added_guests: minus(&ag, &bg),
+            removed_guests: minus(&bg, &ag),
+        }
+    }
+
+    /// Splits into parts naming at most `MAX_IDS_PER_EVENT` people each.
+    fn chunks(&self) -> Vec<Self> {
+        let mut parts = vec![Self::default()];
+        let mut room = MAX_IDS_PER_EVENT;
+        let mut next = |parts: &mut Vec<Self>| {
+            if room == 0 {
+                parts.push(Self::default());
+                room = MAX_IDS_PER_EVENT;
+            }
+            room -= 1;
+        };
+        for id in &self.added_members {
+            next(&mut parts);
+            if let Some(part) = parts.last_mut() {
+                part.added_members.push(*id);
+            }
+        }
+        for id in &self.removed_members {
+            next(&mut parts);
+            if let Some(part) = parts.last_mut() {
+                part.removed_members.push(*id);
+            }
+        }
+        for email in &self.added_guests {
+            next(&mut parts);
+            if let Some(part) = parts.last_mut() {
+                part.added_guests.push(email.clone());
+            }
+        }
+        for email in &self.removed_guests {
+            next(&mut parts);
+            if let Some(part) = parts.last_mut() {
+                part.removed_guests.push(email.clone());
+            }
+        }
+        parts
+    }
+}
+
+/// `group.members_changed` for `delta` (none when it is empty), split into consecutive
+/// events of one transaction when it names more than `MAX_IDS_PER_EVENT` people.
+pub fn members_changed(before: &Group, after: &Group, delta: &MembershipDelta) -> Vec<EventDraft> {
+    if delta.is_empty() {
+        return Vec::new();
+    }
+    let parts = if delta.len() > MAX_IDS_PER_EVENT { delta.chunks() } else { vec![delta.clone()] };
+    let previous = json!({
+        "member_count": before.member_count,
+        "guest_count": before.guest_count,
+        "version": before.version,
+        "updated_at": before.updated_at,
+    });
+    let count = parts.len();
+    parts
+        .into_iter()
+        .enumerate()
+        .map(|(index, part)| {
+            let object = json!({
+                "group": group_object(after),
+                "added_member_ids": part.added_members,
+                "removed_member_ids": part.removed_members,
+                "added_guest_emails": part.added_guests,
+                "removed_guest_emails": part.removed_guests,
+                "member_count": after.member_count,
+                "guest_count": after.guest_count,
+            });
+            let mut draft = EventDraft::new(
+                EventType::GroupMembersChanged,
+                after.id.as_str(),
+                object,
+                previous.clone(),
+            );
+            draft.transaction = (count > 1).then_some((index, count));
+            draft
+        })
+        .collect()
+}
+
+pub fn member_created(member: &OrgMember) -> EventDraft {
+    EventDraft::new(
+        EventType::MemberCreated,
+        member.user.id.to_string(),
+        member_object(member),
+        Value::Null,
+    )
+}
+
+/// `kind` for a member who went from `before` to `after` (`None`: nothing changed).
+pub fn member_changed(
+    kind: EventType,
+    before: &OrgMember,
+    after: &OrgMember,
+) -> Option<EventDraft> {
+    (before != after).then(|| {
+        changed(kind, after.user.id.to_string(), member_object(before), member_object(after))
+    })
+}
+
+/// A member who stopped being one (converted to a guest): their last state.
+pub fn member_gone(kind: EventType, before: &OrgMember, after: Value) -> EventDraft {
+    EventDraft::new(kind, before.user.id.to_string(), after, member_object(before))
+}
+
+pub fn guest_created(guest: &Guest) -> EventDraft {
+    EventDraft::new(EventType::GuestCreated, guest.email.as_str(), guest_object(guest), Value::Null)
+}
+
+pub fn guest_changed(kind: EventType, before: &Guest, after: &Guest) -> Option<EventDraft> {
+    (before != after)
+        .then(|| changed(kind, after.email.to_string(), guest_object(before), guest_object(after)))
+}
+
+/// A guest who stopped being one (deleted, or converted to a member): their last state.
+pub fn guest_gone(kind: EventType, before: &Guest, after: Value) -> EventDraft {
+    EventDraft::new(kind, before.email.as_str(), after, guest_object(before))
+}
+
+pub fn organization_updated(before: &Organization, after: &Organization) -> Option<EventDraft> {
+    (before != after).then(|| {
+        changed(
+            EventType::OrganizationUpdated,
+            after.id.to_string(),
+            organization_object(before),
+            organization_object(after),
+        )
+    })
+}
+
+pub fn token_created(token: &TokenRecord) -> EventDraft {
+    EventDraft::new(EventType::TokenCreated, token.id.to_string(), token_object(token), Value::Null)
+}
+
+/// `None` when the token was revoked already.
+pub fn token_revoked(before: &TokenRecord, after: &TokenRecord) -> Option<EventDraft> {
+    (before.revoked_at.is_none() && after.revoked_at.is_some()).then(|| {
+        changed(
+            EventType::TokenRevoked,
+            after.id.to_string(),
+            token_object(before),
+            token_object(after),
+        )
+    })
+}
+
+// --- cursors ---
+
+/// A place in one organization's stream: the seq of the last event seen (0: before the
+/// first). Opaque to clients: `cur_` and hex of the org and the seq, so that a cursor of
+/// another organization is recognised and refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Cursor(pub u64);
+
+impl Cursor {
+    pub fn encode(self, org: &OrgId) -> String {
+        format!("cur_{}", hex::encode(format!("{}.{}", org.as_str(), self.0)))
+    }
+
+    /// `Err` for something that is not a cursor, or one of another organization.
+    pub fn decode(raw: &str, org: &OrgId) -> Result<Self, CursorError> {
+        let text = raw
+            .strip_prefix("cur_")
+            .and_then(|hex_part| hex::decode(hex_part).ok())
+            .and_then(|bytes| String::from_utf8(bytes).ok())
+            .ok_or(CursorError::Malformed)?;
+        let (of, seq) = text.split_once('.').ok_or(CursorError::Malformed)?;
+        let seq: u64 = seq.parse().map_err(|_| CursorError::Malformed)?;
+        if of != org.as_str() {
+            return Err(CursorError::OtherOrganization);
+        }
+        Ok(Self(seq))
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CursorError {
+    Malformed,
+    OtherOrganization,
+}
+
+/// Where an organization's stream stands.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct StreamBounds {
+    /// The seq of the newest event (0: none yet).
+    pub head: u64,
+    /// Events up to this seq have been trimmed (0: none).
+    pub trimmed_through: u64,
+}
+
+/// A stored event as readers get it.
+#[derive(Clone, Debug)]
+pub struct StoredEvent {
+    pub seq: u64,
+    pub kind: String,
+    pub payload: String,
+    pub context: String,
+}
+
+/// One read of the stream: the matching events after a seq, and how far the read looked.
+#[derive(Clone, Debug, Default)]
+pub struct StreamPage {
+    pub events: Vec<StoredEvent>,
+    /// The last seq the read looked at (matching or not): the next read starts after it.
+    pub scanned_through: u64,
+    pub bounds: StreamBounds,
+}
+
+/// What the audit log is asked for.
+#[derive(Clone, Debug, Default)]
+pub struct AuditQuery {
+    pub actor_id: Option<i64>,
+    pub token_id: Option<i64>,
+    pub types: Vec<&'static str>,
+    pub subject_type: Option<String>,
+    pub subject_id: Option<String>,
+    pub request_id: Option<String>,
+    pub since: Option<Timestamp>,
+    pub until: Option<Timestamp>,
+    /// Newest first unless false.
+    pub newest_first: bool,
+    /// Exclusive: entries before (newest first) or after this seq.
+    pub from_seq: Option<u64>,
+    pub limit: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn type_filters_take_names_and_globs_and_refuse_unknown_ones() {
+        let filter = TypeFilter::parse("group.*, member.disabled").ok();
+        let filter = filter.unwrap_or_default();
+        assert!(filter.matches("group.members_changed"));
+        assert!(filter.matches("member.disabled"));
+        assert!(!filter.matches("member.enabled"));
+        assert_eq!(TypeFilter::parse("grup.*"), Err("grup.*".to_owned()));
+        assert!(TypeFilter::parse("").map(|f| f.is_empty()).unwrap_or(false));
+        assert_eq!(TypeFilter::parse("*").map(|f| f.names().len()), Ok(EventType::ALL.len()));
+    }
+
+    #[test]
+    fn cursors_round_trip_and_know_their_organization() {
+        let org = OrgId::from_stored("0123456789abcdef0123456789abcdef".into());
+        let other = OrgId::from_stored("fedcba9876543210fedcba9876543210".into());
+        let raw = Cursor(42).encode(&org);
+        assert_eq!(Cursor::decode(&raw, &org), Ok(Cursor(42)));
+        assert_eq!(Cursor::decode(&raw, &other), Err(CursorError::OtherOrganization));
+        assert_eq!(Cursor::decode("cur_zz", &org), Err(CursorError::Malformed));
+        assert_eq!(Cursor::decode("42", &org), Err(CursorError::Malformed));
+    }
+
+    #[test]
+    fn big_membership_changes_are_split_into_one_transaction() {
+        let now = Timestamp::from_millis(1);
+        let group = Group {
+            id: crate::GroupId::from_stored("0123456789abcdef0123456789abcdef".into()),
+            name: "g".into(),
+            description: "d".into(),
+            members: Vec::new(),
+            guests: Vec::new(),
+            member_count: 0,
+            guest_count: 0,
+            version: 1,
+            logo: None,
+            created_at: now,
+            updated_at: now,
+        };
+        let delta = MembershipDelta {
+            added_members: (1..=250).filter_map(UserId::new).collect(),
+            ..MembershipDelta::default()
+        };
+        let drafts = members_changed(&group, &group, &delta);
+        assert_eq!(drafts.len(), 3);
+        let sizes: Vec<usize> = drafts
+            .iter()
+            .map(|d| d.object["added_member_ids"].as_array().map_or(0, Vec::len))
+            .collect();
+        assert_eq!(sizes, vec![100, 100, 50]);
+        let marks: Vec<(usize, usize)> = drafts.iter().filter_map(|d| d.transaction).collect();
+        assert_eq!(marks, vec![(0, 3), (1, 3), (2, 3)]);
+        let org = OrgId::from_stored("0123456789abcdef0123456789abcdef".into());
+        let sealed = seal(drafts, &org, 0, &Origin::default(), now).unwrap_or_default();
+        let ids: Vec<Value> = sealed
+            .iter()
+            .map(|e| serde_json::from_str::<Value>(&e.payload).unwrap_or_default())
+            .map(|e| e["transaction"]["id"].clone())
+            .collect();
+        assert!(ids[0].as_str().is_some_and(|id| id.starts_with("txn_")));
+        assert!(ids.iter().all(|id| *id == ids[0]));
+    }
+
+    #[test]
+    fn sealed_events_carry_their_place_and_origin() -> Result<(), getrandom::Error> {
+        let org = OrgId::from_stored("0123456789abcdef0123456789abcdef".into());
+        let origin = Origin { request_id: Some("r1".into()), ..Origin::cli() };
+        let draft = EventDraft::new(EventType::TokenCreated, "7", json!({"id": 7}), Value::Null);
+        let sealed =
+            seal(vec![draft.clone(), draft], &org, 41, &origin, Timestamp::from_millis(5))?;
+        let seqs: Vec<u64> = sealed.iter().map(|e| e.seq).collect();
+        assert_eq!(seqs, vec![42, 43]);
+        let first: Value = serde_json::from_str(&sealed[0].payload).unwrap_or_default();
+        assert_eq!(first["type"], "token.created");
+        assert_eq!(first["seq"], 42);
+        assert_eq!(first["actor"], json!({"type": "cli"}));
+        assert_eq!(first["timestamp"], "1970-01-01T00:00:00.005Z");
+        assert_eq!(first["subject"], json!({"type": "token", "id": "7"}));
+        assert!(sealed[0].id.starts_with("evt_000000000005"));
+        assert_eq!(sealed[0].id.len(), 36);
+        assert_ne!(sealed[0].id, sealed[1].id);
+        Ok(())
+    }
+}
