@@ -37,7 +37,108 @@ on_both_backends!(
     a_client_trickling_headers_is_cut_off,
     sigterm_lets_requests_in_flight_finish,
     json_logs_carry_one_object_per_line_and_never_a_token_or_body,
+    admin_commands_are_recorded_as_the_cli_and_roster_audit_reads_the_log,
 );
+
+fn admin_commands_are_recorded_as_the_cli_and_roster_audit_reads_the_log(database: Db) {
+    let db = database.url.as_str();
+    let org = roster_json(&["--database", db, "--json", "org", "create", "--name", "Audited"]);
+    let org_id = org["id"].as_str().expect("id");
+    let user = roster_json(&[
+        "--database",
+        db,
+        "--json",
+        "user",
+        "create",
+        "--org",
+        org_id,
+        "--email",
+        "a@x.test",
+        "--first-name",
+        "A",
+        "--last-name",
+        "B",
+        "--role",
+        "admin",
+    ]);
+    let token = roster_json(&[
+        "--database",
+        db,
+        "--json",
+        "token",
+        "create",
+        "--org",
+        org_id,
+        "--user",
+        &user["id"].to_string(),
+    ]);
+    roster_json(&[
+        "--database",
+        db,
+        "--json",
+        "org",
+        "set",
+        "--org",
+        org_id,
+        "--allow-non-admins-manage-groups",
+        "true",
+    ]);
+    roster_json(&[
+        "--database",
+        db,
+        "--json",
+        "token",
+        "revoke",
+        "--org",
+        org_id,
+        "--id",
+        &token["id"].to_string(),
+    ]);
+
+    let log = roster_json(&["--database", db, "--json", "audit", "--org", org_id]);
+    let entries = log["data"].as_array().expect("data");
+    let types: Vec<&str> = entries.iter().map(|e| e["type"].as_str().expect("type")).collect();
+    assert_eq!(
+        types,
+        ["token.revoked", "organization.updated", "token.created", "member.created"],
+        "newest first"
+    );
+    for entry in entries {
+        assert_eq!(entry["actor"], json!({"type": "cli"}), "{entry}");
+        assert_eq!(entry["org_id"], json!(org_id));
+    }
+    assert_eq!(entries[1]["data"]["previous"], json!({"allow_non_admins_manage_groups": false}));
+    let secret = token["token"].as_str().expect("token");
+    assert!(!log.to_string().contains(secret), "the token's value is never recorded");
+
+    // Filters, oldest first, and the text form.
+    let tokens = roster_json(&[
+        "--database",
+        db,
+        "--json",
+        "audit",
+        "--org",
+        org_id,
+        "--type",
+        "token.*",
+        "--oldest-first",
+    ]);
+    let types: Vec<&str> = tokens["data"]
+        .as_array()
+        .expect("data")
+        .iter()
+        .map(|e| e["type"].as_str().expect("type"))
+        .collect();
+    assert_eq!(types, ["token.created", "token.revoked"]);
+    let text = roster(&["--database", db, "audit", "--org", org_id, "--limit", "1"]);
+    assert!(text.status.success());
+    let text = String::from_utf8(text.stdout).expect("utf-8");
+    assert_eq!(text.lines().count(), 1, "{text}");
+    assert!(text.contains("token.revoked") && text.contains("cli"), "{text}");
+    let bad = roster(&["--database", db, "audit", "--org", org_id, "--type", "nope"]);
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("names no event type"));
+}
 
 fn json_logs_carry_one_object_per_line_and_never_a_token_or_body(db: Db) {
     let dir = tempfile::tempdir().expect("tempdir");

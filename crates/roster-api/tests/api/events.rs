@@ -465,16 +465,30 @@ async fn concurrent_writers_are_followed_in_order_exactly_once() {
             seqs
         })
     };
+    // Half the writers go through a second instance (its own store and connections).
+    let (second, _second_store) = app.second_instance().await;
     let mut writers = Vec::new();
     for n in 0..32 {
         let app = std::sync::Arc::clone(&app);
+        let router = if n % 2 == 0 { app.router.clone() } else { second.clone() };
         writers.push(tokio::spawn(async move {
-            let created = app.create_group(json!({"name": format!("Writer {n}"), "description": "d"})).await;
-            let path = app.org_path(&format!("/groups/{}", created["id"].as_str().expect("id")));
-            let put = app.put(&path, &app.admin.token, &json!({"description": format!("by {n}")})).await;
-            assert_eq!(put.status, StatusCode::OK, "{}", put.text);
-            let patch = app.call(Method::PATCH, &format!("{path}/members"), &app.admin.token, Some(&json!({"add": [app.standard.id.get()]}).to_string())).await;
-            assert_eq!(patch.status, StatusCode::OK, "{}", patch.text);
+            let send = |method: Method, path: String, body: Value| {
+                let request = crate::harness::request(method, &path, Some(&app.admin.token), Some(&body.to_string()));
+                let router = router.clone();
+                async move {
+                    let response = tower::ServiceExt::oneshot(router, request).await.expect("infallible");
+                    let status = response.status();
+                    let bytes = http_body_util::BodyExt::collect(response.into_body()).await.expect("body").to_bytes();
+                    (status, serde_json::from_slice::<Value>(&bytes).unwrap_or_default())
+                }
+            };
+            let (status, created) = send(Method::POST, app.org_path("/groups"), json!({"name": format!("Writer {n}"), "description": "d"})).await;
+            assert_eq!(status, StatusCode::CREATED, "{created}");
+            let path = app.org_path(&format!("/groups/{}", created["data"]["id"].as_str().expect("id")));
+            let (status, body) = send(Method::PUT, path.clone(), json!({"description": format!("by {n}")})).await;
+            assert_eq!(status, StatusCode::OK, "{body}");
+            let (status, body) = send(Method::PATCH, format!("{path}/members"), json!({"add": [app.standard.id.get()]})).await;
+            assert_eq!(status, StatusCode::OK, "{body}");
         }));
     }
     for writer in writers {
