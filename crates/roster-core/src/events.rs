@@ -615,6 +615,14 @@ pub fn member_created(member: &OrgMember) -> EventDraft {
     )
 }
 
+/// A member who joined (`before`: none), or came back as invited (`member.updated`).
+pub fn member_joined(before: Option<&OrgMember>, after: &OrgMember) -> Option<EventDraft> {
+    match before {
+        None => Some(member_created(after)),
+        Some(before) => member_changed(EventType::MemberUpdated, before, after),
+    }
+}
+
 /// `kind` for a member who went from `before` to `after` (`None`: nothing changed).
 pub fn member_changed(
     kind: EventType,

@@ -9,7 +9,7 @@ use crate::input::{self, Input, Presence};
 use crate::listing::SortField;
 use crate::model::{Guest, GuestStatus};
 use crate::store::{GuestOutcome, MemberOutcome};
-use crate::{Email, MemberStatus, OrgMember, Role, UserId, ValidationErrors};
+use crate::{Email, MemberStatus, OrgMember, Role, User, UserId, ValidationErrors};
 
 /// Tallyfy's limit on member names (`max:32`).
 pub const USER_NAME_MAX_CHARS: usize = 32;
@@ -71,6 +71,82 @@ pub fn parse_member_update(body: &Value) -> Result<MemberChanges, ValidationErro
         input.error("timezone", "The timezone must be a valid zone.");
     }
     input.finish(changes)
+}
+
+/// The names and timezone an update leaves the account with, or `None` when they are
+/// what it has already (then nothing is written, and nothing is said).
+pub fn plan_member_update(user: &User, changes: &MemberChanges) -> Option<MemberChanges> {
+    let first_name = changes.first_name.as_deref().unwrap_or(&user.first_name);
+    let last_name = changes.last_name.as_deref().unwrap_or(&user.last_name);
+    let timezone = changes.timezone.as_deref().or(user.timezone.as_deref());
+    let unchanged = first_name == user.first_name
+        && last_name == user.last_name
+        && timezone == user.timezone.as_deref();
+    (!unchanged).then(|| MemberChanges {
+        first_name: Some(first_name.to_owned()),
+        last_name: Some(last_name.to_owned()),
+        timezone: timezone.map(str::to_owned),
+    })
+}
+
+/// What the store knows about the email an invite names.
+#[derive(Clone, Copy, Debug)]
+pub struct InviteFacts {
+    /// The email is a guest's of this org.
+    pub is_guest: bool,
+    /// Its account's standing in this org, if it is a member.
+    pub status: Option<MemberStatus>,
+}
+
+/// Refuses an invite of a guest (who is converted instead) or of a current member; a
+/// disabled member may be invited back.
+pub fn check_invite(facts: InviteFacts) -> Result<(), ValidationErrors> {
+    if facts.is_guest {
+        return Err(ValidationErrors::single(
+            "email",
+            "The email belongs to a guest of this organization; convert the guest to a member instead.",
+        ));
+    }
+    if facts.status.is_some_and(|status| status != MemberStatus::Disabled) {
+        return Err(ValidationErrors::single("email", "The email has already been taken."));
+    }
+    Ok(())
+}
+
+/// Refuses a new guest whose email is a current member's or already a guest's.
+pub fn check_new_guest(is_current_member: bool, is_guest: bool) -> Result<(), ValidationErrors> {
+    if is_current_member {
+        return Err(ValidationErrors::single(
+            "email",
+            "The email belongs to a member of this organization.",
+        ));
+    }
+    if is_guest {
+        return Err(ValidationErrors::single("email", crate::validation::messages::taken("email")));
+    }
+    Ok(())
+}
+
+/// A guest's associated members as stored (ascending, each once), given which of them
+/// are members of the org; every other one is a 422 on its position.
+pub fn plan_associated_members(
+    members: &[(usize, UserId)],
+    in_org: &std::collections::HashSet<UserId>,
+) -> Result<Vec<UserId>, ValidationErrors> {
+    let mut errors = ValidationErrors::new();
+    for (index, id) in members {
+        if !in_org.contains(id) {
+            let path = format!("associated_members.{index}");
+            errors.add(path.clone(), crate::validation::messages::invalid(&path));
+        }
+    }
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    let mut ids: Vec<UserId> = members.iter().map(|(_, id)| *id).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    Ok(ids)
 }
 
 /// `PUT /users/{id}/role`.

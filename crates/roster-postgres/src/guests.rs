@@ -5,10 +5,9 @@ use roster_core::events::{self, EventType};
 use roster_core::groups::Leaving;
 use roster_core::listing::{ListParams, SortField};
 use roster_core::model::{Guest, GuestStatus, Page};
-use roster_core::people::{GuestAction, GuestDetails, NewGuest};
+use roster_core::people::{self, GuestAction, GuestDetails, NewGuest};
 use roster_core::store::GuestOutcome;
-use roster_core::validation::messages;
-use roster_core::{Email, OrgId, StoreError, Timestamp, UserId, ValidationErrors, WriteError};
+use roster_core::{Email, OrgId, StoreError, Timestamp, UserId, WriteError};
 use tokio_postgres::Row;
 
 use crate::sql::{self, Tx, TxError, undecodable};
@@ -88,10 +87,6 @@ pub(crate) async fn list<C: GenericClient>(
     Ok(Page { items: read.in_order(items), total: sql::count(total), stream_head: 0 })
 }
 
-fn refuse(field: &str, message: impl Into<String>) -> TxError {
-    WriteError::Invalid(ValidationErrors::single(field, message)).into()
-}
-
 /// Whether the email is an active or invited member's: such a person cannot be a guest.
 pub(crate) async fn is_current_member<C: GenericClient>(
     c: &C,
@@ -112,12 +107,9 @@ fn to_json(value: &impl serde::Serialize, what: &'static str) -> Result<String, 
 }
 
 pub(crate) async fn create(tx: &Tx<'_>, org: &OrgId, new: &NewGuest) -> Result<Guest, TxError> {
-    if is_current_member(tx, org, &new.email).await? {
-        return Err(refuse("email", "The email belongs to a member of this organization."));
-    }
-    if get(tx, org, &new.email).await?.is_some() {
-        return Err(refuse("email", messages::taken("email")));
-    }
+    let exists = get(tx, org, &new.email).await?.is_some();
+    people::check_new_guest(is_current_member(tx, org, &new.email).await?, exists)
+        .map_err(WriteError::Invalid)?;
     let now = Timestamp::now();
     sql::exec(
         tx,
@@ -151,25 +143,20 @@ pub(crate) async fn set_associated_members(
     let Some(before) = get(tx, org, email).await? else {
         return Err(WriteError::NotFound.into());
     };
-    let mut errors = ValidationErrors::new();
-    for (index, id) in members {
-        let is_member = sql::exists(
-            tx,
-            "SELECT 1 FROM org_members WHERE org_id = $1 AND user_id = $2",
-            &[&org.as_str(), &id.get()],
-        )
-        .await?;
-        if !is_member {
-            let path = format!("associated_members.{index}");
-            errors.add(path.clone(), messages::invalid(&path));
-        }
-    }
-    if !errors.is_empty() {
-        return Err(WriteError::Invalid(errors).into());
-    }
-    let mut ids: Vec<i64> = members.iter().map(|(_, id)| id.get()).collect();
-    ids.sort_unstable();
-    ids.dedup();
+    let named: Vec<i64> = members.iter().map(|(_, id)| id.get()).collect();
+    let in_org: std::collections::HashSet<UserId> = sql::all(
+        tx,
+        "SELECT user_id FROM org_members WHERE org_id = $1 AND user_id = ANY($2)",
+        &[&org.as_str(), &named],
+    )
+    .await?
+    .iter()
+    .map(|row| row.try_get::<_, i64>(0))
+    .collect::<Result<Vec<_>, _>>()?
+    .into_iter()
+    .filter_map(UserId::new)
+    .collect();
+    let ids = people::plan_associated_members(members, &in_org).map_err(WriteError::Invalid)?;
     let now = Timestamp::now();
     sql::exec(
         tx,

@@ -5,13 +5,13 @@ use roster_core::events;
 use roster_core::groups::Leaving;
 use roster_core::listing::{ListParams, SortField};
 use roster_core::model::{NewUser, Page, TokenRecord};
-use roster_core::people::{self, Invite, MemberAction, MemberChanges, MemberFacts};
+use roster_core::people::{self, Invite, InviteFacts, MemberAction, MemberChanges, MemberFacts};
 use roster_core::permissions::Membership;
 use roster_core::store::{Bootstrap, MemberOutcome, Principal};
 use roster_core::token::TokenHash;
 use roster_core::{
     Email, MemberStatus, OrgId, OrgMember, Organization, Role, StoreError, Timestamp, User, UserId,
-    ValidationErrors, WriteError, fold_case,
+    WriteError, fold_case,
 };
 use tokio_postgres::Row;
 
@@ -325,41 +325,27 @@ pub(crate) async fn add_member(
     Ok(member)
 }
 
-fn refuse(field: &str, message: &str) -> TxError {
-    WriteError::Invalid(ValidationErrors::single(field, message)).into()
-}
-
 pub(crate) async fn invite_member(
     tx: &Tx<'_>,
     org: &OrgId,
     invite: &Invite,
 ) -> Result<OrgMember, TxError> {
-    if sql::exists(
+    let is_guest = sql::exists(
         tx,
         "SELECT 1 FROM guests WHERE org_id = $1 AND email = $2",
         &[&org.as_str(), &invite.email.as_str()],
     )
-    .await?
-    {
-        return Err(refuse(
-            "email",
-            "The email belongs to a guest of this organization; convert the guest to a member instead.",
-        ));
-    }
+    .await?;
     let now = Timestamp::now();
     let user = account_for(tx, &invite.email, &invite.first_name, &invite.last_name, now).await?;
     let before = member(tx, org, user.id).await?;
-    if before.as_ref().is_some_and(|current| current.status != MemberStatus::Disabled) {
-        return Err(refuse("email", "The email has already been taken."));
-    }
+    people::check_invite(InviteFacts { is_guest, status: before.as_ref().map(|m| m.status) })
+        .map_err(WriteError::Invalid)?;
     become_invited(tx, org, user.id, invite.role, now).await?;
     let after = member(tx, org, user.id)
         .await?
         .ok_or_else(|| StoreError::new("invite", "member vanished"))?;
-    let draft = match &before {
-        None => Some(events::member_created(&after)),
-        Some(before) => events::member_changed(events::EventType::MemberUpdated, before, &after),
-    };
+    let draft = events::member_joined(before.as_ref(), &after);
     crate::events::record(tx, org, draft.into_iter().collect(), now).await?;
     Ok(after)
 }
@@ -393,16 +379,12 @@ pub(crate) async fn update_member(
     let Some(current) = member(tx, org, id).await? else {
         return Err(WriteError::NotFound.into());
     };
-    let user = &current.user;
-    let first_name = changes.first_name.as_deref().unwrap_or(&user.first_name);
-    let last_name = changes.last_name.as_deref().unwrap_or(&user.last_name);
-    let timezone = changes.timezone.as_deref().or(user.timezone.as_deref());
-    let unchanged = first_name == user.first_name
-        && last_name == user.last_name
-        && timezone == user.timezone.as_deref();
-    if unchanged {
+    let Some(update) = people::plan_member_update(&current.user, changes) else {
         return Ok(current);
-    }
+    };
+    let first_name = update.first_name.as_deref().unwrap_or_default();
+    let last_name = update.last_name.as_deref().unwrap_or_default();
+    let timezone = update.timezone.as_deref();
     let now = Timestamp::now();
     // The account is shared: every org it belongs to sees the change, in its own stream.
     let before_everywhere = organizations_of(tx, id).await?;

@@ -4,10 +4,9 @@ use roster_core::events::{self, EventType};
 use roster_core::groups::Leaving;
 use roster_core::listing::{ListParams, SortField};
 use roster_core::model::{Guest, GuestStatus, Page};
-use roster_core::people::{GuestAction, GuestDetails, NewGuest};
+use roster_core::people::{self, GuestAction, GuestDetails, NewGuest};
 use roster_core::store::GuestOutcome;
-use roster_core::validation::messages;
-use roster_core::{Email, OrgId, StoreError, Timestamp, UserId, ValidationErrors, WriteError};
+use roster_core::{Email, OrgId, StoreError, Timestamp, UserId, WriteError};
 use rusqlite::types::Type;
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
@@ -105,10 +104,6 @@ pub(crate) fn list(
     })
 }
 
-fn refuse(field: &str, message: impl Into<String>) -> TxError {
-    WriteError::Invalid(ValidationErrors::single(field, message)).into()
-}
-
 /// Whether the email is an active or invited member's: such a person cannot be a guest.
 pub(crate) fn is_current_member(
     tx: &WriteTx<'_>,
@@ -127,12 +122,9 @@ fn details_json(details: &GuestDetails) -> Result<String, TxError> {
 }
 
 pub(crate) fn create(tx: &WriteTx<'_>, org: &OrgId, new: &NewGuest) -> Result<Guest, TxError> {
-    if is_current_member(tx, org, &new.email)? {
-        return Err(refuse("email", "The email belongs to a member of this organization."));
-    }
-    if get(tx, org, &new.email)?.is_some() {
-        return Err(refuse("email", messages::taken("email")));
-    }
+    let exists = get(tx, org, &new.email)?.is_some();
+    people::check_new_guest(is_current_member(tx, org, &new.email)?, exists)
+        .map_err(WriteError::Invalid)?;
     let now = Timestamp::now();
     tx.prepare_cached(
         "INSERT INTO guests (org_id, email, first_name, last_name, details, created_at, updated_at)
@@ -166,19 +158,13 @@ pub(crate) fn set_associated_members(
     };
     let mut is_member =
         tx.prepare_cached("SELECT 1 FROM org_members WHERE org_id = ?1 AND user_id = ?2")?;
-    let mut errors = ValidationErrors::new();
-    for (index, id) in members {
-        if !is_member.exists(params![org.as_str(), id.get()])? {
-            let path = format!("associated_members.{index}");
-            errors.add(path.clone(), messages::invalid(&path));
+    let mut in_org = std::collections::HashSet::new();
+    for (_, id) in members {
+        if is_member.exists(params![org.as_str(), id.get()])? {
+            in_org.insert(*id);
         }
     }
-    if !errors.is_empty() {
-        return Err(WriteError::Invalid(errors).into());
-    }
-    let mut ids: Vec<i64> = members.iter().map(|(_, id)| id.get()).collect();
-    ids.sort_unstable();
-    ids.dedup();
+    let ids = people::plan_associated_members(members, &in_org).map_err(WriteError::Invalid)?;
     let json = serde_json::to_string(&ids).map_err(|e| StoreError::new("associated members", e))?;
     let now = Timestamp::now();
     tx.prepare_cached("UPDATE guests SET associated_members = ?3, updated_at = ?4 WHERE org_id = ?1 AND email = ?2")?

@@ -4,13 +4,13 @@ use roster_core::events;
 use roster_core::groups::Leaving;
 use roster_core::listing::{ListParams, SortField};
 use roster_core::model::{NewUser, Page, TokenRecord};
-use roster_core::people::{self, Invite, MemberAction, MemberChanges, MemberFacts};
+use roster_core::people::{self, Invite, InviteFacts, MemberAction, MemberChanges, MemberFacts};
 use roster_core::permissions::Membership;
 use roster_core::store::{Bootstrap, MemberOutcome, Principal};
 use roster_core::token::TokenHash;
 use roster_core::{
     Email, MemberStatus, OrgId, OrgMember, Organization, Role, StoreError, Timestamp, User, UserId,
-    ValidationErrors, WriteError, fold_case,
+    WriteError, fold_case,
 };
 use rusqlite::types::{FromSql, FromSqlError, FromSqlResult, ValueRef};
 use rusqlite::{Connection, OptionalExtension, Row, params};
@@ -327,10 +327,6 @@ pub(crate) fn organizations_of(
         .collect()
 }
 
-fn conflict(field: &str, message: &str) -> TxError {
-    WriteError::Invalid(ValidationErrors::single(field, message)).into()
-}
-
 fn is_guest(tx: &WriteTx<'_>, org: &OrgId, email: &Email) -> rusqlite::Result<bool> {
     tx.prepare_cached("SELECT 1 FROM guests WHERE org_id = ?1 AND email = ?2")?
         .exists(params![org.as_str(), email.as_str()])
@@ -341,18 +337,12 @@ pub(crate) fn invite_member(
     org: &OrgId,
     invite: &Invite,
 ) -> Result<OrgMember, TxError> {
-    if is_guest(tx, org, &invite.email)? {
-        return Err(conflict(
-            "email",
-            "The email belongs to a guest of this organization; convert the guest to a member instead.",
-        ));
-    }
+    let is_guest = is_guest(tx, org, &invite.email)?;
     let now = Timestamp::now();
     let user = account_for(tx, &invite.email, &invite.first_name, &invite.last_name, now)?;
     let before = member(tx, org, user.id)?;
-    if before.as_ref().is_some_and(|current| current.status != MemberStatus::Disabled) {
-        return Err(conflict("email", "The email has already been taken."));
-    }
+    people::check_invite(InviteFacts { is_guest, status: before.as_ref().map(|m| m.status) })
+        .map_err(WriteError::Invalid)?;
     // A disabled member who is invited again comes back as invited, with the new role.
     tx.prepare_cached(
         "INSERT INTO org_members (org_id, user_id, role, status, created_at, updated_at)
@@ -363,10 +353,7 @@ pub(crate) fn invite_member(
     .execute(params![org.as_str(), user.id.get(), invite.role.as_str(), now.millis()])?;
     let after =
         member(tx, org, user.id)?.ok_or_else(|| StoreError::new("invite", "member vanished"))?;
-    let draft = match &before {
-        None => Some(events::member_created(&after)),
-        Some(before) => events::member_changed(events::EventType::MemberUpdated, before, &after),
-    };
+    let draft = events::member_joined(before.as_ref(), &after);
     crate::events::record(tx, org, draft.into_iter().collect(), now)?;
     Ok(after)
 }
@@ -380,16 +367,12 @@ pub(crate) fn update_member(
     let Some(current) = member(tx, org, id)? else {
         return Err(WriteError::NotFound.into());
     };
-    let user = &current.user;
-    let first_name = changes.first_name.as_deref().unwrap_or(&user.first_name);
-    let last_name = changes.last_name.as_deref().unwrap_or(&user.last_name);
-    let timezone = changes.timezone.as_deref().or(user.timezone.as_deref());
-    let unchanged = first_name == user.first_name
-        && last_name == user.last_name
-        && timezone == user.timezone.as_deref();
-    if unchanged {
+    let Some(update) = people::plan_member_update(&current.user, changes) else {
         return Ok(current);
-    }
+    };
+    let first_name = update.first_name.as_deref().unwrap_or_default();
+    let last_name = update.last_name.as_deref().unwrap_or_default();
+    let timezone = update.timezone.as_deref();
     let now = Timestamp::now();
     // The account is shared: every org it belongs to sees the change, in its own stream.
     let before_everywhere = organizations_of(tx, id)?;
