@@ -72,6 +72,7 @@ impl Modify for Conventions {
             ];
             for (operation, has_body, may_be_stale) in operations {
                 let Some(operation) = operation.as_mut() else { continue };
+                add_stream_cursor(operation);
                 // Updates whose every field is optional take no body at all as "change
                 // nothing", as Tallyfy does.
                 if OPTIONAL_BODIES.contains(&operation.operation_id.as_deref().unwrap_or_default())
@@ -164,6 +165,35 @@ impl Modify for Conventions {
 }
 
 /// Operations whose body may be left out (every field in it is optional).
+/// The listings, which answer `Roster-Cursor` (see `routes::ROSTER_CURSOR`).
+const LISTINGS: &[&str] = &[
+    "listGroups",
+    "listGroupMembers",
+    "listGroupGuests",
+    "listMembers",
+    "listAllMembers",
+    "listGuests",
+    "listAllGuests",
+];
+
+/// Documents the `Roster-Cursor` header on a listing's 200.
+fn add_stream_cursor(operation: &mut Operation) {
+    if !LISTINGS.contains(&operation.operation_id.as_deref().unwrap_or_default()) {
+        return;
+    }
+    if let Some(RefOr::T(ok)) = operation.responses.responses.get_mut("200") {
+        let header = utoipa::openapi::header::HeaderBuilder::new()
+            .schema(Some(
+                utoipa::openapi::ObjectBuilder::new().schema_type(utoipa::openapi::Type::String),
+            ))
+            .description(Some(
+                "The organization's change stream cursor, read in the same snapshot as the page: pass it as `after` to `/organizations/{org}/events` to follow every later change.",
+            ))
+            .build();
+        ok.headers.insert("Roster-Cursor".to_owned(), RefOr::T(header));
+    }
+}
+
 const OPTIONAL_BODIES: &[&str] = &[
     "updateGroup",
     "patchGroupMembers",

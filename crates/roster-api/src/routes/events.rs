@@ -305,9 +305,7 @@ fn audit_query(pairs: &[(String, String)], org: &OrgId) -> Result<AuditQuery, Ap
     };
     let from_seq = match text("cursor") {
         Some(raw) => Some(
-            Cursor::decode(&raw, org)
-                .map_err(|_| ApiError::bad_request("The cursor is not valid."))?
-                .0,
+            Cursor::decode(&raw, org).map_err(|_| invalid("cursor", "The cursor is invalid."))?.0,
         ),
         None => None,
     };

@@ -499,3 +499,70 @@ async fn concurrent_writers_are_followed_in_order_exactly_once() {
     assert_eq!(seqs, (first..first + 96).collect::<Vec<_>>(), "each seq once, in order");
 }
 }
+
+roster_test! {
+async fn every_other_mutating_route_says_what_it_did() {
+    let app = TestApp::new().await;
+    let group = app.create_group(json!({"name": "Walk", "description": "d", "members": [app.light.id.get()]})).await;
+    let group_path = app.org_path(&format!("/groups/{}", group["id"].as_str().expect("id")));
+    let light = app.org_path(&format!("/users/{}", app.light.id));
+    let steps: Vec<(Method, String, Option<Value>, Vec<&str>)> = vec![
+        (Method::POST, app.org_path("/users/invite"), Some(json!({"email": "new@acme.test", "first_name": "N", "last_name": "M", "role": "light"})), vec!["member.created"]),
+        (Method::PUT, light.clone(), Some(json!({"first_name": "Lucy"})), vec!["member.updated"]),
+        (Method::DELETE, light.clone(), None, vec!["member.removed", "group.members_changed"]),
+        (Method::PUT, format!("{light}/enable"), None, vec!["member.enabled"]),
+        (Method::POST, format!("{light}/to/guest"), None, vec!["member.converted_to_guest"]),
+        (Method::PUT, app.org_path("/guests/light%40acme.test"), Some(json!({"associated_members": [app.admin.id.get()]})), vec!["guest.updated"]),
+        (Method::DELETE, app.org_path("/guests/light%40acme.test/disable"), None, vec!["guest.disabled"]),
+        (Method::PUT, app.org_path("/guests/light%40acme.test/enable"), None, vec!["guest.enabled"]),
+        (Method::POST, app.org_path("/guests/light%40acme.test/to/member"), Some(json!({"role": "standard"})), vec!["guest.converted_to_member"]),
+        (Method::DELETE, format!("{group_path}/logo"), None, vec![]),
+    ];
+    for (method, path, body, expected) in steps {
+        let mark = head(&app).await;
+        let body = body.map(|b| b.to_string());
+        let answer = app.call(method.clone(), &path, &app.admin.token, body.as_deref()).await;
+        if expected.is_empty() {
+            assert_eq!(answer.status, StatusCode::NOT_FOUND, "{method} {path}: no logo to remove");
+        } else {
+            assert!(answer.status.is_success(), "{method} {path}: {}", answer.text);
+        }
+        let events = events_after(&app, &mark).await;
+        assert_eq!(types(&events), expected, "{method} {path}");
+        for event in &events {
+            assert_eq!(event["actor"]["type"], json!("user"), "{method} {path}");
+            assert_eq!(event["actor"]["id"], json!(app.admin.id.get()));
+        }
+    }
+    // The conversions carry both sides: the member as they were, the guest they became.
+    let log = app.get(&app.org_path("/audit-log?type=member.converted_to_guest"), &app.admin.token).await.json();
+    let converted = &log["data"][0]["data"];
+    assert_eq!(converted["previous"]["email"], json!("light@acme.test"));
+    assert_eq!(converted["previous"]["first_name"], json!("Lucy"));
+    assert_eq!(converted["object"]["status"], json!("active"));
+
+    // A logo upload and removal are group.logo_changed, with the logo before and after.
+    let mark = head(&app).await;
+    let png = crate::logos::image(8, 8, image::ImageFormat::Png);
+    let uploaded = crate::logos::upload_logo(&app, &group_path, "logo.png", &png).await;
+    assert_eq!(uploaded.status, StatusCode::OK, "{}", uploaded.text);
+    assert_eq!(app.delete(&format!("{group_path}/logo"), &app.admin.token).await.status, StatusCode::NO_CONTENT);
+    let events = events_after(&app, &mark).await;
+    assert_eq!(types(&events), ["group.logo_changed", "group.logo_changed"]);
+    assert_eq!(events[0]["data"]["previous"]["logo"], Value::Null);
+    assert_eq!(events[0]["data"]["object"]["logo"]["filename"], json!("logo.png"));
+    assert_eq!(events[1]["data"]["object"]["logo"], Value::Null);
+
+    // A shared account's new name is news in every org it belongs to.
+    let shared = crate::harness::seed_member(app.store.as_ref(), &app.other_org, "admin@acme.test", roster_core::Role::Light).await;
+    assert_eq!(shared.id, app.admin.id);
+    let other_mark = app.get(&format!("/organizations/{}/events?after=now", app.other_org), &app.other_admin.token).await.json()["next_cursor"].as_str().expect("cursor").to_owned();
+    let renamed = app.put(&app.org_path(&format!("/users/{}", app.admin.id)), &app.admin.token, &json!({"last_name": "Renamed"})).await;
+    assert_eq!(renamed.status, StatusCode::OK, "{}", renamed.text);
+    let elsewhere = app.get(&format!("/organizations/{}/events?after={other_mark}", app.other_org), &app.other_admin.token).await.json();
+    let elsewhere = elsewhere["data"].as_array().expect("data");
+    assert_eq!(types(elsewhere), ["member.updated"]);
+    assert_eq!(elsewhere[0]["data"]["object"]["last_name"], json!("Renamed"));
+    assert_eq!(elsewhere[0]["data"]["object"]["role"], json!("light"), "as a member of that org");
+}
+}

@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 
 use crate::harness::{TestApp, TestResponse, request};
 
-fn image(width: u32, height: u32, format: ImageFormat) -> Vec<u8> {
+pub(crate) fn image(width: u32, height: u32, format: ImageFormat) -> Vec<u8> {
     let pixels: ImageBuffer<Rgba<u8>, Vec<u8>> = ImageBuffer::from_fn(width, height, |x, y| {
         Rgba([(x % 256) as u8, (y % 256) as u8, 90, 255])
     });
@@ -63,7 +63,7 @@ async fn upload(app: &TestApp, path: &str, token: &str, body: Vec<u8>) -> TestRe
     app.send(req).await
 }
 
-async fn upload_logo(
+pub(crate) async fn upload_logo(
     app: &TestApp,
     group_path: &str,
     filename: &str,

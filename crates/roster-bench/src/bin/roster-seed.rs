@@ -73,6 +73,13 @@ async fn seed(url: &str, groups: usize, big: usize) -> anyhow::Result<()> {
     }
     rest.sort_by_key(|(n, _)| *n);
     ids.extend(rest.into_iter().map(|(_, id)| id));
+    // Sixteen more organizations with the same admin, for writes spread over orgs.
+    let mut spread = Vec::new();
+    for n in 0..16 {
+        let other = store.create_org(&format!("Spread {n}")).await?.id;
+        store.add_member(&other, &user(0, Role::Admin)).await?;
+        spread.push(other.as_str().to_owned());
+    }
     let secret = TokenSecret::generate()?;
     store.create_token(&org, admin, &secret.hash(), None).await?;
     let ten: Vec<i64> = ids.iter().take(10).map(|id| id.get()).collect();
@@ -125,7 +132,8 @@ async fn seed(url: &str, groups: usize, big: usize) -> anyhow::Result<()> {
     println!(
         "{}",
         json!({"org": org.as_str(), "big_org": big_org.as_str(), "token": secret.expose(), "small_group": small.as_str(),
-               "huge_group": huge.as_str(), "member": outsider, "small_member": ids[11].get(), "groups": groups, "huge_members": big})
+               "huge_group": huge.as_str(), "member": outsider, "small_member": ids[11].get(), "groups": groups, "huge_members": big,
+               "spread_orgs": spread})
     );
     Ok(())
 }
