@@ -331,7 +331,22 @@ async fn store_membership_plan(
     remove_members(tx, pk, &delta.removed_members).await?;
     let created = add_guests(tx, org, pk, &delta.added_guests, plan.after.updated_at).await?;
     remove_guests(tx, pk, &delta.removed_guests).await?;
-    store_own_columns(tx, pk, &plan.after).await?;
+    // Only what a membership change moves (an unchanged name column keeps the update
+    // off the name index).
+    let after = &plan.after;
+    sql::exec(
+        tx,
+        "UPDATE groups SET member_count = $2, guest_count = $3, version = $4, updated_at = $5
+         WHERE pk = $1",
+        &[
+            &pk,
+            &(after.member_count as i64),
+            &(after.guest_count as i64),
+            &after.version,
+            &after.updated_at.millis(),
+        ],
+    )
+    .await?;
     Ok(created)
 }
 

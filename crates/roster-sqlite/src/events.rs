@@ -168,18 +168,31 @@ pub(crate) fn audit_log(
 }
 
 /// Drops events older than `before`, org by org, recording how far each was trimmed.
+/// Each org's events are walked from its oldest (seqs follow time), so the cost is that
+/// of the events dropped, and no index on time is kept up on every write.
 pub(crate) fn trim(tx: &WriteTx<'_>, before: Timestamp) -> Result<u64, TxError> {
-    let cut: Vec<(String, i64)> = tx
+    let orgs: Vec<(String, i64)> = tx
         .prepare_cached(
-            "SELECT org_id, max(seq) FROM events WHERE created_at < ?1 GROUP BY org_id",
+            "SELECT id, event_seq FROM organizations WHERE event_seq > events_trimmed_through",
         )?
-        .query_map([before.millis()], |row| Ok((row.get(0)?, row.get(1)?)))?
+        .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?
         .collect::<rusqlite::Result<_>>()?;
     let mut dropped = 0;
-    for (org, through) in cut {
-        dropped += tx
+    for (org, head) in orgs {
+        let first_kept: Option<i64> = tx
+            .prepare_cached(
+                "SELECT seq FROM events WHERE org_id = ?1 AND created_at >= ?2 ORDER BY seq LIMIT 1",
+            )?
+            .query_row(params![org, before.millis()], |row| row.get(0))
+            .optional()?;
+        let through = first_kept.map_or(head, |seq| seq - 1);
+        let removed = tx
             .prepare_cached("DELETE FROM events WHERE org_id = ?1 AND seq <= ?2")?
-            .execute(params![org, through])? as u64;
+            .execute(params![org, through])?;
+        if removed == 0 {
+            continue;
+        }
+        dropped += removed as u64;
         tx.prepare_cached(
             "UPDATE organizations SET events_trimmed_through = max(events_trimmed_through, ?2)
              WHERE id = ?1",

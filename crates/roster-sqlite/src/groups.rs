@@ -404,7 +404,20 @@ fn store_membership_plan(
     remove_members(tx, pk, &delta.removed_members)?;
     let created = add_guests(tx, org, pk, &delta.added_guests, plan.after.updated_at)?;
     remove_guests(tx, pk, &delta.removed_guests)?;
-    store_own_columns(tx, pk, &plan.after)?;
+    // Only what a membership change moves: writing the name columns too would queue a
+    // search-index update (migration 0004's trigger fires on any SET of them).
+    let after = &plan.after;
+    tx.prepare_cached(
+        "UPDATE groups SET member_count = ?2, guest_count = ?3, version = ?4, updated_at = ?5
+         WHERE pk = ?1",
+    )?
+    .execute(params![
+        pk,
+        after.member_count as i64,
+        after.guest_count as i64,
+        after.version,
+        after.updated_at.millis()
+    ])?;
     Ok(created)
 }
 
