@@ -61,11 +61,7 @@ impl OrgAnswers {
 
     pub fn get(&self, org: &OrgId, epoch: ChangeEpoch, key: &str) -> Option<CachedAnswer> {
         let orgs = self.orgs.lock().unwrap_or_else(PoisonError::into_inner);
-        let generation = orgs.by_org.get(org)?;
-        if generation.epoch != Some(epoch) {
-            return None;
-        }
-        generation.entries.get(key).cloned()
+        orgs.by_org.get(org)?.get(epoch, key)
     }
 
     /// Keeps `value`, read after learning the org's `epoch`, unless a newer epoch of
@@ -81,26 +77,10 @@ impl OrgAnswers {
             orgs.weight = 0;
         }
         let OrgGenerations { weight: total, by_org } = &mut *orgs;
-        let generation = by_org.entry(org.clone()).or_insert_with(|| Generation {
-            epoch: None,
-            weight: 0,
-            entries: HashMap::default(),
-        });
-        if generation.epoch > Some(epoch) {
-            return;
-        }
-        if generation.epoch < Some(epoch) {
-            *total -= generation.weight;
-            generation.entries.clear();
-            generation.weight = 0;
-            generation.epoch = Some(epoch);
-        }
-        // Two requests may race to fill the same entry; either value is right.
-        if !generation.entries.contains_key(&key) {
-            generation.weight += weight;
-            *total += weight;
-            generation.entries.insert(key, value);
-        }
+        let generation = by_org.entry(org.clone()).or_insert_with(Generation::empty);
+        let before = generation.weight;
+        generation.insert(epoch, key, value, weight, false);
+        *total = (*total + generation.weight).saturating_sub(before);
     }
 }
 
@@ -118,47 +98,59 @@ struct Generation<K, V> {
     entries: HashMap<K, V>,
 }
 
+impl<K: Hash + Eq, V: Clone> Generation<K, V> {
+    fn empty() -> Self {
+        Self { epoch: None, weight: 0, entries: HashMap::default() }
+    }
+
+    fn get<Q>(&self, epoch: ChangeEpoch, key: &Q) -> Option<V>
+    where
+        K: std::borrow::Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        if self.epoch != Some(epoch) {
+            return None;
+        }
+        self.entries.get(key).cloned()
+    }
+
+    /// Keeps `value` unless a newer epoch is already known (then it may predate a write
+    /// and is dropped); a newer `epoch`, or `start_over`, empties the generation first.
+    fn insert(&mut self, epoch: ChangeEpoch, key: K, value: V, weight: usize, start_over: bool) {
+        if self.epoch > Some(epoch) {
+            return;
+        }
+        if self.epoch < Some(epoch) || start_over {
+            self.entries.clear();
+            self.weight = 0;
+            self.epoch = Some(epoch);
+        }
+        // Two requests may race to fill the same entry; either value is right.
+        if !self.entries.contains_key(&key) {
+            self.weight += weight;
+            self.entries.insert(key, value);
+        }
+    }
+}
+
 impl<K: Hash + Eq, V: Clone> EpochCache<K, V> {
     pub fn new(max_weight: usize) -> Self {
-        Self {
-            generation: Mutex::new(Generation {
-                epoch: None,
-                weight: 0,
-                entries: HashMap::default(),
-            }),
-            max_weight,
-        }
+        Self { generation: Mutex::new(Generation::empty()), max_weight }
     }
 
     /// The entry read under `epoch`, if any.
     pub fn get(&self, epoch: ChangeEpoch, key: &K) -> Option<V> {
-        let generation = self.generation.lock().unwrap_or_else(PoisonError::into_inner);
-        if generation.epoch != Some(epoch) {
-            return None;
-        }
-        generation.entries.get(key).cloned()
+        self.generation.lock().unwrap_or_else(PoisonError::into_inner).get(epoch, key)
     }
 
-    /// Keeps `value`, read after learning `epoch`, unless a newer epoch is already known
-    /// (then the value may predate a write and is dropped).
+    /// Keeps `value`, read after learning `epoch`, unless a newer epoch is already known.
     pub fn insert(&self, epoch: ChangeEpoch, key: K, value: V, weight: usize) {
         if self.max_weight == 0 || weight > self.max_weight / 4 {
             return;
         }
         let mut generation = self.generation.lock().unwrap_or_else(PoisonError::into_inner);
-        if generation.epoch > Some(epoch) {
-            return;
-        }
-        if generation.epoch < Some(epoch) || generation.weight + weight > self.max_weight {
-            generation.entries.clear();
-            generation.weight = 0;
-            generation.epoch = Some(epoch);
-        }
-        // Two requests may race to fill the same entry; either value is right.
-        if !generation.entries.contains_key(&key) {
-            generation.weight += weight;
-            generation.entries.insert(key, value);
-        }
+        let full = generation.weight + weight > self.max_weight;
+        generation.insert(epoch, key, value, weight, full);
     }
 }
 

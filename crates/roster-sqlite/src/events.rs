@@ -19,11 +19,16 @@ pub(crate) fn record(
     if drafts.is_empty() {
         return Ok(());
     }
-    let head: i64 = tx
-        .prepare_cached("SELECT event_seq FROM organizations WHERE id = ?1")?
-        .query_row([org.as_str()], |row| row.get(0))
+    // One statement takes the seqs and moves the org's counter past them.
+    let count = i64::try_from(drafts.len()).unwrap_or(i64::MAX);
+    let last: i64 = tx
+        .prepare_cached(
+            "UPDATE organizations SET event_seq = event_seq + ?2 WHERE id = ?1 RETURNING event_seq",
+        )?
+        .query_row(params![org.as_str(), count], |row| row.get(0))
         .optional()?
         .ok_or(TxError::Refused(WriteError::NotFound))?;
+    let head = last - count;
     let sealed = events::seal(drafts, org, head.max(0).unsigned_abs(), tx.origin(), now)
         .map_err(|e| StoreError::new("seal events", e))?;
     let mut insert = tx.prepare_cached(
@@ -31,12 +36,10 @@ pub(crate) fn record(
          token_id, request_id, created_at, payload, context)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
     )?;
-    let mut last = head;
     for event in &sealed {
-        last = i64::try_from(event.seq).unwrap_or(i64::MAX);
         insert.execute(params![
             org.as_str(),
-            last,
+            i64::try_from(event.seq).unwrap_or(i64::MAX),
             event.id,
             event.kind.as_str(),
             event.subject_type,
@@ -49,8 +52,6 @@ pub(crate) fn record(
             event.context,
         ])?;
     }
-    tx.prepare_cached("UPDATE organizations SET event_seq = ?2 WHERE id = ?1")?
-        .execute(params![org.as_str(), last])?;
     Ok(())
 }
 

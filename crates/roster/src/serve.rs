@@ -124,6 +124,7 @@ pub async fn run(store: Arc<dyn Store>, args: ServeArgs, database: &str) -> anyh
     }
     let state = AppState::new(store, config);
     let app = roster_api::router(state.clone());
+    let shutdown = shutdown_signal();
     println!("Roster is listening on http://{local} (database {})", redact_password(database));
     tracing::info!(%local, "listening");
     let limits = ConnectionLimits {
@@ -131,7 +132,7 @@ pub async fn run(store: Arc<dyn Store>, args: ServeArgs, database: &str) -> anyh
         max_header_bytes: args.max_header_bytes.max(8192),
         grace: seconds(args.shutdown_grace, "shutdown-grace")?,
     };
-    serve_connections(listener, app, &state, &limits).await;
+    serve_connections(listener, app, &state, &limits, shutdown).await;
     tracing::info!("stopped");
     Ok(())
 }
@@ -151,6 +152,7 @@ async fn serve_connections(
     app: axum::Router,
     state: &AppState,
     limits: &ConnectionLimits,
+    shutdown: impl Future<Output = ()>,
 ) {
     let mut builder = hyper::server::conn::http1::Builder::new();
     builder
@@ -158,7 +160,7 @@ async fn serve_connections(
         .header_read_timeout(Some(limits.header_timeout))
         .max_buf_size(limits.max_header_bytes);
     let graceful = GracefulShutdown::new();
-    let mut shutdown = std::pin::pin!(shutdown_signal());
+    let mut shutdown = std::pin::pin!(shutdown);
     loop {
         let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
@@ -243,32 +245,36 @@ async fn bootstrap(store: &dyn Store, local: SocketAddr) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = async {
+/// Resolves on SIGTERM or SIGINT (Ctrl-C). The handlers are installed here, when it is
+/// called, not when it is first awaited: a signal sent as soon as the listening line is
+/// printed must already stop the server gracefully.
+fn shutdown_signal() -> impl Future<Output = ()> {
+    #[cfg(unix)]
+    let listeners = {
+        use tokio::signal::unix::{SignalKind, signal};
+        (signal(SignalKind::terminate()), signal(SignalKind::interrupt()))
+    };
+    async move {
+        #[cfg(unix)]
+        match listeners {
+            (Ok(mut terminate), Ok(mut interrupt)) => {
+                tokio::select! {
+                    _ = terminate.recv() => {},
+                    _ = interrupt.recv() => {},
+                }
+            }
+            (Err(err), _) | (_, Err(err)) => {
+                tracing::error!(%err, "cannot listen for SIGTERM or SIGINT");
+                std::future::pending::<()>().await;
+            }
+        }
+        #[cfg(not(unix))]
         if let Err(err) = tokio::signal::ctrl_c().await {
             tracing::error!(%err, "cannot listen for Ctrl-C");
             std::future::pending::<()>().await;
         }
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(err) => {
-                tracing::error!(%err, "cannot listen for SIGTERM");
-                std::future::pending::<()>().await;
-            }
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {},
-        () = terminate => {},
+        tracing::info!("shutting down");
     }
-    tracing::info!("shutting down");
 }
 
 /// The database URL without its password, fit for logs and terminals.
