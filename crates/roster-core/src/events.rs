@@ -498,6 +498,18 @@ pub fn group_created(group: &Group) -> EventDraft {
     EventDraft::new(EventType::GroupCreated, group.id.as_str(), group_object(group), Value::Null)
 }
 
+/// The people a new group starts with, as one `group.members_changed` (none for a group
+/// created empty), so that a follower learns who is in it, as for any later change.
+pub fn initial_members(group: &Group) -> Vec<EventDraft> {
+    let delta = MembershipDelta {
+        added_members: group.members.clone(),
+        added_guests: group.guests.clone(),
+        ..MembershipDelta::default()
+    };
+    let empty = Group { member_count: 0, guest_count: 0, ..group.clone() };
+    members_changed(&empty, group, &delta)
+}
+
 /// `group.updated` when the group's own fields changed (its name or description); the
 /// version and time alone move with every membership change, which has its own event.
 pub fn group_updated(before: &Group, after: &Group) -> Option<EventDraft> {

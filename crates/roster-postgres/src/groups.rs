@@ -483,6 +483,7 @@ pub(crate) async fn create(
     add_members(tx, org, pk, &group.members).await?;
     let mut drafts = vec![events::group_created(&group)];
     drafts.extend(add_guests(tx, org, pk, &group.guests, now).await?);
+    drafts.extend(events::initial_members(&group));
     crate::events::record(tx, org, drafts, now).await?;
     Ok(Created { group, replayed: false })
 }

@@ -496,6 +496,7 @@ pub(crate) fn create(
     add_members(tx, org, pk, &group.members)?;
     let mut drafts = vec![events::group_created(&group)];
     drafts.extend(add_guests(tx, org, pk, &group.guests, now)?);
+    drafts.extend(events::initial_members(&group));
     if let Some(key) = idempotency {
         tx.prepare_cached(
             "INSERT INTO idempotency_keys (org_id, key, fingerprint, group_id, created_at)

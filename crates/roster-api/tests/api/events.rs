@@ -86,7 +86,7 @@ async fn every_group_write_says_what_changed_who_did_it_and_through_which_reques
     let events = events_after(&app, &start).await;
     assert_eq!(
         types(&events),
-        ["group.created", "guest.created", "group.updated", "group.members_changed", "group.deleted"],
+        ["group.created", "guest.created", "group.members_changed", "group.updated", "group.members_changed", "group.deleted"],
         "an update that changes nothing says nothing"
     );
     assert_consecutive(&events);
@@ -109,22 +109,27 @@ async fn every_group_write_says_what_changed_who_did_it_and_through_which_reques
     assert!(object.get("members").is_none(), "lists never go into an event");
     assert_eq!(events[1]["subject"], json!({"type": "guest", "id": "new.guest@x.test"}));
     assert_eq!(events[1]["request_id"], json!(request_id), "one request, one id");
+    // Who a new group starts with, as for any later change.
+    let initial = &events[2]["data"]["object"];
+    assert_eq!(initial["added_member_ids"], json!([app.standard.id.get()]));
+    assert_eq!(initial["added_guest_emails"], json!(["new.guest@x.test"]));
+    assert_eq!(events[2]["data"]["previous"]["member_count"], json!(0));
 
-    let updated = &events[2];
+    let updated = &events[3];
     assert_eq!(updated["data"]["object"]["name"], json!("Sales EU"));
     let previous = updated["data"]["previous"].as_object().expect("previous");
     assert_eq!(previous.get("name"), Some(&json!("Sales")));
     assert_eq!(previous.get("version"), Some(&json!(1)));
     assert!(previous.get("description").is_none(), "only the fields that changed");
 
-    let changed = &events[3]["data"];
+    let changed = &events[4]["data"];
     assert_eq!(changed["object"]["added_member_ids"], json!([app.light.id.get()]), "a present member is not added again");
     assert_eq!(changed["object"]["removed_member_ids"], json!([]), "an absent member is not removed");
     assert_eq!(changed["object"]["member_count"], json!(2));
     assert_eq!(changed["previous"]["member_count"], json!(1));
     assert_eq!(changed["previous"]["version"], json!(2));
 
-    let gone = &events[4]["data"];
+    let gone = &events[5]["data"];
     assert_eq!(gone["object"], Value::Null);
     assert_eq!(gone["previous"]["name"], json!("Sales EU"));
     assert_eq!(gone["previous"]["member_count"], json!(2));
