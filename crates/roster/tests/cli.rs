@@ -38,7 +38,28 @@ on_both_backends!(
     sigterm_lets_requests_in_flight_finish,
     json_logs_carry_one_object_per_line_and_never_a_token_or_body,
     admin_commands_are_recorded_as_the_cli_and_roster_audit_reads_the_log,
+    sigterm_ends_waiting_long_polls_at_once,
 );
+
+/// A long-poll waiting for a minute does not hold the shutdown: SIGTERM answers it (an
+/// empty page with its cursor) and the server exits cleanly, long before the minute.
+fn sigterm_ends_waiting_long_polls_at_once(db: Db) {
+    let mut server = Server::start(&db.url);
+    let org = server.printed("Organization id: ").expect("org");
+    let token = server.printed("Access token (shown once): ").expect("token");
+    let addr = server.addr.clone();
+    let path = format!("/organizations/{org}/events?after=now&wait=60");
+    let poll = std::thread::spawn(move || common::http(&addr, "GET", &path, &token, &[], None));
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let signalled = std::time::Instant::now();
+    server.signal("-TERM");
+    let answer = poll.join().expect("poll");
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    assert_eq!(answer.body["data"], json!([]));
+    assert!(answer.body["next_cursor"].as_str().is_some_and(|c| c.starts_with("cur_")));
+    assert!(server.wait().success());
+    assert!(signalled.elapsed() < std::time::Duration::from_secs(20), "{:?}", signalled.elapsed());
+}
 
 fn admin_commands_are_recorded_as_the_cli_and_roster_audit_reads_the_log(database: Db) {
     let db = database.url.as_str();
