@@ -131,6 +131,17 @@ fn admin_commands_are_recorded_as_the_cli_and_roster_audit_reads_the_log(databas
     assert_eq!(entries[1]["data"]["previous"], json!({"allow_non_admins_manage_groups": false}));
     let secret = token["token"].as_str().expect("token");
     assert!(!log.to_string().contains(secret), "the token's value is never recorded");
+    // Nor is it anywhere in the database's files (SQLite: the file and its WAL).
+    if let Some(path) = db.strip_prefix("sqlite://") {
+        for file in [path.to_owned(), format!("{path}-wal")] {
+            let bytes = std::fs::read(&file).unwrap_or_default();
+            assert!(!bytes.is_empty() || file.ends_with("-wal"), "{file} was read");
+            assert!(
+                !bytes.windows(secret.len()).any(|w| w == secret.as_bytes()),
+                "{file} holds the token"
+            );
+        }
+    }
 
     // Filters, oldest first, and the text form.
     let tokens = roster_json(&[
