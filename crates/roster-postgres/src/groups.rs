@@ -563,18 +563,12 @@ pub(crate) async fn patch_members(
     let facts = reference_facts(tx, org, None, None, &adding, &[]).await?;
     groups::check_member_additions(&patch.add, &facts).map_err(invalid)?;
     let named: Vec<i64> = patch.add.iter().chain(&patch.remove).map(|r| r.id.get()).collect();
-    let present: HashSet<UserId> = sql::all(
+    let present = sql::user_ids(
         tx,
         "SELECT user_id FROM group_members WHERE group_pk = $1 AND user_id = ANY($2)",
         &[&pk, &named],
     )
-    .await?
-    .iter()
-    .map(|row| row.try_get::<_, i64>(0))
-    .collect::<Result<Vec<_>, _>>()?
-    .into_iter()
-    .filter_map(UserId::new)
-    .collect();
+    .await?;
     let now = Timestamp::now();
     let plan = groups::plan_member_patch(current, patch, &present, now);
     store_membership_plan(tx, org, pk, &plan).await?;

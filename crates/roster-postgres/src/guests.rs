@@ -144,18 +144,12 @@ pub(crate) async fn set_associated_members(
         return Err(WriteError::NotFound.into());
     };
     let named: Vec<i64> = members.iter().map(|(_, id)| id.get()).collect();
-    let in_org: std::collections::HashSet<UserId> = sql::all(
+    let in_org = sql::user_ids(
         tx,
         "SELECT user_id FROM org_members WHERE org_id = $1 AND user_id = ANY($2)",
         &[&org.as_str(), &named],
     )
-    .await?
-    .iter()
-    .map(|row| row.try_get::<_, i64>(0))
-    .collect::<Result<Vec<_>, _>>()?
-    .into_iter()
-    .filter_map(UserId::new)
-    .collect();
+    .await?;
     let ids = people::plan_associated_members(members, &in_org).map_err(WriteError::Invalid)?;
     let now = Timestamp::now();
     sql::exec(

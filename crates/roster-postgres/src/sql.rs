@@ -55,6 +55,23 @@ pub(crate) async fn exists<C: GenericClient>(
     Ok(opt(c, sql, params).await?.is_some())
 }
 
+/// The user ids a query answers in its first column (non-positive ones, which no user
+/// has, are dropped).
+pub(crate) async fn user_ids<C: GenericClient>(
+    c: &C,
+    sql: &str,
+    params: Params<'_>,
+) -> Result<std::collections::HashSet<roster_core::UserId>, Error> {
+    let rows = all(c, sql, params).await?;
+    let mut ids = std::collections::HashSet::with_capacity(rows.len());
+    for row in rows {
+        if let Some(id) = roster_core::UserId::new(row.try_get(0)?) {
+            ids.insert(id);
+        }
+    }
+    Ok(ids)
+}
+
 /// A transaction that lost to a concurrent one: starting over will see the winner's commit.
 pub(crate) fn lost_race(e: &Error) -> bool {
     matches!(

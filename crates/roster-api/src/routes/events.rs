@@ -100,12 +100,6 @@ enum Refusal {
     Expired(StreamBounds),
 }
 
-impl From<ApiError> for Refusal {
-    fn from(e: ApiError) -> Self {
-        Self::Api(e)
-    }
-}
-
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct CursorExpired {
     /// Always true.
