@@ -230,8 +230,13 @@ pub fn document(paths: OpenApi) -> OpenApi {
 
 // Patterns say what the body readers accept: they trim strings, treat an empty or blank
 // string as absent, and refuse NUL (PostgreSQL cannot store it). `^[^\u0000]*$`: any
-// text without NUL; `^[^\u0000]*[^\s\u0000][^\u0000]*$`: text that is not blank (a
+// text without NUL; `^[^\u0000]*[^\t\n\u000B\f\r \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000\u0000][^\u0000]*$`: text that is not blank (a
 // required field, or one that may be left out but not sent empty).
+
+// The patterns below that require "something besides whitespace" list the characters
+// Rust's `str::trim` removes (Unicode White_Space) rather than writing `\s`, whose meaning
+// differs between regex dialects (ECMAScript's has no U+0085 but has U+FEFF): the schema
+// must refuse exactly what the server trims away to nothing.
 
 /// `POST /organizations/{org}/groups`.
 #[derive(ToSchema)]
@@ -240,12 +245,12 @@ pub struct GroupCreate {
     /// name in use is a 422).
     #[schema(
         max_length = 200,
-        pattern = r"^[^\u0000]*[^\s\u0000][^\u0000]*$",
+        pattern = r"^[^\u0000]*[^\t\n\u000B\f\r \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000\u0000][^\u0000]*$",
         example = "Onboarding Specialists"
     )]
     name: String,
     #[schema(
-        pattern = r"^[^\u0000]*[^\s\u0000][^\u0000]*$",
+        pattern = r"^[^\u0000]*[^\t\n\u000B\f\r \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000\u0000][^\u0000]*$",
         example = "Team responsible for new client onboarding."
     )]
     description: String,
@@ -276,12 +281,15 @@ pub struct GroupUpdate {
     #[schema(
         nullable = false,
         max_length = 200,
-        pattern = r"^[^\u0000]*[^\s\u0000][^\u0000]*$",
+        pattern = r"^[^\u0000]*[^\t\n\u000B\f\r \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000\u0000][^\u0000]*$",
         example = "Project Alpha Core Team"
     )]
     name: Option<String>,
     /// May be left out, but not sent empty or null.
-    #[schema(nullable = false, pattern = r"^[^\u0000]*[^\s\u0000][^\u0000]*$")]
+    #[schema(
+        nullable = false,
+        pattern = r"^[^\u0000]*[^\t\n\u000B\f\r \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000\u0000][^\u0000]*$"
+    )]
     description: Option<String>,
     /// Replaces the whole list when given (even `[]`); as on create.
     #[schema(nullable = false, max_items = 1000, example = json!([1]), inline)]
@@ -330,9 +338,17 @@ pub struct Invite {
     /// A current member's email is a 422.
     #[schema(format = Email, example = "new.person@example.com")]
     email: String,
-    #[schema(max_length = 32, pattern = r"^[^\u0000]*[^\s\u0000][^\u0000]*$", example = "New")]
+    #[schema(
+        max_length = 32,
+        pattern = r"^[^\u0000]*[^\t\n\u000B\f\r \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000\u0000][^\u0000]*$",
+        example = "New"
+    )]
     first_name: String,
-    #[schema(max_length = 32, pattern = r"^[^\u0000]*[^\s\u0000][^\u0000]*$", example = "Person")]
+    #[schema(
+        max_length = 32,
+        pattern = r"^[^\u0000]*[^\t\n\u000B\f\r \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000\u0000][^\u0000]*$",
+        example = "Person"
+    )]
     last_name: String,
     role: RoleName,
     #[schema(max_length = 5000, pattern = r"^[^\u0000]*$")]
@@ -343,9 +359,17 @@ pub struct Invite {
 /// empty or null.
 #[derive(ToSchema)]
 pub struct MemberUpdate {
-    #[schema(nullable = false, max_length = 32, pattern = r"^[^\u0000]*[^\s\u0000][^\u0000]*$")]
+    #[schema(
+        nullable = false,
+        max_length = 32,
+        pattern = r"^[^\u0000]*[^\t\n\u000B\f\r \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000\u0000][^\u0000]*$"
+    )]
     first_name: Option<String>,
-    #[schema(nullable = false, max_length = 32, pattern = r"^[^\u0000]*[^\s\u0000][^\u0000]*$")]
+    #[schema(
+        nullable = false,
+        max_length = 32,
+        pattern = r"^[^\u0000]*[^\t\n\u000B\f\r \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000\u0000][^\u0000]*$"
+    )]
     last_name: Option<String>,
     #[schema(
         nullable = false,
