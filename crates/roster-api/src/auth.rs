@@ -55,7 +55,7 @@ async fn principal(
     let key = (token, org.cloned());
     let cached = epoch.and_then(|epoch| state.caches.principals.get(epoch, &key));
     let principal = match cached {
-        Some(principal) if principal.is_live_at(Timestamp::now()) => principal,
+        Some(principal) if principal.is_live_at(state.store.clock().now()) => principal,
         Some(_) => return Err(ApiError::unauthenticated()),
         None => {
             let principal =
@@ -83,7 +83,7 @@ async fn principal(
 /// period and instance: the requests that arrive before the note is written (and, with
 /// the read cache, still see the stale record) do not write it again.
 fn record_use(state: &AppState, principal: &Principal) {
-    let now = Timestamp::now();
+    let now = state.store.clock().now();
     let stale = principal
         .token_last_used_at
         .is_none_or(|last| now.millis() - last.millis() >= LAST_USED_RESOLUTION_MILLIS);

@@ -1,6 +1,7 @@
 //! Roster's domain: what a group, a member and a token are, the rules they obey,
 //! and the storage trait every backend implements. Nothing here knows about HTTP or SQL.
 
+pub mod clock;
 pub mod email;
 pub mod events;
 pub mod groups;
@@ -16,6 +17,7 @@ pub mod timestamp;
 pub mod token;
 pub mod validation;
 
+pub use clock::Clock;
 pub use email::Email;
 pub use groups::fold_case;
 pub use ids::{AssetId, GroupId, OrgId, UserId};

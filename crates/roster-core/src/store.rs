@@ -187,6 +187,10 @@ pub enum GuestOutcome {
 
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
+    /// The clock every time-based rule of this store (and of the server in front of it)
+    /// reads; moving it moves them all.
+    fn clock(&self) -> &crate::Clock;
+
     /// Whether the database answers (for `/readyz`).
     async fn ping(&self) -> Result<(), StoreError>;
 

@@ -1,20 +1,12 @@
 //! Instants, stored as milliseconds since the Unix epoch and shown as Tallyfy does:
 //! `YYYY-MM-DDTHH:MM:SS.sssZ` in UTC.
 
-use std::time::{SystemTime, UNIX_EPOCH};
-
 use time::OffsetDateTime;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Timestamp(i64);
 
 impl Timestamp {
-    pub fn now() -> Self {
-        let millis =
-            SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis()).unwrap_or(0);
-        Self(i64::try_from(millis).unwrap_or(i64::MAX))
-    }
-
     pub fn from_millis(millis: i64) -> Self {
         Self(millis)
     }

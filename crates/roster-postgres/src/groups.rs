@@ -445,11 +445,11 @@ impl OwnColumns {
 
 pub(crate) async fn create(
     tx: &Tx<'_>,
+    now: Timestamp,
     org: &OrgId,
     write: &GroupWrite,
     idempotency: Option<&IdempotencyKey>,
 ) -> Result<Created, TxError> {
-    let now = Timestamp::now();
     let id = GroupId::generate().map_err(|e| StoreError::new("generate group id", e))?;
     if let Some(key) = idempotency
         && let Some(earlier) = claim_or_replay(tx, org, key, &id, now).await?
@@ -507,6 +507,7 @@ async fn store_own_columns(tx: &Tx<'_>, pk: i64, group: &Group) -> Result<(), Tx
 
 pub(crate) async fn update(
     tx: &Tx<'_>,
+    now: Timestamp,
     org: &OrgId,
     id: &GroupId,
     write: &GroupWrite,
@@ -515,7 +516,6 @@ pub(crate) async fn update(
     let (pk, _) = find_for_write(tx, org, id, if_match).await?;
     check_write(tx, org, write, Some(pk)).await?;
     let group = get(tx, org, id).await?.ok_or(WriteError::NotFound)?;
-    let now = Timestamp::now();
     let plan = groups::plan_update(group, write, now);
     let group = plan.after;
     let mut drafts = plan.events;
@@ -536,6 +536,7 @@ pub(crate) async fn update(
 
 pub(crate) async fn delete(
     tx: &Tx<'_>,
+    now: Timestamp,
     org: &OrgId,
     id: &GroupId,
     if_match: Option<&IfMatch>,
@@ -548,11 +549,12 @@ pub(crate) async fn delete(
         &[&org.as_str()],
     )
     .await?;
-    crate::events::record(tx, org, vec![events::group_deleted(&group)], Timestamp::now()).await
+    crate::events::record(tx, org, vec![events::group_deleted(&group)], now).await
 }
 
 pub(crate) async fn patch_members(
     tx: &Tx<'_>,
+    now: Timestamp,
     org: &OrgId,
     id: &GroupId,
     patch: &MembershipPatch<MemberRef>,
@@ -569,7 +571,6 @@ pub(crate) async fn patch_members(
         &[&pk, &named],
     )
     .await?;
-    let now = Timestamp::now();
     let plan = groups::plan_member_patch(current, patch, &present, now);
     store_membership_plan(tx, org, pk, &plan).await?;
     crate::events::record(tx, org, plan.events, now).await?;
@@ -578,6 +579,7 @@ pub(crate) async fn patch_members(
 
 pub(crate) async fn patch_guests(
     tx: &Tx<'_>,
+    now: Timestamp,
     org: &OrgId,
     id: &GroupId,
     patch: &MembershipPatch<GuestRef>,
@@ -598,7 +600,6 @@ pub(crate) async fn patch_guests(
     .iter()
     .map(|row| row.try_get::<_, String>(0).map(Email::from_stored))
     .collect::<Result<_, _>>()?;
-    let now = Timestamp::now();
     let plan = groups::plan_guest_patch(current, patch, &present, now);
     let mut drafts = store_membership_plan(tx, org, pk, &plan).await?;
     drafts.extend(plan.events);
@@ -721,13 +722,13 @@ fn logo_from_row(row: &Row, at: usize) -> Result<Option<LogoRef>, TxError> {
 
 pub(crate) async fn set_logo(
     tx: &Tx<'_>,
+    now: Timestamp,
     org: &OrgId,
     id: &GroupId,
     logo: &NewLogo,
 ) -> Result<Group, TxError> {
     let (pk, before) = find_for_write(tx, org, id, None).await?;
     let asset = AssetId::generate().map_err(|e| StoreError::new("generate asset id", e))?;
-    let now = Timestamp::now();
     sql::exec(tx, "DELETE FROM logo_blobs WHERE group_pk = $1", &[&pk]).await?;
     sql::exec(
         tx,
@@ -755,12 +756,16 @@ pub(crate) async fn set_logo(
     Ok(after)
 }
 
-pub(crate) async fn delete_logo(tx: &Tx<'_>, org: &OrgId, id: &GroupId) -> Result<Group, TxError> {
+pub(crate) async fn delete_logo(
+    tx: &Tx<'_>,
+    now: Timestamp,
+    org: &OrgId,
+    id: &GroupId,
+) -> Result<Group, TxError> {
     let (pk, before) = find_for_write(tx, org, id, None).await?;
     if before.logo.is_none() {
         return Err(WriteError::NotFound.into());
     }
-    let now = Timestamp::now();
     sql::exec(tx, "DELETE FROM logo_blobs WHERE group_pk = $1", &[&pk]).await?;
     sql::exec(
         tx,

@@ -106,11 +106,15 @@ fn to_json(value: &impl serde::Serialize, what: &'static str) -> Result<String, 
     serde_json::to_string(value).map_err(|e| StoreError::new(what, e).into())
 }
 
-pub(crate) async fn create(tx: &Tx<'_>, org: &OrgId, new: &NewGuest) -> Result<Guest, TxError> {
+pub(crate) async fn create(
+    tx: &Tx<'_>,
+    now: Timestamp,
+    org: &OrgId,
+    new: &NewGuest,
+) -> Result<Guest, TxError> {
     let exists = get(tx, org, &new.email).await?.is_some();
     people::check_new_guest(is_current_member(tx, org, &new.email).await?, exists)
         .map_err(WriteError::Invalid)?;
-    let now = Timestamp::now();
     sql::exec(
         tx,
         "INSERT INTO guests (org_id, email, first_name, last_name, details, created_at, updated_at)
@@ -136,6 +140,7 @@ async fn reload(tx: &Tx<'_>, org: &OrgId, email: &Email) -> Result<Guest, TxErro
 
 pub(crate) async fn set_associated_members(
     tx: &Tx<'_>,
+    now: Timestamp,
     org: &OrgId,
     email: &Email,
     members: &[(usize, UserId)],
@@ -151,7 +156,6 @@ pub(crate) async fn set_associated_members(
     )
     .await?;
     let ids = people::plan_associated_members(members, &in_org).map_err(WriteError::Invalid)?;
-    let now = Timestamp::now();
     sql::exec(
         tx,
         "UPDATE guests SET associated_members = $3, updated_at = $4 WHERE org_id = $1 AND email = $2",
@@ -187,6 +191,7 @@ pub(crate) async fn become_guest(
 
 pub(crate) async fn action(
     tx: &Tx<'_>,
+    now: Timestamp,
     org: &OrgId,
     email: &Email,
     action: GuestAction,
@@ -194,7 +199,6 @@ pub(crate) async fn action(
     let Some(guest) = get(tx, org, email).await? else {
         return Err(WriteError::NotFound.into());
     };
-    let now = Timestamp::now();
     let left = if action.leaves_groups() {
         crate::groups::leave_everywhere(tx, org, &Leaving::Guest(email.clone()), now).await?
     } else {

@@ -64,12 +64,22 @@ pub struct PgStore {
     /// Raised after this instance's commits and whenever another instance's are heard
     /// of (LISTEN), for long-polls of the stream.
     committed: std::sync::Arc<tokio::sync::watch::Sender<u64>>,
+    clock: roster_core::Clock,
 }
 
 impl PgStore {
     /// Connects to a `postgres://` URL and brings the schema up to date. Several instances
     /// may start at once: migrations run under an advisory lock.
     pub async fn connect(url: &str, options: &PoolOptions) -> Result<Self, StoreError> {
+        Self::connect_with_clock(url, options, roster_core::Clock::system()).await
+    }
+
+    /// Connects with `clock` as the store's time (see `Store::clock`).
+    pub async fn connect_with_clock(
+        url: &str,
+        options: &PoolOptions,
+        clock: roster_core::Clock,
+    ) -> Result<Self, StoreError> {
         let config: tokio_postgres::Config =
             url.parse().map_err(|e| StoreError::new("database url", e))?;
         let manager = Manager::from_config(
@@ -86,7 +96,7 @@ impl PgStore {
             .map_err(|e| StoreError::new("connection pool", e))?;
         let (committed, _) = tokio::sync::watch::channel(0);
         let committed = std::sync::Arc::new(committed);
-        let store = Self { pool, committed };
+        let store = Self { pool, committed, clock };
         store.migrate().await?;
         listen_for_commits(config, std::sync::Arc::downgrade(&store.committed));
         Ok(store)
@@ -189,10 +199,13 @@ fn listen_for_commits(
 /// A macro rather than a function taking a closure: a closure over a borrowed
 /// transaction cannot yet promise the `Send` future `async_trait` needs.
 macro_rules! in_transaction {
-    ($store:expr, $context:expr, |$tx:ident| $body:expr) => {{
+    ($store:expr, $context:expr, |$tx:ident, $now:ident| $body:expr) => {{
         let mut attempt = 0;
         loop {
             attempt += 1;
+            // The store clock's time as this attempt begins: all the write records.
+            #[allow(unused_variables)]
+            let $now = $store.clock.now();
             let mut client = $store.client($context).await?;
             let $tx = client.transaction().await.map_err(|e| sql::store_error($context, &e))?;
             let outcome = match $body.await {
@@ -245,6 +258,10 @@ macro_rules! read {
 
 #[async_trait]
 impl Store for PgStore {
+    fn clock(&self) -> &roster_core::Clock {
+        &self.clock
+    }
+
     fn pool_status(&self) -> Option<roster_core::store::PoolStatus> {
         let status = self.pool.status();
         Some(roster_core::store::PoolStatus {
@@ -294,7 +311,7 @@ impl Store for PgStore {
     }
 
     async fn trim_events(&self, before: Timestamp) -> Result<u64, StoreError> {
-        in_transaction!(self, "trim events", |tx| events::trim(&tx, before))
+        in_transaction!(self, "trim events", |tx, now| events::trim(&tx, before))
             .map_err(storage_only("trim events"))
     }
 
@@ -303,7 +320,7 @@ impl Store for PgStore {
         token: &TokenHash,
         org: Option<&OrgId>,
     ) -> Result<Option<Principal>, StoreError> {
-        read!(self, "principal", |c| people::principal(&c, token, org, Timestamp::now()))
+        read!(self, "principal", |c| people::principal(&c, token, org, self.clock.now()))
     }
 
     async fn list_groups(
@@ -341,7 +358,13 @@ impl Store for PgStore {
         write: &GroupWrite,
         idempotency: Option<&IdempotencyKey>,
     ) -> Result<Created, WriteError> {
-        in_transaction!(self, "create group", |tx| groups::create(&tx, org, write, idempotency))
+        in_transaction!(self, "create group", |tx, now| groups::create(
+            &tx,
+            now,
+            org,
+            write,
+            idempotency
+        ))
     }
 
     async fn update_group(
@@ -351,7 +374,9 @@ impl Store for PgStore {
         write: &GroupWrite,
         if_match: Option<&IfMatch>,
     ) -> Result<Group, WriteError> {
-        in_transaction!(self, "update group", |tx| groups::update(&tx, org, id, write, if_match))
+        in_transaction!(self, "update group", |tx, now| groups::update(
+            &tx, now, org, id, write, if_match
+        ))
     }
 
     async fn delete_group(
@@ -360,7 +385,7 @@ impl Store for PgStore {
         id: &GroupId,
         if_match: Option<&IfMatch>,
     ) -> Result<(), WriteError> {
-        in_transaction!(self, "delete group", |tx| groups::delete(&tx, org, id, if_match))
+        in_transaction!(self, "delete group", |tx, now| groups::delete(&tx, now, org, id, if_match))
     }
 
     async fn patch_group_members(
@@ -370,8 +395,8 @@ impl Store for PgStore {
         patch: &MembershipPatch<MemberRef>,
         if_match: Option<&IfMatch>,
     ) -> Result<Group, WriteError> {
-        in_transaction!(self, "patch group members", |tx| groups::patch_members(
-            &tx, org, id, patch, if_match
+        in_transaction!(self, "patch group members", |tx, now| groups::patch_members(
+            &tx, now, org, id, patch, if_match
         ))
     }
 
@@ -382,8 +407,8 @@ impl Store for PgStore {
         patch: &MembershipPatch<GuestRef>,
         if_match: Option<&IfMatch>,
     ) -> Result<Group, WriteError> {
-        in_transaction!(self, "patch group guests", |tx| groups::patch_guests(
-            &tx, org, id, patch, if_match
+        in_transaction!(self, "patch group guests", |tx, now| groups::patch_guests(
+            &tx, now, org, id, patch, if_match
         ))
     }
 
@@ -421,11 +446,11 @@ impl Store for PgStore {
         id: &GroupId,
         logo: &NewLogo,
     ) -> Result<Group, WriteError> {
-        in_transaction!(self, "set group logo", |tx| groups::set_logo(&tx, org, id, logo))
+        in_transaction!(self, "set group logo", |tx, now| groups::set_logo(&tx, now, org, id, logo))
     }
 
     async fn delete_group_logo(&self, org: &OrgId, id: &GroupId) -> Result<Group, WriteError> {
-        in_transaction!(self, "delete group logo", |tx| groups::delete_logo(&tx, org, id))
+        in_transaction!(self, "delete group logo", |tx, now| groups::delete_logo(&tx, now, org, id))
     }
 
     async fn logo(&self, asset: &AssetId) -> Result<Option<StoredLogo>, StoreError> {
@@ -465,7 +490,9 @@ impl Store for PgStore {
     }
 
     async fn invite_member(&self, org: &OrgId, invite: &Invite) -> Result<OrgMember, WriteError> {
-        in_transaction!(self, "invite member", |tx| people::invite_member(&tx, org, invite))
+        in_transaction!(self, "invite member", |tx, now| people::invite_member(
+            &tx, now, org, invite
+        ))
     }
 
     async fn update_member(
@@ -474,7 +501,9 @@ impl Store for PgStore {
         id: UserId,
         changes: &MemberChanges,
     ) -> Result<OrgMember, WriteError> {
-        in_transaction!(self, "update member", |tx| people::update_member(&tx, org, id, changes))
+        in_transaction!(self, "update member", |tx, now| people::update_member(
+            &tx, now, org, id, changes
+        ))
     }
 
     async fn member_action(
@@ -483,7 +512,9 @@ impl Store for PgStore {
         id: UserId,
         action: MemberAction,
     ) -> Result<MemberOutcome, WriteError> {
-        in_transaction!(self, "member action", |tx| people::member_action(&tx, org, id, action))
+        in_transaction!(self, "member action", |tx, now| people::member_action(
+            &tx, now, org, id, action
+        ))
     }
 
     async fn organizations_of(
@@ -510,7 +541,7 @@ impl Store for PgStore {
     }
 
     async fn create_guest(&self, org: &OrgId, guest: &NewGuest) -> Result<Guest, WriteError> {
-        in_transaction!(self, "create guest", |tx| guests::create(&tx, org, guest))
+        in_transaction!(self, "create guest", |tx, now| guests::create(&tx, now, org, guest))
     }
 
     async fn set_guest_associated_members(
@@ -519,8 +550,8 @@ impl Store for PgStore {
         email: &Email,
         members: &[(usize, UserId)],
     ) -> Result<Guest, WriteError> {
-        in_transaction!(self, "update guest", |tx| guests::set_associated_members(
-            &tx, org, email, members
+        in_transaction!(self, "update guest", |tx, now| guests::set_associated_members(
+            &tx, now, org, email, members
         ))
     }
 
@@ -530,7 +561,9 @@ impl Store for PgStore {
         email: &Email,
         action: GuestAction,
     ) -> Result<GuestOutcome, WriteError> {
-        in_transaction!(self, "guest action", |tx| guests::action(&tx, org, email, action))
+        in_transaction!(self, "guest action", |tx, now| guests::action(
+            &tx, now, org, email, action
+        ))
     }
 
     async fn bootstrap_if_empty(
@@ -540,8 +573,9 @@ impl Store for PgStore {
         token: &TokenHash,
         token_expires_at: Option<Timestamp>,
     ) -> Result<Option<Bootstrap>, StoreError> {
-        in_transaction!(self, "bootstrap", |tx| people::bootstrap_if_empty(
+        in_transaction!(self, "bootstrap", |tx, now| people::bootstrap_if_empty(
             &tx,
+            now,
             org_name,
             admin,
             token,
@@ -551,7 +585,7 @@ impl Store for PgStore {
     }
 
     async fn create_org(&self, name: &str) -> Result<Organization, StoreError> {
-        in_transaction!(self, "create org", |tx| people::create_org(&tx, name))
+        in_transaction!(self, "create org", |tx, now| people::create_org(&tx, now, name))
             .map_err(storage_only("create org"))
     }
 
@@ -560,11 +594,11 @@ impl Store for PgStore {
         org: &OrgId,
         allow: bool,
     ) -> Result<Organization, WriteError> {
-        in_transaction!(self, "set org", |tx| people::set_org_allow(&tx, org, allow))
+        in_transaction!(self, "set org", |tx, now| people::set_org_allow(&tx, now, org, allow))
     }
 
     async fn add_member(&self, org: &OrgId, user: &NewUser) -> Result<OrgMember, WriteError> {
-        in_transaction!(self, "add member", |tx| people::add_member(&tx, org, user))
+        in_transaction!(self, "add member", |tx, now| people::add_member(&tx, now, org, user))
     }
 
     async fn list_tokens(
@@ -576,7 +610,7 @@ impl Store for PgStore {
     }
 
     async fn revoke_token(&self, org: &OrgId, id: i64) -> Result<TokenRecord, WriteError> {
-        in_transaction!(self, "revoke token", |tx| people::revoke_token(&tx, org, id))
+        in_transaction!(self, "revoke token", |tx, now| people::revoke_token(&tx, now, org, id))
     }
 
     async fn touch_token(&self, id: i64, now: Timestamp) -> Result<(), StoreError> {
@@ -590,8 +624,8 @@ impl Store for PgStore {
         token: &TokenHash,
         expires_at: Option<Timestamp>,
     ) -> Result<TokenRecord, WriteError> {
-        in_transaction!(self, "create token", |tx| people::create_token(
-            &tx, org, user, token, expires_at
+        in_transaction!(self, "create token", |tx, now| people::create_token(
+            &tx, now, org, user, token, expires_at
         ))
     }
 }

@@ -200,12 +200,16 @@ async fn find_org(tx: &Tx<'_>, org: &OrgId) -> Result<Option<Organization>, TxEr
     .transpose()
 }
 
-pub(crate) async fn create_org(tx: &Tx<'_>, name: &str) -> Result<Organization, TxError> {
+pub(crate) async fn create_org(
+    tx: &Tx<'_>,
+    now: Timestamp,
+    name: &str,
+) -> Result<Organization, TxError> {
     let org = Organization {
         id: OrgId::generate().map_err(|e| StoreError::new("generate org id", e))?,
         name: name.to_owned(),
         allow_non_admins_manage_groups: false,
-        created_at: Timestamp::now(),
+        created_at: now,
     };
     sql::exec(
         tx,
@@ -224,6 +228,7 @@ pub(crate) async fn create_org(tx: &Tx<'_>, name: &str) -> Result<Organization, 
 
 pub(crate) async fn set_org_allow(
     tx: &Tx<'_>,
+    now: Timestamp,
     org: &OrgId,
     allow: bool,
 ) -> Result<Organization, TxError> {
@@ -236,7 +241,7 @@ pub(crate) async fn set_org_allow(
     .await?;
     let after = find_org(tx, org).await?.ok_or(TxError::Refused(WriteError::NotFound))?;
     let drafts = events::organization_updated(&before, &after).into_iter().collect();
-    crate::events::record(tx, org, drafts, Timestamp::now()).await?;
+    crate::events::record(tx, org, drafts, now).await?;
     Ok(after)
 }
 
@@ -289,13 +294,13 @@ pub(crate) async fn account_for(
 /// Adds a member to the org; an existing account (same email) joins as it is.
 pub(crate) async fn add_member(
     tx: &Tx<'_>,
+    now: Timestamp,
     org: &OrgId,
     new: &NewUser,
 ) -> Result<OrgMember, TxError> {
     if find_org(tx, org).await?.is_none() {
         return Err(WriteError::NotFound.into());
     }
-    let now = Timestamp::now();
     let user = account_for(tx, &new.email, &new.first_name, &new.last_name, now).await?;
     let inserted = sql::exec(
         tx,
@@ -327,6 +332,7 @@ pub(crate) async fn add_member(
 
 pub(crate) async fn invite_member(
     tx: &Tx<'_>,
+    now: Timestamp,
     org: &OrgId,
     invite: &Invite,
 ) -> Result<OrgMember, TxError> {
@@ -336,7 +342,6 @@ pub(crate) async fn invite_member(
         &[&org.as_str(), &invite.email.as_str()],
     )
     .await?;
-    let now = Timestamp::now();
     let user = account_for(tx, &invite.email, &invite.first_name, &invite.last_name, now).await?;
     let before = member(tx, org, user.id).await?;
     people::check_invite(InviteFacts { is_guest, status: before.as_ref().map(|m| m.status) })
@@ -372,6 +377,7 @@ async fn become_invited(
 
 pub(crate) async fn update_member(
     tx: &Tx<'_>,
+    now: Timestamp,
     org: &OrgId,
     id: UserId,
     changes: &MemberChanges,
@@ -385,7 +391,6 @@ pub(crate) async fn update_member(
     let first_name = update.first_name.as_deref().unwrap_or_default();
     let last_name = update.last_name.as_deref().unwrap_or_default();
     let timezone = update.timezone.as_deref();
-    let now = Timestamp::now();
     // The account is shared: every org it belongs to sees the change, in its own stream.
     let before_everywhere = organizations_of(tx, id).await?;
     sql::exec(
@@ -418,6 +423,7 @@ pub(crate) async fn update_member(
 
 pub(crate) async fn member_action(
     tx: &Tx<'_>,
+    now: Timestamp,
     org: &OrgId,
     id: UserId,
     action: MemberAction,
@@ -447,7 +453,6 @@ pub(crate) async fn member_action(
         other_active_admins: sql::count(other_active_admins),
     };
     people::check_member_action(&facts, action).map_err(WriteError::Rejected)?;
-    let now = Timestamp::now();
     let left = if action.leaves_groups() {
         crate::groups::leave_everywhere(tx, org, &Leaving::Member(id), now).await?
     } else {
@@ -516,6 +521,7 @@ pub(crate) async fn become_invited_member(
 
 pub(crate) async fn create_token(
     tx: &Tx<'_>,
+    now: Timestamp,
     org: &OrgId,
     user: UserId,
     hash: &TokenHash,
@@ -530,7 +536,6 @@ pub(crate) async fn create_token(
     {
         return Err(WriteError::NotFound.into());
     }
-    let now = Timestamp::now();
     let hash: &[u8] = &hash.as_bytes()[..];
     let row = sql::one(
         tx,
@@ -554,6 +559,7 @@ pub(crate) async fn create_token(
 
 pub(crate) async fn bootstrap_if_empty(
     tx: &Tx<'_>,
+    now: Timestamp,
     org_name: &str,
     admin: &NewUser,
     token: &TokenHash,
@@ -564,9 +570,9 @@ pub(crate) async fn bootstrap_if_empty(
     if sql::exists(tx, "SELECT 1 FROM organizations LIMIT 1", &[]).await? {
         return Ok(None);
     }
-    let org = create_org(tx, org_name).await?;
-    let admin = add_member(tx, &org.id, admin).await?;
-    let token = create_token(tx, &org.id, admin.user.id, token, token_expires_at).await?;
+    let org = create_org(tx, now, org_name).await?;
+    let admin = add_member(tx, now, &org.id, admin).await?;
+    let token = create_token(tx, now, &org.id, admin.user.id, token, token_expires_at).await?;
     Ok(Some(Bootstrap { org, admin, token }))
 }
 
@@ -606,6 +612,7 @@ pub(crate) async fn list_tokens<C: GenericClient>(
 
 pub(crate) async fn revoke_token(
     tx: &Tx<'_>,
+    now: Timestamp,
     org: &OrgId,
     id: i64,
 ) -> Result<TokenRecord, TxError> {
@@ -618,7 +625,6 @@ pub(crate) async fn revoke_token(
         token_from_row(&row)
     };
     let before = find().await?;
-    let now = Timestamp::now();
     sql::exec(
         tx,
         "UPDATE tokens SET revoked_at = coalesce(revoked_at, $3) WHERE org_id = $1 AND id = $2",

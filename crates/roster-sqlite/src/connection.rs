@@ -53,6 +53,7 @@ pub(crate) struct Connections {
     size_cap_pages: AtomicU64,
     /// Raised by the writer after every commit (see `Store::commits`).
     commits: tokio::sync::watch::Receiver<u64>,
+    pub(crate) clock: roster_core::Clock,
 }
 
 /// A pooled read connection, with the `data_version` it reported last (`None` before
@@ -63,15 +64,21 @@ struct Reader {
 }
 
 /// A connection inside the writer's open transaction, inside this write's own savepoint,
-/// with the origin of the change (captured where the write was asked for).
+/// with the origin of the change (captured where the write was asked for) and the
+/// store clock's time as the write began: every time the write records or compares.
 pub(crate) struct WriteTx<'a> {
     conn: &'a Connection,
     origin: &'a Origin,
+    now: roster_core::Timestamp,
 }
 
 impl WriteTx<'_> {
     pub(crate) fn origin(&self) -> &Origin {
         self.origin
+    }
+
+    pub(crate) fn now(&self) -> roster_core::Timestamp {
+        self.now
     }
 }
 
@@ -128,6 +135,7 @@ impl Connections {
             writer: sender,
             size_cap_pages: AtomicU64::new(0),
             commits,
+            clock: roster_core::Clock::system(),
         })
     }
 
@@ -234,9 +242,13 @@ impl Connections {
         let (reply, answer) = oneshot::channel::<Result<T, WriteError>>();
         let size_cap = std::num::NonZeroU64::new(self.size_cap_pages.load(Ordering::Relaxed));
         let origin = Origin::current();
+        let clock = self.clock.clone();
         let job = Job::Write(Box::new(move |conn: Result<&Connection, &StoreError>| {
             let (outcome, poisoned) = match conn {
-                Ok(conn) => in_savepoint(WriteTx { conn, origin: &origin }, context, size_cap, f),
+                Ok(conn) => {
+                    let tx = WriteTx { conn, origin: &origin, now: clock.now() };
+                    in_savepoint(tx, context, size_cap, f)
+                }
                 Err(e) => (Err(WriteError::Store(e.clone())), None),
             };
             let answer = Box::new(move |committed: Result<(), StoreError>| {

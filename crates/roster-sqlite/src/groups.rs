@@ -470,7 +470,7 @@ pub(crate) fn create(
     write: &GroupWrite,
     idempotency: Option<&IdempotencyKey>,
 ) -> Result<Created, TxError> {
-    let now = Timestamp::now();
+    let now = tx.now();
     if let Some(key) = idempotency
         && let Some(earlier) = replay(tx, org, key, now)?
     {
@@ -526,7 +526,7 @@ pub(crate) fn update(
     let (pk, current) = find_for_write(tx, org, id, if_match)?;
     check_write(tx, org, write, Some(pk))?;
     let group = with_people(tx, (pk, current))?;
-    let now = Timestamp::now();
+    let now = tx.now();
     let plan = groups::plan_update(group, write, now);
     let group = plan.after;
     let mut drafts = plan.events;
@@ -555,7 +555,7 @@ pub(crate) fn delete(
     tx.prepare_cached("DELETE FROM groups WHERE pk = ?1")?.execute([pk])?;
     tx.prepare_cached("UPDATE organizations SET group_count = group_count - 1 WHERE id = ?1")?
         .execute([org.as_str()])?;
-    crate::events::record(tx, org, vec![events::group_deleted(&group)], Timestamp::now())
+    crate::events::record(tx, org, vec![events::group_deleted(&group)], tx.now())
 }
 
 /// Which of `ids` are members of the group at `pk`.
@@ -604,7 +604,7 @@ pub(crate) fn patch_members(
     groups::check_member_additions(&patch.add, &facts).map_err(invalid)?;
     let named = patch.add.iter().chain(&patch.remove).map(|r| r.id);
     let present = present_members(tx, pk, named)?;
-    let now = Timestamp::now();
+    let now = tx.now();
     let plan = groups::plan_member_patch(current, patch, &present, now);
     store_membership_plan(tx, org, pk, &plan)?;
     crate::events::record(tx, org, plan.events, now)?;
@@ -622,7 +622,7 @@ pub(crate) fn patch_guests(
     let facts = reference_facts(tx, org, None, None, [], patch.add.iter().map(|r| &r.email))?;
     groups::check_guest_additions(&patch.add, &facts).map_err(invalid)?;
     let present = present_guests(tx, pk, patch.add.iter().chain(&patch.remove).map(|r| &r.email))?;
-    let now = Timestamp::now();
+    let now = tx.now();
     let plan = groups::plan_guest_patch(current, patch, &present, now);
     let mut drafts = store_membership_plan(tx, org, pk, &plan)?;
     drafts.extend(plan.events);
@@ -738,7 +738,7 @@ pub(crate) fn set_logo(
 ) -> Result<Group, TxError> {
     let (pk, before) = find_for_write(tx, org, id, None)?;
     let asset = AssetId::generate().map_err(|e| StoreError::new("generate asset id", e))?;
-    let now = Timestamp::now();
+    let now = tx.now();
     tx.prepare_cached("DELETE FROM logo_blobs WHERE group_pk = ?1")?.execute([pk])?;
     tx.prepare_cached(
         "INSERT INTO logo_blobs (asset_id, group_pk, content_type, bytes) VALUES (?1, ?2, ?3, ?4)",
@@ -767,7 +767,7 @@ pub(crate) fn delete_logo(tx: &WriteTx<'_>, org: &OrgId, id: &GroupId) -> Result
     if before.logo.is_none() {
         return Err(WriteError::NotFound.into());
     }
-    let now = Timestamp::now();
+    let now = tx.now();
     tx.prepare_cached("DELETE FROM logo_blobs WHERE group_pk = ?1")?.execute([pk])?;
     tx.prepare_cached(
         "UPDATE groups SET logo_asset_id = NULL, logo_filename = NULL, logo_content_type = NULL,

@@ -125,7 +125,7 @@ pub(crate) fn create(tx: &WriteTx<'_>, org: &OrgId, new: &NewGuest) -> Result<Gu
     let exists = get(tx, org, &new.email)?.is_some();
     people::check_new_guest(is_current_member(tx, org, &new.email)?, exists)
         .map_err(WriteError::Invalid)?;
-    let now = Timestamp::now();
+    let now = tx.now();
     tx.prepare_cached(
         "INSERT INTO guests (org_id, email, first_name, last_name, details, created_at, updated_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)",
@@ -166,7 +166,7 @@ pub(crate) fn set_associated_members(
     }
     let ids = people::plan_associated_members(members, &in_org).map_err(WriteError::Invalid)?;
     let json = serde_json::to_string(&ids).map_err(|e| StoreError::new("associated members", e))?;
-    let now = Timestamp::now();
+    let now = tx.now();
     tx.prepare_cached("UPDATE guests SET associated_members = ?3, updated_at = ?4 WHERE org_id = ?1 AND email = ?2")?
         .execute(params![org.as_str(), email.as_str(), json, now.millis()])?;
     let after = reload(tx, org, email)?;
@@ -203,7 +203,7 @@ pub(crate) fn action(
     let Some(guest) = get(tx, org, email)? else {
         return Err(WriteError::NotFound.into());
     };
-    let now = Timestamp::now();
+    let now = tx.now();
     let left = if action.leaves_groups() {
         crate::groups::leave_everywhere(tx, org, &Leaving::Guest(email.clone()), now)?
     } else {

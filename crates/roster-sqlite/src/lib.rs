@@ -47,7 +47,13 @@ impl SqliteStore {
     }
 
     pub fn open(path: &Path) -> Result<Self, StoreError> {
-        let connections = Connections::open(path)?;
+        Self::open_with_clock(path, roster_core::Clock::system())
+    }
+
+    /// Opens the database with `clock` as the store's time (see `Store::clock`).
+    pub fn open_with_clock(path: &Path, clock: roster_core::Clock) -> Result<Self, StoreError> {
+        let mut connections = Connections::open(path)?;
+        connections.clock = clock;
         Ok(Self { connections, org_epochs: std::sync::Mutex::default() })
     }
 
@@ -121,6 +127,10 @@ pub fn path_from_url(url: &str) -> Result<PathBuf, StoreError> {
 
 #[async_trait]
 impl Store for SqliteStore {
+    fn clock(&self) -> &roster_core::Clock {
+        &self.connections.clock
+    }
+
     async fn ping(&self) -> Result<(), StoreError> {
         self.connections.read("ping", |conn| conn.query_row("SELECT 1", [], |_| Ok(())))
     }
@@ -187,8 +197,8 @@ impl Store for SqliteStore {
         token: &TokenHash,
         org: Option<&OrgId>,
     ) -> Result<Option<Principal>, StoreError> {
-        self.connections
-            .read("principal", |conn| people::principal(conn, token, org, Timestamp::now()))
+        let now = self.connections.clock.now();
+        self.connections.read("principal", |conn| people::principal(conn, token, org, now))
     }
 
     async fn list_groups(

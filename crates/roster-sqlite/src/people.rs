@@ -140,7 +140,7 @@ pub(crate) fn create_org(tx: &WriteTx<'_>, name: &str) -> Result<Organization, T
         id: OrgId::generate().map_err(|e| StoreError::new("generate org id", e))?,
         name: name.to_owned(),
         allow_non_admins_manage_groups: false,
-        created_at: Timestamp::now(),
+        created_at: tx.now(),
     };
     tx.prepare_cached(
         "INSERT INTO organizations (id, name, allow_non_admins_manage_groups, created_at)
@@ -167,7 +167,7 @@ pub(crate) fn set_org_allow(
     .execute(params![org.as_str(), allow])?;
     let after = find_org(tx, org)?.ok_or(TxError::Refused(WriteError::NotFound))?;
     let drafts = events::organization_updated(&before, &after).into_iter().collect();
-    crate::events::record(tx, org, drafts, Timestamp::now())?;
+    crate::events::record(tx, org, drafts, tx.now())?;
     Ok(after)
 }
 
@@ -180,7 +180,7 @@ pub(crate) fn add_member(
     if find_org(tx, org)?.is_none() {
         return Err(WriteError::NotFound.into());
     }
-    let now = Timestamp::now();
+    let now = tx.now();
     let user = account_for(tx, &new.email, &new.first_name, &new.last_name, now)?;
     let inserted = tx
         .prepare_cached(
@@ -338,7 +338,7 @@ pub(crate) fn invite_member(
     invite: &Invite,
 ) -> Result<OrgMember, TxError> {
     let is_guest = is_guest(tx, org, &invite.email)?;
-    let now = Timestamp::now();
+    let now = tx.now();
     let user = account_for(tx, &invite.email, &invite.first_name, &invite.last_name, now)?;
     let before = member(tx, org, user.id)?;
     people::check_invite(InviteFacts { is_guest, status: before.as_ref().map(|m| m.status) })
@@ -373,7 +373,7 @@ pub(crate) fn update_member(
     let first_name = update.first_name.as_deref().unwrap_or_default();
     let last_name = update.last_name.as_deref().unwrap_or_default();
     let timezone = update.timezone.as_deref();
-    let now = Timestamp::now();
+    let now = tx.now();
     // The account is shared: every org it belongs to sees the change, in its own stream.
     let before_everywhere = organizations_of(tx, id)?;
     tx.prepare_cached(
@@ -423,7 +423,7 @@ pub(crate) fn member_action(
         other_active_admins: u64::try_from(other_active_admins).unwrap_or(0),
     };
     people::check_member_action(&facts, action).map_err(WriteError::Rejected)?;
-    let now = Timestamp::now();
+    let now = tx.now();
     let left = if action.leaves_groups() {
         crate::groups::leave_everywhere(tx, org, &Leaving::Member(id), now)?
     } else {
@@ -502,7 +502,7 @@ pub(crate) fn create_token(
     if !is_member {
         return Err(WriteError::NotFound.into());
     }
-    let now = Timestamp::now();
+    let now = tx.now();
     tx.prepare_cached(
         "INSERT INTO tokens (hash, org_id, user_id, created_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?5)",
     )?
@@ -583,7 +583,7 @@ fn find_token(tx: &WriteTx<'_>, org: &OrgId, id: i64) -> Result<TokenRecord, TxE
 
 pub(crate) fn revoke_token(tx: &WriteTx<'_>, org: &OrgId, id: i64) -> Result<TokenRecord, TxError> {
     let before = find_token(tx, org, id)?;
-    let now = Timestamp::now();
+    let now = tx.now();
     tx.prepare_cached(
         "UPDATE tokens SET revoked_at = coalesce(revoked_at, ?3) WHERE org_id = ?1 AND id = ?2",
     )?

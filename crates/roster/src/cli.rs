@@ -380,7 +380,7 @@ async fn token(store: &dyn Store, command: TokenCommand, as_json: bool) -> anyho
             }
             let secret = TokenSecret::generate().context("cannot generate a token")?;
             let expires_at =
-                (expires_in_days > 0).then(|| Timestamp::now().plus_days(expires_in_days));
+                (expires_in_days > 0).then(|| store.clock().now().plus_days(expires_in_days));
             let record = match store.create_token(&org, user_id, &secret.hash(), expires_at).await {
                 Err(WriteError::NotFound) => {
                     bail!("user {user_id} is not a member of organization {org}")

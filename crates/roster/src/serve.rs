@@ -12,7 +12,7 @@ use hyper_util::server::graceful::GracefulShutdown;
 use roster_api::{ApiConfig, AppState};
 use roster_core::model::NewUser;
 use roster_core::token::{DEFAULT_LIFETIME_DAYS, TokenSecret};
-use roster_core::{Email, Role, Store, Timestamp};
+use roster_core::{Email, Role, Store};
 
 #[derive(Args, Debug)]
 pub struct ServeArgs {
@@ -204,7 +204,7 @@ fn spawn_event_trimming(store: Arc<dyn Store>, days: u32) {
         let mut every_hour = tokio::time::interval(Duration::from_secs(3600));
         loop {
             every_hour.tick().await;
-            let before = Timestamp::now().plus_days(-i64::from(days));
+            let before = store.clock().now().plus_days(-i64::from(days));
             match store.trim_events(before).await {
                 Ok(0) => {}
                 Ok(dropped) => tracing::info!(dropped, "trimmed events past retention"),
@@ -224,7 +224,7 @@ async fn bootstrap(store: &dyn Store, local: SocketAddr) -> anyhow::Result<()> {
         role: Role::Admin,
     };
     let secret = TokenSecret::generate().context("cannot generate a token")?;
-    let expires_at = Some(Timestamp::now().plus_days(DEFAULT_LIFETIME_DAYS));
+    let expires_at = Some(store.clock().now().plus_days(DEFAULT_LIFETIME_DAYS));
     let Some(created) =
         store.bootstrap_if_empty("My Organization", &admin, &secret.hash(), expires_at).await?
     else {

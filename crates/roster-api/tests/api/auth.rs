@@ -282,7 +282,7 @@ async fn revoked_and_expired_tokens_are_refused_and_use_is_recorded() {
     assert_eq!(app.get("/me", &app.other_admin.token).await.status, StatusCode::OK);
 
     let expired = TokenSecret::generate().expect("token");
-    let yesterday = roster_core::Timestamp::now().plus_days(-1);
+    let yesterday = app.store.clock().now().plus_days(-1);
     app.store.create_token(&app.org, app.admin.id, &expired.hash(), Some(yesterday)).await.expect("token");
     assert_eq!(app.get("/me", expired.expose()).await.status, StatusCode::UNAUTHORIZED);
 }

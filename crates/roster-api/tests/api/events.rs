@@ -267,7 +267,7 @@ async fn a_cursor_older_than_retention_is_gone_and_says_where_to_resume() {
     let app = TestApp::new().await;
     let start = feed(&app, "").await.json()["next_cursor"].as_str().expect("cursor").to_owned();
     app.create_group(json!({"name": "Old", "description": "d"})).await;
-    let trimmed = app.store.trim_events(roster_core::Timestamp::now().plus_days(1)).await.expect("trim");
+    let trimmed = app.store.trim_events(app.store.clock().now().plus_days(1)).await.expect("trim");
     assert!(trimmed > 0);
     let head = head(&app).await;
     let answer = feed(&app, &format!("after={start}")).await;

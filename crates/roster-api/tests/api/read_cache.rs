@@ -102,7 +102,7 @@ roster_test! {
 async fn a_remembered_caller_is_refused_once_the_token_expires() {
     let app = TestApp::new().await;
     let secret = TokenSecret::generate().expect("token");
-    let expires = roster_core::Timestamp::from_millis(roster_core::Timestamp::now().millis() + 1500);
+    let expires = roster_core::Timestamp::from_millis(app.store.clock().now().millis() + 1500);
     app.store.create_token(&app.org, app.admin.id, &secret.hash(), Some(expires)).await.expect("token");
     let groups = app.org_path("/groups");
     assert_eq!(app.get(&groups, secret.expose()).await.status, StatusCode::OK);
