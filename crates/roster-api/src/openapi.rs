@@ -299,6 +299,20 @@ pub struct GroupUpdate {
     guests: Option<Vec<EmailAddress>>,
 }
 
+/// `POST .../groups/{group}/restore`: optional.
+#[derive(ToSchema)]
+pub struct GroupRestore {
+    /// A new name, needed when another group took the old one meanwhile: trimmed, at most
+    /// 200 characters, unique in the organization ignoring case.
+    #[schema(
+        nullable = false,
+        max_length = 200,
+        pattern = r"^[^\u0000]*[^\t\n\u000B\f\r \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000\u0000][^\u0000]*$",
+        example = "Sales (restored)"
+    )]
+    name: Option<String>,
+}
+
 /// `PATCH .../members`: at most 1,000 ids in `add` and `remove` together (a 422 beyond),
 /// and no id in both.
 #[derive(ToSchema)]
@@ -525,6 +539,11 @@ pub struct GroupListQuery {
     /// Comma list of includes: `users` (the members' user objects), `assets` (the logo's
     /// asset record); other names are ignored.
     with: Option<String>,
+    /// `only` lists the trash (deleted groups not yet purged, with `deleted_at`), `with`
+    /// lists live and trashed groups together; absent (or `without`) lists live groups, as
+    /// Tallyfy does. `only` and `with` need permission to manage groups.
+    #[param(schema_with = trashed_list)]
+    trashed: Option<String>,
 }
 
 /// `GET .../users` (with [`PageQuery`]) and `.../users-list`.
@@ -591,6 +610,9 @@ pub struct MemberCursorQuery {
     /// after it).
     #[param(schema_with = member_cursor)]
     cursor: Option<String>,
+    /// Only those whose membership ends before this UTC time (who is about to leave).
+    #[param(value_type = Option<String>, format = DateTime)]
+    expiring_before: Option<String>,
     /// Default 100; values above 1,000 become 1,000, values below 1 the default.
     #[param(schema_with = any_integer)]
     per_page: Option<i64>,
@@ -604,6 +626,9 @@ pub struct GuestCursorQuery {
     /// encodes the last guest's email (any other string is a 422).
     #[param(schema_with = guest_cursor)]
     cursor: Option<String>,
+    /// Only those whose membership ends before this UTC time.
+    #[param(value_type = Option<String>, format = DateTime)]
+    expiring_before: Option<String>,
     /// Default 100; values above 1,000 become 1,000, values below 1 the default.
     #[param(schema_with = any_integer)]
     per_page: Option<i64>,
@@ -615,6 +640,41 @@ pub struct GuestCursorQuery {
 pub struct WithQuery {
     /// Comma list of includes: `users`, `assets` (groups), `groups` (members).
     with: Option<String>,
+}
+
+/// `GET .../groups/{group}`: `with=` and `trashed=`.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct GroupGetQuery {
+    /// Comma list of includes: `users` (the members' user objects), `assets` (the logo's
+    /// asset record).
+    with: Option<String>,
+    /// `with` also reads a group in the trash (with `deleted_at` and the people a restore
+    /// would bring back); needs permission to manage groups.
+    #[param(schema_with = trashed_one)]
+    trashed: Option<String>,
+}
+
+/// `DELETE .../groups/{group}`.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct GroupDeleteQuery {
+    /// `true` purges the group (live or in the trash) at once, with its logo: it cannot
+    /// be restored. Without it the group goes to the trash.
+    #[param(schema_with = force_flag)]
+    force: Option<String>,
+}
+
+fn trashed_list() -> utoipa::openapi::Object {
+    one_of_strings(&["without", "only", "with"])
+}
+
+fn trashed_one() -> utoipa::openapi::Object {
+    one_of_strings(&["without", "with"])
+}
+
+fn force_flag() -> utoipa::openapi::Object {
+    one_of_strings(&["true", "false", "1", "0"])
 }
 
 /// `GET /guests`: a page with `meta`, or with `without_pagination` every guest without it.

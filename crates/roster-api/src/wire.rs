@@ -98,6 +98,11 @@ pub struct UserOut<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<Object>)]
     pub groups: Option<Collection<GroupOut<'a>>>,
+    /// In a group's member listing (and its `with=users`): when the membership ends, or
+    /// null when it is permanent.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub expires_at: Option<Option<Timestamp>>,
 }
 
 impl<'a> UserOut<'a> {
@@ -116,7 +121,13 @@ impl<'a> UserOut<'a> {
             created_at: user.created_at,
             last_updated: user.updated_at,
             groups: None,
+            expires_at: None,
         }
+    }
+
+    /// A member as one group shows them: with when their membership ends.
+    pub fn in_group(member: &'a OrgMember, expires_at: Option<Timestamp>) -> Self {
+        Self { expires_at: Some(expires_at), ..Self::of(member) }
     }
 
     /// The account as a member of one organization.
@@ -231,6 +242,10 @@ pub struct GroupOut<'a> {
     /// With `with=users`: the members' user objects.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub users: Option<Collection<UserOut<'a>>>,
+    /// When the group went to the trash (`DELETE`); null for a live group. Only the
+    /// trash routes (`trashed=only|with`) show a trashed group.
+    #[schema(value_type = Option<String>, format = DateTime, example = json!(null))]
+    pub deleted_at: Option<Timestamp>,
 }
 
 impl<'a> GroupOut<'a> {
@@ -249,6 +264,7 @@ impl<'a> GroupOut<'a> {
             updated_at: group.updated_at,
             assets: None,
             users: None,
+            deleted_at: group.deleted_at,
         }
     }
 
@@ -274,6 +290,10 @@ pub struct GuestOut<'a> {
     #[schema(value_type = Option<String>, format = DateTime)]
     pub deleted_at: Option<Timestamp>,
     pub details: GuestDetailsOut<'a>,
+    /// In a group's guest listing: when the membership ends, or null when permanent.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub expires_at: Option<Option<Timestamp>>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -307,7 +327,13 @@ impl<'a> GuestOut<'a> {
             last_updated: guest.updated_at,
             deleted_at: None,
             details: GuestDetailsOut::new(guest),
+            expires_at: None,
         }
+    }
+
+    /// A guest as one group shows them: with when their membership ends.
+    pub fn in_group(guest: &'a Guest, expires_at: Option<Timestamp>) -> Self {
+        Self { expires_at: Some(expires_at), ..Self::new(guest) }
     }
 }
 

@@ -24,6 +24,8 @@ pub enum EventType {
     GroupCreated,
     GroupUpdated,
     GroupDeleted,
+    GroupRestored,
+    GroupPurged,
     GroupMembersChanged,
     GroupLogoChanged,
     MemberCreated,
@@ -45,10 +47,12 @@ pub enum EventType {
 }
 
 impl EventType {
-    pub const ALL: [Self; 21] = [
+    pub const ALL: [Self; 23] = [
         Self::GroupCreated,
         Self::GroupUpdated,
         Self::GroupDeleted,
+        Self::GroupRestored,
+        Self::GroupPurged,
         Self::GroupMembersChanged,
         Self::GroupLogoChanged,
         Self::MemberCreated,
@@ -74,6 +78,8 @@ impl EventType {
             Self::GroupCreated => "group.created",
             Self::GroupUpdated => "group.updated",
             Self::GroupDeleted => "group.deleted",
+            Self::GroupRestored => "group.restored",
+            Self::GroupPurged => "group.purged",
             Self::GroupMembersChanged => "group.members_changed",
             Self::GroupLogoChanged => "group.logo_changed",
             Self::MemberCreated => "member.created",
@@ -233,11 +239,20 @@ pub struct EventDraft {
     /// For one change split into several events: (index, count); `seal` gives the
     /// events of one split their shared transaction id.
     pub transaction: Option<(usize, usize)>,
+    /// Made by Roster itself (a membership's end), whoever's write it rode along with.
+    pub by_system: bool,
 }
 
 impl EventDraft {
     fn new(kind: EventType, subject_id: impl Into<String>, object: Value, previous: Value) -> Self {
-        Self { kind, subject_id: subject_id.into(), object, previous, transaction: None }
+        Self {
+            kind,
+            subject_id: subject_id.into(),
+            object,
+            previous,
+            transaction: None,
+            by_system: false,
+        }
     }
 }
 
@@ -304,15 +319,20 @@ pub fn seal(
     origin: &Origin,
     now: Timestamp,
 ) -> Result<Vec<SealedEvent>, getrandom::Error> {
-    let actor = origin.actor_json();
-    let context = origin.context_json().to_string();
-    let (actor_id, token_id) = match &origin.actor {
-        Actor::User { id, token_id, .. } => (Some(id.get()), Some(*token_id)),
-        _ => (None, None),
-    };
+    let system = Origin::default();
+    let made_by = |by_system: bool| if by_system { &system } else { origin };
+    let (actor, context) = (origin.actor_json(), origin.context_json().to_string());
+    let (system_actor, system_context) = (system.actor_json(), system.context_json().to_string());
     let mut sealed = Vec::with_capacity(drafts.len());
     let mut transaction_id = String::new();
     for (n, draft) in drafts.into_iter().enumerate() {
+        let origin = made_by(draft.by_system);
+        let (actor, context) =
+            if draft.by_system { (&system_actor, &system_context) } else { (&actor, &context) };
+        let (actor_id, token_id) = match &origin.actor {
+            Actor::User { id, token_id, .. } => (Some(id.get()), Some(*token_id)),
+            _ => (None, None),
+        };
         let seq = head + 1 + n as u64;
         let id = event_id(now)?;
         if let Some((0, _)) = draft.transaction {
@@ -325,7 +345,7 @@ pub fn seal(
             timestamp: now,
             org_id: org.as_str(),
             subject: WireSubject { kind: draft.kind.subject(), id: &draft.subject_id },
-            actor: &actor,
+            actor,
             request_id: origin.request_id.as_deref(),
             transaction: draft.transaction.map(|(index, count)| WireTransaction {
                 id: &transaction_id,
@@ -527,6 +547,24 @@ pub fn group_deleted(group: &Group) -> EventDraft {
     EventDraft::new(EventType::GroupDeleted, group.id.as_str(), Value::Null, group_object(group))
 }
 
+/// `group.restored`: the group back from the trash, as it now is.
+pub fn group_restored(trashed: &Group, after: &Group) -> EventDraft {
+    let mut previous = changed_fields(&group_object(trashed), &group_object(after));
+    if let Value::Object(fields) = &mut previous {
+        fields.insert("deleted_at".to_owned(), json!(trashed.deleted_at));
+    }
+    EventDraft::new(EventType::GroupRestored, after.id.as_str(), group_object(after), previous)
+}
+
+/// `group.purged`: the group (live or trashed) and its logo gone for good.
+pub fn group_purged(group: &Group) -> EventDraft {
+    let mut previous = group_object(group);
+    if let Value::Object(fields) = &mut previous {
+        fields.insert("deleted_at".to_owned(), json!(group.deleted_at));
+    }
+    EventDraft::new(EventType::GroupPurged, group.id.as_str(), Value::Null, previous)
+}
+
 pub fn group_logo_changed(before: &Group, after: &Group) -> EventDraft {
     changed(
         EventType::GroupLogoChanged,
@@ -543,6 +581,10 @@ pub struct MembershipDelta {
     pub removed_members: Vec<UserId>,
     pub added_guests: Vec<Email>,
     pub removed_guests: Vec<Email>,
+    /// When the memberships of these members (added now or present) end from now on
+    /// (`None`: never).
+    pub member_expiries: Vec<(UserId, Option<Timestamp>)>,
+    pub guest_expiries: Vec<(Email, Option<Timestamp>)>,
 }
 
 impl MembershipDelta {
@@ -551,6 +593,8 @@ impl MembershipDelta {
             && self.removed_members.is_empty()
             && self.added_guests.is_empty()
             && self.removed_guests.is_empty()
+            && self.member_expiries.is_empty()
+            && self.guest_expiries.is_empty()
     }
 
     fn len(&self) -> usize {
@@ -558,6 +602,8 @@ impl MembershipDelta {
             + self.removed_members.len()
             + self.added_guests.len()
             + self.removed_guests.len()
+            + self.member_expiries.len()
+            + self.guest_expiries.len()
     }
 
     /// The delta between two full lists.
@@ -585,6 +631,7 @@ impl MembershipDelta {
             removed_members: minus(&bm, &am),
             added_guests: minus(&ag, &bg),
             removed_guests: minus(&bg, &ag),
+            ..Self::default()
         }
     }
 
@@ -623,6 +670,18 @@ impl MembershipDelta {
                 part.removed_guests.push(email.clone());
             }
         }
+        for expiry in &self.member_expiries {
+            next(&mut parts);
+            if let Some(part) = parts.last_mut() {
+                part.member_expiries.push(*expiry);
+            }
+        }
+        for expiry in &self.guest_expiries {
+            next(&mut parts);
+            if let Some(part) = parts.last_mut() {
+                part.guest_expiries.push(expiry.clone());
+            }
+        }
         parts
     }
 }
@@ -630,6 +689,35 @@ impl MembershipDelta {
 /// `group.members_changed` for `delta` (none when it is empty), split into consecutive
 /// events of one transaction when it names more than `MAX_IDS_PER_EVENT` people.
 pub fn members_changed(before: &Group, after: &Group, delta: &MembershipDelta) -> Vec<EventDraft> {
+    members_changed_because(before, after, delta, None)
+}
+
+/// Why Roster itself changed a group's people.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SystemReason {
+    /// Their memberships ended at this instant.
+    Expired(Timestamp),
+    /// The group came back from the trash without them (they left or were disabled).
+    NotRestored,
+}
+
+/// `group.members_changed` made by Roster itself: actor `system`, with `reason` (and for
+/// an expiry, `expired_at`) in the object.
+pub fn members_changed_by_system(
+    before: &Group,
+    after: &Group,
+    delta: &MembershipDelta,
+    reason: SystemReason,
+) -> Vec<EventDraft> {
+    members_changed_because(before, after, delta, Some(reason))
+}
+
+fn members_changed_because(
+    before: &Group,
+    after: &Group,
+    delta: &MembershipDelta,
+    reason: Option<SystemReason>,
+) -> Vec<EventDraft> {
     if delta.is_empty() {
         return Vec::new();
     }
@@ -645,7 +733,7 @@ pub fn members_changed(before: &Group, after: &Group, delta: &MembershipDelta) -
         .into_iter()
         .enumerate()
         .map(|(index, part)| {
-            let object = json!({
+            let mut object = json!({
                 "group": group_object(after),
                 "added_member_ids": part.added_members,
                 "removed_member_ids": part.removed_members,
@@ -654,6 +742,35 @@ pub fn members_changed(before: &Group, after: &Group, delta: &MembershipDelta) -
                 "member_count": after.member_count,
                 "guest_count": after.guest_count,
             });
+            if let Value::Object(fields) = &mut object {
+                // Only when there is something to say, so that plain changes read as before.
+                if !part.member_expiries.is_empty() {
+                    let expiries: Vec<Value> = part
+                        .member_expiries
+                        .iter()
+                        .map(|(id, at)| json!({"id": id, "expires_at": at}))
+                        .collect();
+                    fields.insert("member_expiries".to_owned(), Value::Array(expiries));
+                }
+                if !part.guest_expiries.is_empty() {
+                    let expiries: Vec<Value> = part
+                        .guest_expiries
+                        .iter()
+                        .map(|(email, at)| json!({"email": email, "expires_at": at}))
+                        .collect();
+                    fields.insert("guest_expiries".to_owned(), Value::Array(expiries));
+                }
+                match reason {
+                    Some(SystemReason::Expired(at)) => {
+                        fields.insert("reason".to_owned(), json!("expired"));
+                        fields.insert("expired_at".to_owned(), json!(at));
+                    }
+                    Some(SystemReason::NotRestored) => {
+                        fields.insert("reason".to_owned(), json!("not_restored"));
+                    }
+                    None => {}
+                }
+            }
             let mut draft = EventDraft::new(
                 EventType::GroupMembersChanged,
                 after.id.as_str(),
@@ -661,6 +778,7 @@ pub fn members_changed(before: &Group, after: &Group, delta: &MembershipDelta) -
                 previous.clone(),
             );
             draft.transaction = (count > 1).then_some((index, count));
+            draft.by_system = matches!(reason, Some(SystemReason::Expired(_)));
             draft
         })
         .collect()
@@ -862,6 +980,10 @@ mod tests {
             logo: None,
             created_at: now,
             updated_at: now,
+            deleted_at: None,
+            next_expiry: None,
+            member_expiries: Default::default(),
+            guest_expiries: Default::default(),
         };
         let delta = MembershipDelta {
             added_members: (1..=250).filter_map(UserId::new).collect(),

@@ -4,7 +4,7 @@
 //! Bodies are read as Tallyfy's Laravel back end reads them: strings are trimmed, an
 //! empty string counts as absent, and keys without a rule are ignored.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use serde_json::Value;
 
@@ -43,13 +43,43 @@ pub fn fold_case(text: &str) -> String {
 pub struct MemberRef {
     pub index: usize,
     pub id: UserId,
+    /// What a `PATCH` element said about when the membership ends.
+    pub expiry: ExpirySpec,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct GuestRef {
     pub index: usize,
     pub email: Email,
+    pub expiry: ExpirySpec,
 }
+
+/// When a membership being added ends, as an `add` element says it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ExpirySpec {
+    /// A plain id or email: a newcomer is permanent, someone present keeps theirs.
+    #[default]
+    Unspecified,
+    /// `"expires_at": null`.
+    Permanent,
+    At(Timestamp),
+}
+
+impl ExpirySpec {
+    /// The expiry to store for a membership that is now `current` (`None`: permanent),
+    /// when it changes.
+    fn change_from(self, current: Option<Timestamp>) -> Option<Option<Timestamp>> {
+        let wanted = match self {
+            Self::Unspecified => return None,
+            Self::Permanent => None,
+            Self::At(at) => Some(at),
+        };
+        (wanted != current).then_some(wanted)
+    }
+}
+
+/// The furthest ahead a membership may end.
+pub const MAX_EXPIRY_AHEAD_MILLIS: i64 = 10 * 366 * 24 * 60 * 60 * 1000;
 
 /// A validated create or update. `None` means "leave as it is" (update) and never
 /// occurs for `name` and `description` on create.
@@ -103,6 +133,10 @@ pub fn plan_create(id: GroupId, write: &GroupWrite, now: Timestamp) -> Option<Gr
         logo: None,
         created_at: now,
         updated_at: now,
+        deleted_at: None,
+        next_expiry: None,
+        member_expiries: Default::default(),
+        guest_expiries: Default::default(),
     })
 }
 
@@ -112,10 +146,9 @@ pub fn plan_create(id: GroupId, write: &GroupWrite, now: Timestamp) -> Option<Gr
 pub struct UpdatePlan {
     /// The group as it is to be stored and answered.
     pub after: Group,
-    /// The member list that replaces the stored one, when it differs.
-    pub replace_members: Option<Vec<UserId>>,
-    /// The guest list that replaces the stored one, when it differs.
-    pub replace_guests: Option<Vec<Email>>,
+    /// The membership rows to insert and delete: people who stay keep their rows (and
+    /// their expiry); newcomers are permanent.
+    pub delta: MembershipDelta,
     /// Whether anything changed: an update that changes nothing keeps its version and
     /// `last_updated`, and nothing is written.
     pub changed: bool,
@@ -139,16 +172,17 @@ pub fn plan_update(current: Group, write: &GroupWrite, now: Timestamp) -> Update
         after.description = description.clone();
         changed = true;
     }
-    let replace_members = write.member_ids().filter(|m| *m != after.members);
-    if let Some(members) = &replace_members {
-        after.members = members.clone();
+    if let Some(members) = write.member_ids().filter(|m| *m != after.members) {
+        after.members = members;
         changed = true;
     }
-    let replace_guests = write.guest_emails().filter(|g| *g != after.guests);
-    if let Some(guests) = &replace_guests {
-        after.guests = guests.clone();
+    if let Some(guests) = write.guest_emails().filter(|g| *g != after.guests) {
+        after.guests = guests;
         changed = true;
     }
+    let delta = MembershipDelta::between(&before, &after);
+    after.member_expiries.retain(|id, _| after.members.binary_search(id).is_ok());
+    after.guest_expiries.retain(|email, _| after.guests.binary_search(email).is_ok());
     if changed {
         after.member_count = after.members.len() as u64;
         after.guest_count = after.guests.len() as u64;
@@ -156,12 +190,8 @@ pub fn plan_update(current: Group, write: &GroupWrite, now: Timestamp) -> Update
         after.updated_at = now;
     }
     let mut events: Vec<EventDraft> = events::group_updated(&before, &after).into_iter().collect();
-    events.extend(events::members_changed(
-        &before,
-        &after,
-        &MembershipDelta::between(&before, &after),
-    ));
-    UpdatePlan { after, replace_members, replace_guests, changed, events }
+    events.extend(events::members_changed(&before, &after, &delta));
+    UpdatePlan { after, delta, changed, events }
 }
 
 /// What a membership change does to a group (a `PATCH` of its members or guests, or a
@@ -202,18 +232,23 @@ impl MembershipPlan {
     }
 }
 
-/// `PATCH .../members`, given which of the patch's people are in the group now: adding
-/// someone present or removing someone absent changes nothing.
+/// `PATCH .../members`, given which of the patch's people are in the group now and
+/// when their membership ends (`None`: permanent): adding someone present changes only
+/// an expiry the element names, removing someone absent changes nothing. Newcomers end
+/// when their element says, or never.
 pub fn plan_member_patch(
     current: Group,
     patch: &MembershipPatch<MemberRef>,
-    present: &HashSet<UserId>,
+    present: &HashMap<UserId, Option<Timestamp>>,
     now: Timestamp,
 ) -> MembershipPlan {
+    let (added_members, member_expiries) =
+        additions(patch.add.iter().map(|r| (r.id, r.expiry)), present);
     let delta = MembershipDelta {
-        added_members: distinct(patch.add.iter().map(|r| r.id).filter(|id| !present.contains(id))),
+        added_members,
+        member_expiries,
         removed_members: distinct(
-            patch.remove.iter().map(|r| r.id).filter(|id| present.contains(id)),
+            patch.remove.iter().map(|r| r.id).filter(|id| present.contains_key(id)),
         ),
         ..MembershipDelta::default()
     };
@@ -224,19 +259,49 @@ pub fn plan_member_patch(
 pub fn plan_guest_patch(
     current: Group,
     patch: &MembershipPatch<GuestRef>,
-    present: &HashSet<Email>,
+    present: &HashMap<Email, Option<Timestamp>>,
     now: Timestamp,
 ) -> MembershipPlan {
+    let (added_guests, guest_expiries) =
+        additions(patch.add.iter().map(|r| (r.email.clone(), r.expiry)), present);
     let delta = MembershipDelta {
-        added_guests: distinct(
-            patch.add.iter().map(|r| r.email.clone()).filter(|e| !present.contains(e)),
-        ),
+        added_guests,
+        guest_expiries,
         removed_guests: distinct(
-            patch.remove.iter().map(|r| r.email.clone()).filter(|e| present.contains(e)),
+            patch.remove.iter().map(|r| r.email.clone()).filter(|e| present.contains_key(e)),
         ),
         ..MembershipDelta::default()
     };
     MembershipPlan::of(current, delta, now)
+}
+
+/// The newcomers among `add` (ascending), and the expiries to store: a newcomer's when
+/// it has one, a present person's when the element changes it. A person named twice
+/// takes the last element's expiry.
+#[allow(clippy::type_complexity)]
+fn additions<K: Ord + Clone + std::hash::Hash>(
+    add: impl Iterator<Item = (K, ExpirySpec)>,
+    present: &HashMap<K, Option<Timestamp>>,
+) -> (Vec<K>, Vec<(K, Option<Timestamp>)>) {
+    let named: BTreeMap<K, ExpirySpec> = add.collect();
+    let mut newcomers = Vec::new();
+    let mut expiries = Vec::new();
+    for (key, spec) in named {
+        match present.get(&key) {
+            None => {
+                if let ExpirySpec::At(at) = spec {
+                    expiries.push((key.clone(), Some(at)));
+                }
+                newcomers.push(key);
+            }
+            Some(current) => {
+                if let Some(change) = spec.change_from(*current) {
+                    expiries.push((key, change));
+                }
+            }
+        }
+    }
+    (newcomers, expiries)
 }
 
 /// Someone who leaves the organization (or stops being a guest of it) leaves each of
@@ -261,6 +326,267 @@ pub fn plan_leave_everywhere(
             MembershipPlan::of(group, delta, now)
         })
         .collect()
+}
+
+/// The memberships of a group that have ended by `now` and are still stored, as the
+/// sweep (or a write to the group) finds them: each instant's become one change, in
+/// order, made by Roster itself, whose events carry the instant (`expired_at`), so that
+/// memberships that ended while the server was down say when they really ended.
+pub fn plan_expiry(
+    current: Group,
+    ended_members: &[(UserId, Timestamp)],
+    ended_guests: &[(Email, Timestamp)],
+    now: Timestamp,
+) -> Vec<MembershipPlan> {
+    let mut by_instant: BTreeMap<Timestamp, MembershipDelta> = BTreeMap::new();
+    for (id, at) in ended_members {
+        by_instant.entry(*at).or_default().removed_members.push(*id);
+    }
+    for (email, at) in ended_guests {
+        by_instant.entry(*at).or_default().removed_guests.push(email.clone());
+    }
+    let mut plans = Vec::with_capacity(by_instant.len());
+    let mut group = current;
+    for (at, mut delta) in by_instant {
+        delta.removed_members.sort_unstable();
+        delta.removed_members.dedup();
+        delta.removed_guests.sort_unstable();
+        delta.removed_guests.dedup();
+        let mut plan = MembershipPlan::of(group.clone(), delta, now);
+        plan.events = events::members_changed_by_system(
+            &group,
+            &plan.after,
+            &plan.delta,
+            events::SystemReason::Expired(at),
+        );
+        group = plan.after.clone();
+        plans.push(plan);
+    }
+    plans
+}
+
+impl Group {
+    /// Whether some of the group's stored memberships have ended by `now` (so that its
+    /// stored counts still include them until the sweep).
+    pub fn has_ended_memberships(&self, now: Timestamp) -> bool {
+        self.next_expiry.is_some_and(|at| at <= now)
+    }
+
+    /// The group as a reader sees it at `now`, given its lists loaded with every stored
+    /// membership and their ends: those that have ended (not yet swept) are neither
+    /// listed nor counted.
+    pub fn seen_at(mut self, now: Timestamp) -> Self {
+        if !self.has_ended_memberships(now) {
+            return self;
+        }
+        let ended = |at: &Timestamp| *at <= now;
+        let gone_members: HashSet<UserId> =
+            self.member_expiries.iter().filter(|(_, at)| ended(at)).map(|(id, _)| *id).collect();
+        let gone_guests: HashSet<Email> = self
+            .guest_expiries
+            .iter()
+            .filter(|(_, at)| ended(at))
+            .map(|(email, _)| email.clone())
+            .collect();
+        self.members.retain(|id| !gone_members.contains(id));
+        self.guests.retain(|email| !gone_guests.contains(email));
+        self.member_expiries.retain(|_, at| !ended(at));
+        self.guest_expiries.retain(|_, at| !ended(at));
+        self.without_ended(gone_members.len() as u64, gone_guests.len() as u64)
+    }
+
+    /// The group as a reader sees it at a moment when `members` and `guests` of its
+    /// stored memberships have ended but are not yet swept: they no longer count.
+    pub fn without_ended(mut self, members: u64, guests: u64) -> Self {
+        self.member_count = self.member_count.saturating_sub(members);
+        self.guest_count = self.guest_count.saturating_sub(guests);
+        self
+    }
+}
+
+/// The people a trashed group had, with when each membership was to end: what a
+/// restore brings back (those still eligible).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TrashedPeople {
+    pub members: Vec<(UserId, Option<Timestamp>)>,
+    pub guests: Vec<(Email, Option<Timestamp>)>,
+}
+
+impl TrashedPeople {
+    /// Of a group whose lists and expiries are loaded.
+    pub fn of(group: &Group) -> Self {
+        Self {
+            members: group
+                .members
+                .iter()
+                .map(|id| (*id, group.member_expiries.get(id).copied()))
+                .collect(),
+            guests: group
+                .guests
+                .iter()
+                .map(|email| (email.clone(), group.guest_expiries.get(email).copied()))
+                .collect(),
+        }
+    }
+
+    /// As stored: `{"members": [[id, ms|null], ...], "guests": [[email, ms|null], ...]}`.
+    pub fn to_json(&self) -> String {
+        let millis = |at: &Option<Timestamp>| at.map(Timestamp::millis);
+        serde_json::json!({
+            "members": self.members.iter().map(|(id, at)| serde_json::json!([id.get(), millis(at)])).collect::<Vec<_>>(),
+            "guests": self.guests.iter().map(|(email, at)| serde_json::json!([email.as_str(), millis(at)])).collect::<Vec<_>>(),
+        })
+        .to_string()
+    }
+
+    /// Reads what [`TrashedPeople::to_json`] wrote; entries it cannot read are skipped.
+    pub fn from_json(raw: &str) -> Self {
+        let value: Value = serde_json::from_str(raw).unwrap_or(Value::Null);
+        let entries =
+            |key: &str| value.get(key).and_then(Value::as_array).cloned().unwrap_or_default();
+        let at = |entry: &Value| entry.get(1).and_then(Value::as_i64).map(Timestamp::from_millis);
+        Self {
+            members: entries("members")
+                .iter()
+                .filter_map(|e| Some((UserId::new(e.get(0)?.as_i64()?)?, at(e))))
+                .collect(),
+            guests: entries("guests")
+                .iter()
+                .filter_map(|e| Some((Email::from_stored(e.get(0)?.as_str()?.to_owned()), at(e))))
+                .collect(),
+        }
+    }
+
+    /// The group showing these people (a trashed group read with `trashed=with`).
+    pub fn shown_in(&self, mut group: Group) -> Group {
+        group.members = self.members.iter().map(|(id, _)| *id).collect();
+        group.guests = self.guests.iter().map(|(email, _)| email.clone()).collect();
+        group.member_expiries =
+            self.members.iter().filter_map(|(id, at)| Some((*id, (*at)?))).collect();
+        group.guest_expiries =
+            self.guests.iter().filter_map(|(email, at)| Some((email.clone(), (*at)?))).collect();
+        group
+    }
+}
+
+/// What a delete does: the group goes to the trash, its membership rows go (kept in
+/// `people` for a restore), and its name is free for another group.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TrashPlan {
+    pub after: Group,
+    pub people: TrashedPeople,
+    pub events: Vec<EventDraft>,
+}
+
+/// Trashes `current` (lists and expiries loaded) at `now`.
+pub fn plan_trash(current: Group, now: Timestamp) -> TrashPlan {
+    let people = TrashedPeople::of(&current);
+    let events = vec![events::group_deleted(&current)];
+    let mut after = current;
+    after.deleted_at = Some(now);
+    after.next_expiry = None;
+    TrashPlan { after, people, events }
+}
+
+/// What the store found about the people of a trashed group, and about its name.
+#[derive(Clone, Debug, Default)]
+pub struct RestoreFacts {
+    /// Of its members, those who are active or invited members of the org now.
+    pub eligible_members: HashSet<UserId>,
+    /// Of its guests, those who are enabled guests of the org now (and not members).
+    pub eligible_guests: HashSet<Email>,
+    /// A live group of the org has the name the restore would give it.
+    pub name_taken: bool,
+}
+
+/// What a restore does.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RestorePlan {
+    pub after: Group,
+    /// The membership rows to insert, with their expiry.
+    pub members: Vec<(UserId, Option<Timestamp>)>,
+    pub guests: Vec<(Email, Option<Timestamp>)>,
+    /// Who does not come back: they left the org, were disabled, or their membership
+    /// ended while the group was in the trash.
+    pub not_restored_members: Vec<UserId>,
+    pub not_restored_guests: Vec<Email>,
+    pub events: Vec<EventDraft>,
+}
+
+/// Brings a trashed group back (under `new_name`, when given): eligible people rejoin
+/// with the expiries they had, the version goes up, `last_updated` becomes `now`. A
+/// name a live group took meanwhile is refused unless a new one is given.
+pub fn plan_restore(
+    trashed: Group,
+    people: &TrashedPeople,
+    new_name: Option<&GroupName>,
+    facts: &RestoreFacts,
+    now: Timestamp,
+) -> Result<RestorePlan, ValidationErrors> {
+    if facts.name_taken {
+        let message = if new_name.is_some() {
+            messages::taken("name")
+        } else {
+            "The name has been taken by another group since this one was deleted; restore it with a new name.".to_owned()
+        };
+        return Err(ValidationErrors::single("name", message));
+    }
+    let live = |at: &Option<Timestamp>| at.is_none_or(|at| at > now);
+    let (members, left_members): (Vec<_>, Vec<_>) = people
+        .members
+        .iter()
+        .cloned()
+        .partition(|(id, at)| facts.eligible_members.contains(id) && live(at));
+    let (guests, left_guests): (Vec<_>, Vec<_>) = people
+        .guests
+        .iter()
+        .cloned()
+        .partition(|(email, at)| facts.eligible_guests.contains(email) && live(at));
+    let shown = people.shown_in(trashed.clone());
+    let mut after = TrashedPeople { members: members.clone(), guests: guests.clone() }
+        .shown_in(trashed.clone());
+    if let Some(name) = new_name {
+        after.name = name.as_str().to_owned();
+    }
+    after.deleted_at = None;
+    after.member_count = after.members.len() as u64;
+    after.guest_count = after.guests.len() as u64;
+    after.next_expiry =
+        after.member_expiries.values().chain(after.guest_expiries.values()).min().copied();
+    after.version += 1;
+    after.updated_at = now;
+    let not_restored_members: Vec<UserId> = left_members.into_iter().map(|(id, _)| id).collect();
+    let not_restored_guests: Vec<Email> = left_guests.into_iter().map(|(e, _)| e).collect();
+    let mut drafts = vec![events::group_restored(&trashed, &after)];
+    let left = MembershipDelta {
+        removed_members: not_restored_members.clone(),
+        removed_guests: not_restored_guests.clone(),
+        ..MembershipDelta::default()
+    };
+    drafts.extend(events::members_changed_by_system(
+        &shown,
+        &after,
+        &left,
+        events::SystemReason::NotRestored,
+    ));
+    Ok(RestorePlan {
+        after,
+        members,
+        guests,
+        not_restored_members,
+        not_restored_guests,
+        events: drafts,
+    })
+}
+
+/// What a purge says: a live group is deleted and purged at once.
+pub fn purge_events(group: &Group) -> Vec<EventDraft> {
+    let mut drafts = Vec::with_capacity(2);
+    if group.deleted_at.is_none() {
+        drafts.push(events::group_deleted(group));
+    }
+    drafts.push(events::group_purged(group));
+    drafts
 }
 
 /// Who is leaving every group.
@@ -293,10 +619,18 @@ fn parse(body: &Value, presence: Presence) -> Result<GroupWrite, ValidationError
         name: input.string("name", presence, Some(NAME_MAX_CHARS)).map(GroupName),
         description: input.string("description", presence, None),
         members: input.list("members", |index, path, item| {
-            input::user_id(path, item).map(|id| MemberRef { index, id })
+            input::user_id(path, item).map(|id| MemberRef {
+                index,
+                id,
+                expiry: ExpirySpec::Unspecified,
+            })
         }),
         guests: input.list("guests", |index, path, item| {
-            input::email(path, item).map(|email| GuestRef { index, email })
+            input::email(path, item).map(|email| GuestRef {
+                index,
+                email,
+                expiry: ExpirySpec::Unspecified,
+            })
         }),
     };
     // Bigger lists go through `PATCH .../members` in steps (bounded work per request).
@@ -309,6 +643,13 @@ fn parse(body: &Value, presence: Presence) -> Result<GroupWrite, ValidationError
         }
     }
     input.finish(write)
+}
+
+/// A restore's optional body: `{"name": "..."}`, a new name under the create rules.
+pub fn parse_restore(body: &Value) -> Result<Option<GroupName>, ValidationErrors> {
+    let mut input = Input::new(body);
+    let name = input.string("name", Presence::Sometimes, Some(NAME_MAX_CHARS)).map(GroupName);
+    input.finish(name)
 }
 
 /// What the store found, inside the write's transaction, about the references a write makes.
@@ -458,18 +799,59 @@ impl PersonRef for GuestRef {
     }
 }
 
-/// `PATCH .../groups/{id}/members`: `{"add": [user ids], "remove": [user ids]}`.
-pub fn parse_member_patch(body: &Value) -> Result<MembershipPatch<MemberRef>, ValidationErrors> {
+/// `PATCH .../groups/{id}/members`: `{"add": [user ids], "remove": [user ids]}`; an
+/// element may also be `{"id": 5, "expires_at": "2027-03-31T00:00:00.000Z"}` (or
+/// `"expires_at": null`, permanent), with an end after `now` and at most ten years ahead.
+pub fn parse_member_patch(
+    body: &Value,
+    now: Timestamp,
+) -> Result<MembershipPatch<MemberRef>, ValidationErrors> {
     parse_patch(body, |index, path, item| {
-        input::user_id(path, item).map(|id| MemberRef { index, id })
+        let (person, expiry) = element(path, item, "id", now)?;
+        input::user_id(path, person).map(|id| MemberRef { index, id, expiry })
     })
 }
 
-/// `PATCH .../groups/{id}/guests`: `{"add": [emails], "remove": [emails]}`.
-pub fn parse_guest_patch(body: &Value) -> Result<MembershipPatch<GuestRef>, ValidationErrors> {
+/// `PATCH .../groups/{id}/guests`: `{"add": [emails], "remove": [emails]}`, elements
+/// likewise `{"email": "a@x.test", "expires_at": ...}`.
+pub fn parse_guest_patch(
+    body: &Value,
+    now: Timestamp,
+) -> Result<MembershipPatch<GuestRef>, ValidationErrors> {
     parse_patch(body, |index, path, item| {
-        input::email(path, item).map(|email| GuestRef { index, email })
+        let (person, expiry) = element(path, item, "email", now)?;
+        input::email(path, person).map(|email| GuestRef { index, email, expiry })
     })
+}
+
+/// A patch element: the person (a plain value, or `key` of an object) and what it says
+/// about the membership's end.
+fn element<'a>(
+    path: &str,
+    item: &'a Value,
+    key: &str,
+    now: Timestamp,
+) -> Result<(&'a Value, ExpirySpec), String> {
+    let Value::Object(fields) = item else { return Ok((item, ExpirySpec::Unspecified)) };
+    let person = fields.get(key).ok_or_else(|| format!("The {path}.{key} field is required."))?;
+    let expiry = match fields.get("expires_at") {
+        None => ExpirySpec::Unspecified,
+        Some(Value::Null) => ExpirySpec::Permanent,
+        Some(Value::String(raw)) => {
+            let at = Timestamp::parse_utc(raw.trim()).ok_or_else(|| {
+                format!("The {path}.expires_at must be a UTC time like 2027-03-31T00:00:00.000Z.")
+            })?;
+            if at <= now {
+                return Err(format!("The {path}.expires_at must be a time in the future."));
+            }
+            if at.millis() - now.millis() > MAX_EXPIRY_AHEAD_MILLIS {
+                return Err(format!("The {path}.expires_at may be at most 10 years ahead."));
+            }
+            ExpirySpec::At(at)
+        }
+        Some(_) => return Err(format!("The {path}.expires_at must be a string or null.")),
+    };
+    Ok((person, expiry))
 }
 
 fn parse_patch<T: PersonRef>(
@@ -525,6 +907,10 @@ mod tests {
             logo: None,
             created_at: Timestamp::from_millis(1_000),
             updated_at: Timestamp::from_millis(2_000),
+            deleted_at: None,
+            next_expiry: None,
+            member_expiries: Default::default(),
+            guest_expiries: Default::default(),
         }
     }
 
@@ -564,8 +950,7 @@ mod tests {
             plan,
             UpdatePlan {
                 after: stored_group(),
-                replace_members: None,
-                replace_guests: None,
+                delta: MembershipDelta::default(),
                 changed: false,
                 events: Vec::new(),
             }
@@ -580,8 +965,12 @@ mod tests {
         let plan = plan_update(stored_group(), &write, now);
         let email = |raw| Email::parse(raw).expect("email");
         assert!(plan.changed);
-        assert_eq!(plan.replace_members, Some(vec![UserId::new(3).expect("id")]));
-        assert_eq!(plan.replace_guests, Some(vec![email("a@x.test"), email("b@x.test")]));
+        assert_eq!(plan.delta.added_members, vec![UserId::new(3).expect("id")]);
+        assert_eq!(
+            plan.delta.removed_members,
+            vec![UserId::new(1).expect("id"), UserId::new(2).expect("id")]
+        );
+        assert_eq!(plan.delta.added_guests, vec![email("a@x.test"), email("b@x.test")]);
         let after = plan.after;
         assert_eq!((after.member_count, after.guest_count, after.version), (1, 2, 8));
         assert_eq!(
@@ -649,11 +1038,15 @@ mod tests {
 
     #[test]
     fn patches_name_bad_elements_overlaps_and_size() {
-        let patch = parse_member_patch(&json!({"add": [1, "2"], "remove": [3]}));
+        let patch =
+            parse_member_patch(&json!({"add": [1, "2"], "remove": [3]}), Timestamp::from_millis(0));
         assert_eq!(patch.map(|p| (p.add.len(), p.remove.len())), Ok((2, 1)));
-        let errors = parse_member_patch(&json!({"add": [1, "x"], "remove": [2, 1]}))
-            .err()
-            .map(|e| e.fields().map(|(f, m)| (f.to_owned(), m.to_vec())).collect::<Vec<_>>());
+        let errors = parse_member_patch(
+            &json!({"add": [1, "x"], "remove": [2, 1]}),
+            Timestamp::from_millis(0),
+        )
+        .err()
+        .map(|e| e.fields().map(|(f, m)| (f.to_owned(), m.to_vec())).collect::<Vec<_>>());
         assert_eq!(
             errors,
             Some(vec![
@@ -662,11 +1055,17 @@ mod tests {
             ])
         );
         let too_many: Vec<i64> = (1..=1001).collect();
-        let errors = parse_member_patch(&json!({"remove": too_many}))
+        let errors = parse_member_patch(&json!({"remove": too_many}), Timestamp::from_millis(0))
             .err()
             .map(|e| e.fields().map(|(f, _)| f.to_owned()).collect::<Vec<_>>());
         assert_eq!(errors, Some(vec!["remove".to_owned()]));
-        assert!(parse_guest_patch(&json!({"add": ["A@x.io"], "remove": ["a@X.io"]})).is_err());
+        assert!(
+            parse_guest_patch(
+                &json!({"add": ["A@x.io"], "remove": ["a@X.io"]}),
+                Timestamp::from_millis(0)
+            )
+            .is_err()
+        );
     }
 
     #[test]

@@ -66,6 +66,30 @@ pub struct ListParams {
     pub per_page: u64,
     /// Every row at once (`users-list`, `guests-list`, `without_pagination`).
     pub unpaged: bool,
+    /// Which groups a group listing holds: live ones (Tallyfy's listing), trashed ones,
+    /// or both.
+    pub trashed: Trashed,
+}
+
+/// `trashed=` on a group listing.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Trashed {
+    #[default]
+    Without,
+    Only,
+    With,
+}
+
+impl Trashed {
+    /// `only` or `with`; anything else (or nothing) lists live groups, as Tallyfy does.
+    pub fn parse(raw: Option<&str>) -> Result<Self, String> {
+        match raw {
+            None | Some("") | Some("without") => Ok(Self::Without),
+            Some("only") => Ok(Self::Only),
+            Some("with") => Ok(Self::With),
+            Some(_) => Err("The selected trashed is invalid.".to_owned()),
+        }
+    }
 }
 
 impl Default for ListParams {
@@ -77,6 +101,7 @@ impl Default for ListParams {
             page: 1,
             per_page: DEFAULT_PER_PAGE,
             unpaged: false,
+            trashed: Trashed::Without,
         }
     }
 }

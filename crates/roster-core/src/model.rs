@@ -161,6 +161,15 @@ pub struct Group {
     pub logo: Option<LogoRef>,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
+    /// When the group went to the trash; `None` for a live group.
+    pub deleted_at: Option<Timestamp>,
+    /// The earliest instant one of its memberships ends (`None`: none does). Until then
+    /// its stored counts are exact; from then until the sweep removes the ended ones,
+    /// reads count without them.
+    pub next_expiry: Option<Timestamp>,
+    /// The members and guests whose membership ends, and when (loaded with the lists).
+    pub member_expiries: std::collections::BTreeMap<UserId, Timestamp>,
+    pub guest_expiries: std::collections::BTreeMap<Email, Timestamp>,
 }
 
 /// One page of a listing.

@@ -162,6 +162,25 @@ pub struct Created {
     pub replayed: bool,
 }
 
+/// A member or guest of a group, with when their membership ends (`None`: never).
+pub type WithEnd<T> = (T, Option<crate::Timestamp>);
+
+/// What a restore brought back, and whom it could not.
+#[derive(Clone, Debug)]
+pub struct Restored {
+    pub group: Group,
+    pub not_restored_members: Vec<UserId>,
+    pub not_restored_guests: Vec<Email>,
+}
+
+/// How a page of a group's members or guests is cut.
+#[derive(Clone, Copy, Debug)]
+pub struct PeoplePageOptions {
+    pub limit: u64,
+    /// Only those whose membership ends before this instant.
+    pub expiring_before: Option<crate::Timestamp>,
+}
+
 /// A connection pool's state, for `/metrics`.
 #[derive(Clone, Copy, Debug)]
 pub struct PoolStatus {
@@ -266,6 +285,14 @@ pub trait Store: Send + Sync + 'static {
 
     async fn group(&self, org: &OrgId, id: &GroupId) -> Result<Option<Group>, StoreError>;
 
+    /// A group live or in the trash (`trashed=with`); a trashed one shows the people it
+    /// would bring back.
+    async fn group_with_trashed(
+        &self,
+        org: &OrgId,
+        id: &GroupId,
+    ) -> Result<Option<Group>, StoreError>;
+
     /// Creates a group after checking its references with `groups::check_references`
     /// in the same transaction. Guest emails new to the org become guests of it. With an
     /// idempotency key, a repeat of an earlier request answers with that request's group.
@@ -292,6 +319,50 @@ pub trait Store: Send + Sync + 'static {
         if_match: Option<&IfMatch>,
     ) -> Result<(), WriteError>;
 
+    /// Brings a trashed group back (renamed, when `name` is given); `NotFound` unless the
+    /// group is in the trash.
+    async fn restore_group(
+        &self,
+        org: &OrgId,
+        id: &GroupId,
+        name: Option<&crate::groups::GroupName>,
+    ) -> Result<Restored, WriteError>;
+
+    /// Deletes a group, live or trashed, for good (with its logo).
+    async fn purge_group(&self, org: &OrgId, id: &GroupId) -> Result<(), WriteError>;
+
+    /// Groups of any org trashed before `before`, oldest first, at most `limit`.
+    async fn trash_older_than(
+        &self,
+        before: crate::Timestamp,
+        limit: usize,
+    ) -> Result<Vec<(OrgId, GroupId)>, StoreError>;
+
+    /// Purges every group trashed before `before`, in every org, each in its own
+    /// transaction (with its `group.purged`, made by Roster itself); answers how many went.
+    async fn purge_trash(&self, before: crate::Timestamp) -> Result<u64, StoreError> {
+        let mut purged = 0;
+        loop {
+            let due = self.trash_older_than(before, 100).await?;
+            if due.is_empty() {
+                return Ok(purged);
+            }
+            for (org, id) in due {
+                match self.purge_group(&org, &id).await {
+                    Ok(()) => purged += 1,
+                    // Restored or purged meanwhile (by another instance, too).
+                    Err(WriteError::NotFound) => {}
+                    Err(WriteError::Store(e)) => return Err(e),
+                    Err(other) => return Err(StoreError::new("purge trash", other)),
+                }
+            }
+        }
+    }
+
+    /// Ends the memberships due by the store clock's now, in small transactions (so that
+    /// other writes wait at most one of them), with their events; answers how many went.
+    async fn sweep_expired_memberships(&self) -> Result<u64, StoreError>;
+
     /// Adds and removes members without touching anyone else; additions obey
     /// `groups::check_member_additions`. The answer carries no member or guest lists
     /// (`members`/`guests` are empty), so its cost does not grow with the group.
@@ -312,15 +383,16 @@ pub trait Store: Send + Sync + 'static {
         if_match: Option<&IfMatch>,
     ) -> Result<Group, WriteError>;
 
-    /// One page of a group's members in id order, after `after`, with the org's stream
-    /// head read in the same snapshot; `None` for no such group.
+    /// One page of a group's members in id order, after `after`, each with the end of
+    /// their membership (`None`: permanent), with the org's stream head read in the same
+    /// snapshot; `None` for no such group. Memberships that have ended are not shown.
     async fn group_member_page(
         &self,
         org: &OrgId,
         id: &GroupId,
         after: Option<UserId>,
-        limit: u64,
-    ) -> Result<Option<(Vec<OrgMember>, u64)>, StoreError>;
+        page: PeoplePageOptions,
+    ) -> Result<Option<(Vec<WithEnd<OrgMember>>, u64)>, StoreError>;
 
     /// One page of a group's guests in email order, after `after`, likewise.
     async fn group_guest_page(
@@ -328,8 +400,8 @@ pub trait Store: Send + Sync + 'static {
         org: &OrgId,
         id: &GroupId,
         after: Option<&Email>,
-        limit: u64,
-    ) -> Result<Option<(Vec<Guest>, u64)>, StoreError>;
+        page: PeoplePageOptions,
+    ) -> Result<Option<(Vec<WithEnd<Guest>>, u64)>, StoreError>;
 
     /// The org's members among `ids`, in ascending id order.
     async fn members_by_ids(

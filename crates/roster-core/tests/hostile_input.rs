@@ -65,8 +65,8 @@ proptest! {
     fn parsers_never_panic(body in json_value()) {
         let _ = groups::parse_create(&body);
         let _ = groups::parse_update(&body);
-        let _ = groups::parse_member_patch(&body);
-        let _ = groups::parse_guest_patch(&body);
+        let _ = groups::parse_member_patch(&body, roster_core::Timestamp::from_millis(0));
+        let _ = groups::parse_guest_patch(&body, roster_core::Timestamp::from_millis(0));
         let _ = people::parse_invite(&body);
         let _ = people::parse_member_update(&body);
         let _ = people::parse_role(&body);

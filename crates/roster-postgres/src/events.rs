@@ -88,6 +88,25 @@ pub(crate) async fn head<C: GenericClient>(c: &C, org: &OrgId) -> Result<u64, Tx
     Ok(bounds(c, org).await?.map_or(0, |b| b.head))
 }
 
+/// The org's stream head, and the earliest instant one of its memberships ends (which
+/// changes answers without a write), in one statement.
+pub(crate) async fn head_and_next_expiry<C: GenericClient>(
+    c: &C,
+    org: &OrgId,
+) -> Result<(u64, Option<Timestamp>), TxError> {
+    let row = sql::opt(
+        c,
+        "SELECT o.event_seq, (SELECT min(g.next_expiry) FROM groups g
+                              WHERE g.org_id = o.id AND g.next_expiry IS NOT NULL)
+         FROM organizations o WHERE o.id = $1",
+        &[&org.as_str()],
+    )
+    .await?;
+    let Some(row) = row else { return Ok((0, None)) };
+    let next: Option<i64> = row.try_get(1)?;
+    Ok((sql::count(row.try_get(0)?), next.map(Timestamp::from_millis)))
+}
+
 fn stored_from_row(row: &Row) -> Result<StoredEvent, TxError> {
     Ok(StoredEvent {
         seq: sql::count(row.try_get(0)?),

@@ -2,16 +2,18 @@
 //! itself looked up by `org_id`.
 
 use deadpool_postgres::GenericClient;
-use std::collections::HashSet;
+use std::collections::HashMap;
 
 use roster_core::events::{self, EventDraft};
 use roster_core::groups::{
-    self, GroupWrite, GuestRef, IfMatch, Leaving, MemberRef, MembershipPatch, MembershipPlan,
-    ReferenceFacts,
+    self, GroupName, GroupWrite, GuestRef, IfMatch, Leaving, MemberRef, MembershipPatch,
+    MembershipPlan, ReferenceFacts, RestoreFacts, TrashedPeople,
 };
-use roster_core::listing::{ListParams, SortField};
+use roster_core::listing::{ListParams, SortField, Trashed};
 use roster_core::model::{Guest, LogoRef, NewLogo, Page, StoredLogo};
-use roster_core::store::{Created, IDEMPOTENCY_WINDOW_MILLIS, IdempotencyKey};
+use roster_core::store::{
+    Created, IDEMPOTENCY_WINDOW_MILLIS, IdempotencyKey, PeoplePageOptions, Restored,
+};
 use roster_core::{
     AssetId, Email, Group, GroupId, OrgId, OrgMember, StoreError, Timestamp, UserId,
     ValidationErrors, WriteError,
@@ -23,17 +25,26 @@ use crate::sql::{self, Tx, TxError};
 
 const GROUP_COLUMNS: &str = "g.pk, g.id, g.name, g.description, g.member_count, g.guest_count, \
      g.version, g.created_at, g.updated_at, g.logo_asset_id, g.logo_filename, g.logo_content_type, \
-     g.logo_version, g.logo_uploaded_at, g.logo_uploaded_from";
+     g.logo_version, g.logo_uploaded_at, g.logo_uploaded_from, g.deleted_at, g.next_expiry";
+
+/// How many columns `GROUP_COLUMNS` names.
+const GROUP_COLUMN_COUNT: usize = 17;
 
 /// How many columns `GROUP_WITH_PEOPLE` names.
-const GROUP_WITH_PEOPLE_COUNT: usize = 17;
+const GROUP_WITH_PEOPLE_COUNT: usize = 21;
 
-/// `GROUP_COLUMNS` and both lists, read in one statement (so from one snapshot).
+/// `GROUP_COLUMNS` and both lists, read in one statement (so from one snapshot), with
+/// every stored membership and, for a group where some end, when each does (in the
+/// lists' orders): `Group::seen_at` leaves out those that have ended.
 const GROUP_WITH_PEOPLE: &str = "g.pk, g.id, g.name, g.description, g.member_count, g.guest_count, \
      g.version, g.created_at, g.updated_at, g.logo_asset_id, g.logo_filename, g.logo_content_type, \
-     g.logo_version, g.logo_uploaded_at, g.logo_uploaded_from, \
+     g.logo_version, g.logo_uploaded_at, g.logo_uploaded_from, g.deleted_at, g.next_expiry, \
      ARRAY(SELECT gm.user_id FROM group_members gm WHERE gm.group_pk = g.pk ORDER BY gm.user_id), \
-     ARRAY(SELECT gg.email FROM group_guests gg WHERE gg.group_pk = g.pk ORDER BY gg.email)";
+     ARRAY(SELECT gg.email FROM group_guests gg WHERE gg.group_pk = g.pk ORDER BY gg.email), \
+     CASE WHEN g.next_expiry IS NULL THEN NULL ELSE \
+       ARRAY(SELECT gm.expires_at FROM group_members gm WHERE gm.group_pk = g.pk ORDER BY gm.user_id) END, \
+     CASE WHEN g.next_expiry IS NULL THEN NULL ELSE \
+       ARRAY(SELECT gg.expires_at FROM group_guests gg WHERE gg.group_pk = g.pk ORDER BY gg.email) END";
 
 /// Reads `GROUP_COLUMNS` (or `GROUP_WITH_PEOPLE`) from the start of the row.
 fn group_from_row(row: &Row) -> Result<(i64, Group), TxError> {
@@ -45,7 +56,10 @@ async fn find<C: GenericClient>(
     org: &OrgId,
     id: &GroupId,
 ) -> Result<Option<(i64, Group)>, TxError> {
-    let sql = format!("SELECT {GROUP_COLUMNS} FROM groups g WHERE g.org_id = $1 AND g.id = $2");
+    let sql = format!(
+        "SELECT {GROUP_COLUMNS} FROM groups g
+         WHERE g.org_id = $1 AND g.id = $2 AND g.deleted_at IS NULL"
+    );
     sql::opt(c, &sql, &[&org.as_str(), &id.as_str()])
         .await?
         .map(|row| group_from_row(&row))
@@ -56,37 +70,83 @@ async fn find<C: GenericClient>(
 /// version. The lock makes concurrent writers to one group take turns.
 async fn find_for_write(
     tx: &Tx<'_>,
+    now: Timestamp,
     org: &OrgId,
     id: &GroupId,
     if_match: Option<&IfMatch>,
 ) -> Result<(i64, Group), TxError> {
     let sql = format!(
-        "SELECT {GROUP_COLUMNS} FROM groups g WHERE g.org_id = $1 AND g.id = $2 FOR UPDATE"
+        "SELECT {GROUP_COLUMNS} FROM groups g
+         WHERE g.org_id = $1 AND g.id = $2 AND g.deleted_at IS NULL FOR UPDATE"
     );
     let row =
         sql::opt(tx, &sql, &[&org.as_str(), &id.as_str()]).await?.ok_or(WriteError::NotFound)?;
     let (pk, group) = group_from_row(&row)?;
     IfMatch::check(if_match, group.version)?;
+    // Memberships that have ended are swept first, so the write works on the group as
+    // readers see it.
+    let (group, _) = expire_ended(tx, now, org, pk, group, i64::MAX).await?;
     Ok((pk, group))
 }
 
+/// A live group with its people as they are at `now`.
 pub(crate) async fn get<C: GenericClient>(
     c: &C,
     org: &OrgId,
     id: &GroupId,
+    now: Timestamp,
 ) -> Result<Option<Group>, TxError> {
-    let sql = format!("SELECT {GROUP_WITH_PEOPLE} FROM groups g WHERE g.org_id = $1 AND g.id = $2");
+    let sql = format!(
+        "SELECT {GROUP_WITH_PEOPLE} FROM groups g
+         WHERE g.org_id = $1 AND g.id = $2 AND g.deleted_at IS NULL"
+    );
     Ok(sql::opt(c, &sql, &[&org.as_str(), &id.as_str()])
         .await?
         .map(|row| group_from_row(&row))
         .transpose()?
-        .map(|(_, g)| g))
+        .map(|(_, g)| g.seen_at(now)))
+}
+
+/// A group live or trashed, with the people a trashed one remembers.
+async fn find_any<C: GenericClient>(
+    c: &C,
+    org: &OrgId,
+    id: &GroupId,
+    lock: bool,
+) -> Result<Option<(i64, Group, Option<TrashedPeople>)>, TxError> {
+    let sql = format!(
+        "SELECT {GROUP_COLUMNS}, g.trashed_people FROM groups g WHERE g.org_id = $1 AND g.id = $2 {}",
+        if lock { "FOR UPDATE" } else { "" }
+    );
+    let Some(row) = sql::opt(c, &sql, &[&org.as_str(), &id.as_str()]).await? else {
+        return Ok(None);
+    };
+    let (pk, group) = group_from_row(&row)?;
+    let people: Option<String> = row.try_get(GROUP_COLUMN_COUNT)?;
+    Ok(Some((pk, group, people.as_deref().map(TrashedPeople::from_json))))
+}
+
+/// A group live or trashed (`trashed=with`): a trashed one shows the people it had.
+pub(crate) async fn get_with_trashed<C: GenericClient>(
+    c: &C,
+    org: &OrgId,
+    id: &GroupId,
+    now: Timestamp,
+) -> Result<Option<Group>, TxError> {
+    match find_any(c, org, id, false).await? {
+        None => Ok(None),
+        Some((_, group, Some(people))) if group.deleted_at.is_some() => {
+            Ok(Some(people.shown_in(group)))
+        }
+        Some(_) => get(c, org, id, now).await,
+    }
 }
 
 pub(crate) async fn list<C: GenericClient>(
     c: &C,
     org: &OrgId,
     params: &ListParams,
+    now: Timestamp,
 ) -> Result<Page<Group>, TxError> {
     // Only fixed fragments are spliced into the SQL; user input is always bound.
     let filter = if params.q.is_some() {
@@ -94,14 +154,19 @@ pub(crate) async fn list<C: GenericClient>(
     } else {
         "AND $2::text IS NULL"
     };
+    let trash = match params.trashed {
+        Trashed::Without => "AND g.deleted_at IS NULL",
+        Trashed::Only => "AND g.deleted_at IS NOT NULL",
+        Trashed::With => "",
+    };
     let column = sort_column(params.sort);
     let q = params.q.as_deref();
     // Without a filter, the org's maintained count; with one, there is nothing to do but count.
     let total: i64 = match q {
-        None => group_count(c, org).await?,
-        Some(_) => sql::one(
+        None if params.trashed == Trashed::Without => group_count(c, org).await?,
+        _ => sql::one(
             c,
-            &format!("SELECT count(*) FROM groups g WHERE g.org_id = $1 {filter}"),
+            &format!("SELECT count(*) FROM groups g WHERE g.org_id = $1 {filter} {trash}"),
             &[&org.as_str(), &q],
         )
         .await?
@@ -112,7 +177,8 @@ pub(crate) async fn list<C: GenericClient>(
     let rows = sql::all(
         c,
         &format!(
-            "SELECT {GROUP_WITH_PEOPLE} FROM groups g WHERE g.org_id = $1 {filter}
+            "SELECT {GROUP_WITH_PEOPLE}, g.trashed_people FROM groups g
+             WHERE g.org_id = $1 {filter} {trash}
              ORDER BY {column} {direction}, g.id {direction} LIMIT $3 OFFSET $4"
         ),
         &[&org.as_str(), &q, &read.limit, &read.offset],
@@ -120,8 +186,17 @@ pub(crate) async fn list<C: GenericClient>(
     .await?;
     let items = rows
         .iter()
-        .map(|row| group_from_row(row).map(|(_, g)| g))
-        .collect::<Result<Vec<_>, _>>()?;
+        .map(|row| {
+            let (_, group) = group_from_row(row)?;
+            let people: Option<String> = row.try_get(GROUP_WITH_PEOPLE_COUNT)?;
+            Ok(match people {
+                Some(people) if group.deleted_at.is_some() => {
+                    TrashedPeople::from_json(&people).shown_in(group)
+                }
+                _ => group.seen_at(now),
+            })
+        })
+        .collect::<Result<Vec<_>, TxError>>()?;
     Ok(Page { items: read.in_order(items), total: sql::count(total), stream_head: 0 })
 }
 
@@ -132,6 +207,7 @@ pub(crate) async fn list_front<C: GenericClient>(
     c: &C,
     org: &OrgId,
     params: &ListParams,
+    now: Timestamp,
 ) -> Result<Page<Group>, TxError> {
     let column = sort_column(params.sort);
     let direction = if params.descending { "DESC" } else { "ASC" };
@@ -140,7 +216,7 @@ pub(crate) async fn list_front<C: GenericClient>(
         c,
         &format!(
             "SELECT {GROUP_WITH_PEOPLE}, (SELECT group_count FROM organizations WHERE id = $1)
-             FROM groups g WHERE g.org_id = $1
+             FROM groups g WHERE g.org_id = $1 AND g.deleted_at IS NULL
              ORDER BY {column} {direction}, g.id {direction} LIMIT $2 OFFSET $3"
         ),
         &[&org.as_str(), &limit, &offset],
@@ -153,7 +229,7 @@ pub(crate) async fn list_front<C: GenericClient>(
     };
     let items = rows
         .iter()
-        .map(|row| group_from_row(row).map(|(_, g)| g))
+        .map(|row| group_from_row(row).map(|(_, g)| g.seen_at(now)))
         .collect::<Result<Vec<_>, _>>()?;
     Ok(Page { items, total: sql::count(total), stream_head: 0 })
 }
@@ -189,7 +265,8 @@ async fn reference_facts(
     if let Some(key) = name_key {
         facts.name_taken = sql::exists(
             tx,
-            "SELECT 1 FROM groups WHERE org_id = $1 AND name_key = $2 AND pk IS DISTINCT FROM $3",
+            "SELECT 1 FROM groups
+             WHERE org_id = $1 AND name_key = $2 AND pk IS DISTINCT FROM $3 AND deleted_at IS NULL",
             &[&org.as_str(), &key, &except_pk],
         )
         .await?;
@@ -331,6 +408,7 @@ async fn store_membership_plan(
     remove_members(tx, pk, &delta.removed_members).await?;
     let created = add_guests(tx, org, pk, &delta.added_guests, plan.after.updated_at).await?;
     remove_guests(tx, pk, &delta.removed_guests).await?;
+    set_expiries(tx, pk, delta, plan.after.next_expiry.is_some()).await?;
     // Only what a membership change moves (an unchanged name column keeps the update
     // off the name index).
     let after = &plan.after;
@@ -348,6 +426,127 @@ async fn store_membership_plan(
     )
     .await?;
     Ok(created)
+}
+
+/// Stores the delta's expiries and, when any membership of the group ends (or ended),
+/// its `next_expiry` again from the rows.
+async fn set_expiries(
+    tx: &Tx<'_>,
+    pk: i64,
+    delta: &roster_core::events::MembershipDelta,
+    had_expiry: bool,
+) -> Result<(), TxError> {
+    for (id, at) in &delta.member_expiries {
+        sql::exec(
+            tx,
+            "UPDATE group_members SET expires_at = $3 WHERE group_pk = $1 AND user_id = $2",
+            &[&pk, &id.get(), &at.map(Timestamp::millis)],
+        )
+        .await?;
+    }
+    for (email, at) in &delta.guest_expiries {
+        sql::exec(
+            tx,
+            "UPDATE group_guests SET expires_at = $3 WHERE group_pk = $1 AND email = $2",
+            &[&pk, &email.as_str(), &at.map(Timestamp::millis)],
+        )
+        .await?;
+    }
+    if had_expiry || !delta.member_expiries.is_empty() || !delta.guest_expiries.is_empty() {
+        sql::exec(
+            tx,
+            "UPDATE groups SET next_expiry = (SELECT min(at) FROM (
+                SELECT min(expires_at) AS at FROM group_members WHERE group_pk = $1 AND expires_at IS NOT NULL
+                UNION ALL
+                SELECT min(expires_at) FROM group_guests WHERE group_pk = $1 AND expires_at IS NOT NULL) e)
+             WHERE pk = $1",
+            &[&pk],
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+/// Sweeps the (locked) group's memberships that have ended by `now` (at most `limit`
+/// rows), as `groups::plan_expiry` decides, with their events; answers the group after
+/// and whether ended rows remain.
+async fn expire_ended(
+    tx: &Tx<'_>,
+    now: Timestamp,
+    org: &OrgId,
+    pk: i64,
+    group: Group,
+    limit: i64,
+) -> Result<(Group, bool), TxError> {
+    if !group.has_ended_memberships(now) {
+        return Ok((group, false));
+    }
+    let members: Vec<(UserId, Timestamp)> = sql::all(
+        tx,
+        "SELECT user_id, expires_at FROM group_members
+         WHERE group_pk = $1 AND expires_at <= $2 ORDER BY expires_at, user_id LIMIT $3",
+        &[&pk, &now.millis(), &limit],
+    )
+    .await?
+    .iter()
+    .map(|row| Ok((UserId::new(row.try_get(0)?), Timestamp::from_millis(row.try_get(1)?))))
+    .filter_map(|row: Result<_, TxError>| row.map(|(id, at)| id.map(|id| (id, at))).transpose())
+    .collect::<Result<_, _>>()?;
+    let room = (limit - i64::try_from(members.len()).unwrap_or(0)).max(0);
+    let guests: Vec<(Email, Timestamp)> = sql::all(
+        tx,
+        "SELECT email, expires_at FROM group_guests
+         WHERE group_pk = $1 AND expires_at <= $2 ORDER BY expires_at, email LIMIT $3",
+        &[&pk, &now.millis(), &room],
+    )
+    .await?
+    .iter()
+    .map(|row| Ok((Email::from_stored(row.try_get(0)?), Timestamp::from_millis(row.try_get(1)?))))
+    .collect::<Result<_, TxError>>()?;
+    let more = i64::try_from(members.len() + guests.len()).unwrap_or(i64::MAX) >= limit;
+    let mut group = group;
+    for plan in groups::plan_expiry(group.clone(), &members, &guests, now) {
+        store_membership_plan(tx, org, pk, &plan).await?;
+        crate::events::record(tx, org, plan.events, now).await?;
+        group = plan.after;
+    }
+    let next: Option<i64> =
+        sql::one(tx, "SELECT next_expiry FROM groups WHERE pk = $1", &[&pk]).await?.try_get(0)?;
+    group.next_expiry = next.map(Timestamp::from_millis);
+    Ok((group, more))
+}
+
+/// One step of the sweep: ends the memberships due in up to `groups_at_once` groups of
+/// any org (at most `rows` rows in all); answers how many went and whether more are
+/// due. Groups another instance is sweeping are skipped (SKIP LOCKED), not waited for.
+pub(crate) async fn sweep_expired(
+    tx: &Tx<'_>,
+    now: Timestamp,
+    groups_at_once: i64,
+    rows: i64,
+) -> Result<(u64, bool), TxError> {
+    let sql = format!(
+        "SELECT {GROUP_COLUMNS}, g.org_id FROM groups g
+         WHERE g.next_expiry IS NOT NULL AND g.next_expiry <= $1 AND g.deleted_at IS NULL
+         ORDER BY g.next_expiry LIMIT $2 FOR UPDATE SKIP LOCKED"
+    );
+    let due = sql::all(tx, &sql, &[&now.millis(), &groups_at_once]).await?;
+    let mut more = i64::try_from(due.len()).unwrap_or(i64::MAX) >= groups_at_once;
+    let mut swept: u64 = 0;
+    for row in &due {
+        let budget = rows - i64::try_from(swept).unwrap_or(i64::MAX);
+        if budget <= 0 {
+            more = true;
+            break;
+        }
+        let (pk, group) = group_from_row(row)?;
+        let org = OrgId::from_stored(row.try_get(GROUP_COLUMN_COUNT)?);
+        let before = group.member_count + group.guest_count;
+        let (after, left) = expire_ended(tx, now, &org, pk, group, budget).await?;
+        swept += before.saturating_sub(after.member_count + after.guest_count);
+        more |= left;
+    }
+    Ok((swept, more))
 }
 
 /// Claims an idempotency key for a create about to make group `id`. When a live claim
@@ -391,8 +590,9 @@ async fn claim_or_replay(
         )));
     }
     // The group may have changed or gone since; the answer is what it is now.
-    let group =
-        get(tx, org, &GroupId::from_stored(row.try_get(1)?)).await?.ok_or(WriteError::NotFound)?;
+    let group = get(tx, org, &GroupId::from_stored(row.try_get(1)?), now)
+        .await?
+        .ok_or(WriteError::NotFound)?;
     Ok(Some(Created { group, replayed: true }))
 }
 
@@ -513,22 +713,21 @@ pub(crate) async fn update(
     write: &GroupWrite,
     if_match: Option<&IfMatch>,
 ) -> Result<Group, TxError> {
-    let (pk, _) = find_for_write(tx, org, id, if_match).await?;
+    let (pk, _) = find_for_write(tx, now, org, id, if_match).await?;
     check_write(tx, org, write, Some(pk)).await?;
-    let group = get(tx, org, id).await?.ok_or(WriteError::NotFound)?;
+    let group = get(tx, org, id, now).await?.ok_or(WriteError::NotFound)?;
+    let had_expiry = group.next_expiry.is_some();
     let plan = groups::plan_update(group, write, now);
     let group = plan.after;
     let mut drafts = plan.events;
-    if let Some(members) = &plan.replace_members {
-        sql::exec(tx, "DELETE FROM group_members WHERE group_pk = $1", &[&pk]).await?;
-        add_members(tx, org, pk, members).await?;
-    }
-    if let Some(guests) = &plan.replace_guests {
-        sql::exec(tx, "DELETE FROM group_guests WHERE group_pk = $1", &[&pk]).await?;
-        drafts.extend(add_guests(tx, org, pk, guests, group.updated_at).await?);
-    }
+    let delta = &plan.delta;
+    remove_members(tx, pk, &delta.removed_members).await?;
+    add_members(tx, org, pk, &delta.added_members).await?;
+    remove_guests(tx, pk, &delta.removed_guests).await?;
+    drafts.extend(add_guests(tx, org, pk, &delta.added_guests, group.updated_at).await?);
     if plan.changed {
         store_own_columns(tx, pk, &group).await?;
+        set_expiries(tx, pk, delta, had_expiry).await?;
     }
     crate::events::record(tx, org, drafts, now).await?;
     Ok(group)
@@ -541,15 +740,144 @@ pub(crate) async fn delete(
     id: &GroupId,
     if_match: Option<&IfMatch>,
 ) -> Result<(), TxError> {
-    let (pk, group) = find_for_write(tx, org, id, if_match).await?;
-    sql::exec(tx, "DELETE FROM groups WHERE pk = $1", &[&pk]).await?;
+    let (pk, _) = find_for_write(tx, now, org, id, if_match).await?;
+    let group = get(tx, org, id, now).await?.ok_or(WriteError::NotFound)?;
+    let plan = groups::plan_trash(group, now);
+    sql::exec(
+        tx,
+        "UPDATE groups SET deleted_at = $2, trashed_people = $3, next_expiry = NULL WHERE pk = $1",
+        &[&pk, &now.millis(), &plan.people.to_json()],
+    )
+    .await?;
+    sql::exec(tx, "DELETE FROM group_members WHERE group_pk = $1", &[&pk]).await?;
+    sql::exec(tx, "DELETE FROM group_guests WHERE group_pk = $1", &[&pk]).await?;
     sql::exec(
         tx,
         "UPDATE organizations SET group_count = group_count - 1 WHERE id = $1",
         &[&org.as_str()],
     )
     .await?;
-    crate::events::record(tx, org, vec![events::group_deleted(&group)], now).await
+    crate::events::record(tx, org, plan.events, now).await
+}
+
+/// Deletes a group (live or trashed) for good, with its logo and memberships.
+pub(crate) async fn purge(
+    tx: &Tx<'_>,
+    now: Timestamp,
+    org: &OrgId,
+    id: &GroupId,
+) -> Result<(), TxError> {
+    let (pk, group, _) = find_any(tx, org, id, true).await?.ok_or(WriteError::NotFound)?;
+    sql::exec(tx, "DELETE FROM groups WHERE pk = $1", &[&pk]).await?;
+    if group.deleted_at.is_none() {
+        sql::exec(
+            tx,
+            "UPDATE organizations SET group_count = group_count - 1 WHERE id = $1",
+            &[&org.as_str()],
+        )
+        .await?;
+    }
+    crate::events::record(tx, org, groups::purge_events(&group), now).await
+}
+
+/// The trashed groups of every org deleted before `before`, oldest first.
+pub(crate) async fn trash_older_than<C: GenericClient>(
+    c: &C,
+    before: Timestamp,
+    limit: i64,
+) -> Result<Vec<(OrgId, GroupId)>, TxError> {
+    sql::all(
+        c,
+        "SELECT org_id, id FROM groups WHERE deleted_at IS NOT NULL AND deleted_at < $1
+         ORDER BY deleted_at LIMIT $2",
+        &[&before.millis(), &limit],
+    )
+    .await?
+    .iter()
+    .map(|row| Ok((OrgId::from_stored(row.try_get(0)?), GroupId::from_stored(row.try_get(1)?))))
+    .collect()
+}
+
+/// Brings a trashed group back, as `groups::plan_restore` decides.
+pub(crate) async fn restore(
+    tx: &Tx<'_>,
+    now: Timestamp,
+    org: &OrgId,
+    id: &GroupId,
+    new_name: Option<&GroupName>,
+) -> Result<Restored, TxError> {
+    let Some((pk, trashed, Some(people))) = find_any(tx, org, id, true).await? else {
+        return Err(WriteError::NotFound.into());
+    };
+    if trashed.deleted_at.is_none() {
+        return Err(WriteError::NotFound.into());
+    }
+    let name_key = new_name.map_or_else(|| groups::fold_case(&trashed.name), GroupName::key);
+    let members: Vec<UserId> = people.members.iter().map(|(id, _)| *id).collect();
+    let guests: Vec<Email> = people.guests.iter().map(|(email, _)| email.clone()).collect();
+    let references = reference_facts(tx, org, None, None, &members, &guests).await?;
+    let mut facts = RestoreFacts {
+        name_taken: sql::exists(
+            tx,
+            "SELECT 1 FROM groups WHERE org_id = $1 AND name_key = $2 AND deleted_at IS NULL",
+            &[&org.as_str(), &name_key],
+        )
+        .await?,
+        eligible_members: references.eligible_members,
+        ..RestoreFacts::default()
+    };
+    for email in &guests {
+        if !references.member_emails.contains(email)
+            && sql::exists(
+                tx,
+                "SELECT 1 FROM guests WHERE org_id = $1 AND email = $2 AND status = 'active'",
+                &[&org.as_str(), &email.as_str()],
+            )
+            .await?
+        {
+            facts.eligible_guests.insert(email.clone());
+        }
+    }
+    let plan = groups::plan_restore(trashed, &people, new_name, &facts, now).map_err(invalid)?;
+    store_own_columns(tx, pk, &plan.after).await?;
+    sql::exec(
+        tx,
+        "UPDATE groups SET deleted_at = NULL, trashed_people = NULL, next_expiry = $2 WHERE pk = $1",
+        &[&pk, &plan.after.next_expiry.map(Timestamp::millis)],
+    )
+    .await?;
+    let ids: Vec<i64> = plan.members.iter().map(|(id, _)| id.get()).collect();
+    let ends: Vec<Option<i64>> =
+        plan.members.iter().map(|(_, at)| at.map(Timestamp::millis)).collect();
+    sql::exec(
+        tx,
+        "INSERT INTO group_members (group_pk, org_id, user_id, expires_at)
+         SELECT $1, $2, * FROM unnest($3::bigint[], $4::bigint[])",
+        &[&pk, &org.as_str(), &ids, &ends],
+    )
+    .await?;
+    let emails: Vec<&str> = plan.guests.iter().map(|(email, _)| email.as_str()).collect();
+    let ends: Vec<Option<i64>> =
+        plan.guests.iter().map(|(_, at)| at.map(Timestamp::millis)).collect();
+    sql::exec(
+        tx,
+        "INSERT INTO group_guests (group_pk, org_id, email, expires_at)
+         SELECT $1, $2, * FROM unnest($3::text[], $4::bigint[])",
+        &[&pk, &org.as_str(), &emails, &ends],
+    )
+    .await?;
+    sql::exec(
+        tx,
+        "UPDATE organizations SET group_count = group_count + 1 WHERE id = $1",
+        &[&org.as_str()],
+    )
+    .await?;
+    crate::events::record(tx, org, plan.events, now).await?;
+    Ok(Restored {
+        group: plan.after,
+        not_restored_members: plan.not_restored_members,
+        not_restored_guests: plan.not_restored_guests,
+    })
 }
 
 pub(crate) async fn patch_members(
@@ -560,17 +888,24 @@ pub(crate) async fn patch_members(
     patch: &MembershipPatch<MemberRef>,
     if_match: Option<&IfMatch>,
 ) -> Result<Group, TxError> {
-    let (pk, current) = find_for_write(tx, org, id, if_match).await?;
+    let (pk, current) = find_for_write(tx, now, org, id, if_match).await?;
     let adding: Vec<UserId> = patch.add.iter().map(|r| r.id).collect();
     let facts = reference_facts(tx, org, None, None, &adding, &[]).await?;
     groups::check_member_additions(&patch.add, &facts).map_err(invalid)?;
     let named: Vec<i64> = patch.add.iter().chain(&patch.remove).map(|r| r.id.get()).collect();
-    let present = sql::user_ids(
+    let present: HashMap<UserId, Option<Timestamp>> = sql::all(
         tx,
-        "SELECT user_id FROM group_members WHERE group_pk = $1 AND user_id = ANY($2)",
+        "SELECT user_id, expires_at FROM group_members WHERE group_pk = $1 AND user_id = ANY($2)",
         &[&pk, &named],
     )
-    .await?;
+    .await?
+    .iter()
+    .map(|row| {
+        let at: Option<i64> = row.try_get(1)?;
+        Ok((UserId::new(row.try_get(0)?), at.map(Timestamp::from_millis)))
+    })
+    .filter_map(|row: Result<_, TxError>| row.map(|(id, at)| id.map(|id| (id, at))).transpose())
+    .collect::<Result<_, _>>()?;
     let plan = groups::plan_member_patch(current, patch, &present, now);
     store_membership_plan(tx, org, pk, &plan).await?;
     crate::events::record(tx, org, plan.events, now).await?;
@@ -585,21 +920,24 @@ pub(crate) async fn patch_guests(
     patch: &MembershipPatch<GuestRef>,
     if_match: Option<&IfMatch>,
 ) -> Result<Group, TxError> {
-    let (pk, current) = find_for_write(tx, org, id, if_match).await?;
+    let (pk, current) = find_for_write(tx, now, org, id, if_match).await?;
     let adding: Vec<Email> = patch.add.iter().map(|r| r.email.clone()).collect();
     let facts = reference_facts(tx, org, None, None, &[], &adding).await?;
     groups::check_guest_additions(&patch.add, &facts).map_err(invalid)?;
     let named: Vec<&str> =
         patch.add.iter().chain(&patch.remove).map(|r| r.email.as_str()).collect();
-    let present: HashSet<Email> = sql::all(
+    let present: HashMap<Email, Option<Timestamp>> = sql::all(
         tx,
-        "SELECT email FROM group_guests WHERE group_pk = $1 AND email = ANY($2)",
+        "SELECT email, expires_at FROM group_guests WHERE group_pk = $1 AND email = ANY($2)",
         &[&pk, &named],
     )
     .await?
     .iter()
-    .map(|row| row.try_get::<_, String>(0).map(Email::from_stored))
-    .collect::<Result<_, _>>()?;
+    .map(|row| {
+        let at: Option<i64> = row.try_get(1)?;
+        Ok((Email::from_stored(row.try_get(0)?), at.map(Timestamp::from_millis)))
+    })
+    .collect::<Result<_, TxError>>()?;
     let plan = groups::plan_guest_patch(current, patch, &present, now);
     let mut drafts = store_membership_plan(tx, org, pk, &plan).await?;
     drafts.extend(plan.events);
@@ -607,30 +945,41 @@ pub(crate) async fn patch_guests(
     Ok(plan.after)
 }
 
+/// One page of the group's members whose membership has not ended at `now` (with
+/// `expiring_before`, only those ending before it), each with the end of theirs.
 pub(crate) async fn member_page<C: GenericClient>(
     c: &C,
     org: &OrgId,
     id: &GroupId,
     after: Option<UserId>,
-    limit: u64,
-) -> Result<Option<Vec<OrgMember>>, TxError> {
+    page: PeoplePageOptions,
+    now: Timestamp,
+) -> Result<Option<Vec<roster_core::store::WithEnd<OrgMember>>>, TxError> {
     let Some((pk, _)) = find(c, org, id).await? else {
         return Ok(None);
     };
     let sql = format!(
-        "SELECT {} FROM group_members gm
+        "SELECT {}, gm.expires_at FROM group_members gm
          JOIN org_members m ON m.org_id = gm.org_id AND m.user_id = gm.user_id
          JOIN users u ON u.id = gm.user_id
-         WHERE gm.group_pk = $1 AND gm.user_id > $2 ORDER BY gm.user_id LIMIT $3",
+         WHERE gm.group_pk = $1 AND gm.user_id > $2
+           AND (gm.expires_at IS NULL OR gm.expires_at > $4)
+           AND ($5::bigint IS NULL OR gm.expires_at < $5)
+         ORDER BY gm.user_id LIMIT $3",
         crate::people::MEMBER_COLUMNS
     );
     let after = after.map_or(0, UserId::get);
-    let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-    let rows = sql::all(c, &sql, &[&pk, &after, &limit]).await?;
+    let limit = i64::try_from(page.limit).unwrap_or(i64::MAX);
+    let before = page.expiring_before.map(Timestamp::millis);
+    let rows = sql::all(c, &sql, &[&pk, &after, &limit, &now.millis(), &before]).await?;
     Ok(Some(
         rows.iter()
-            .map(|row| crate::people::member_from_row(row, 0))
-            .collect::<Result<Vec<_>, _>>()?,
+            .map(|row| {
+                let member = crate::people::member_from_row(row, 0)?;
+                let at: Option<i64> = row.try_get(crate::people::MEMBER_COLUMN_COUNT)?;
+                Ok((member, at.map(Timestamp::from_millis)))
+            })
+            .collect::<Result<Vec<_>, TxError>>()?,
     ))
 }
 
@@ -639,21 +988,35 @@ pub(crate) async fn guest_page<C: GenericClient>(
     org: &OrgId,
     id: &GroupId,
     after: Option<&Email>,
-    limit: u64,
-) -> Result<Option<Vec<Guest>>, TxError> {
+    page: PeoplePageOptions,
+    now: Timestamp,
+) -> Result<Option<Vec<roster_core::store::WithEnd<Guest>>>, TxError> {
     let Some((pk, _)) = find(c, org, id).await? else {
         return Ok(None);
     };
     let sql = format!(
-        "SELECT {} FROM group_guests gg
+        "SELECT {}, gg.expires_at FROM group_guests gg
          JOIN guests g ON g.org_id = gg.org_id AND g.email = gg.email
-         WHERE gg.group_pk = $1 AND gg.org_id = $2 AND gg.email > $3 ORDER BY gg.email LIMIT $4",
+         WHERE gg.group_pk = $1 AND gg.org_id = $2 AND gg.email > $3
+           AND (gg.expires_at IS NULL OR gg.expires_at > $5)
+           AND ($6::bigint IS NULL OR gg.expires_at < $6)
+         ORDER BY gg.email LIMIT $4",
         crate::guests::GUEST_COLUMNS
     );
     let after = after.map_or("", Email::as_str);
-    let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-    let rows = sql::all(c, &sql, &[&pk, &org.as_str(), &after, &limit]).await?;
-    Ok(Some(rows.iter().map(crate::guests::guest_from_row).collect::<Result<Vec<_>, _>>()?))
+    let limit = i64::try_from(page.limit).unwrap_or(i64::MAX);
+    let before = page.expiring_before.map(Timestamp::millis);
+    let rows =
+        sql::all(c, &sql, &[&pk, &org.as_str(), &after, &limit, &now.millis(), &before]).await?;
+    Ok(Some(
+        rows.iter()
+            .map(|row| {
+                let guest = crate::guests::guest_from_row(row)?;
+                let at: Option<i64> = row.try_get(crate::guests::GUEST_COLUMN_COUNT)?;
+                Ok((guest, at.map(Timestamp::from_millis)))
+            })
+            .collect::<Result<Vec<_>, TxError>>()?,
+    ))
 }
 
 /// Groups of the org that each of `ids` is a member of, in creation order.
@@ -661,20 +1024,22 @@ pub(crate) async fn groups_of_members<C: GenericClient>(
     c: &C,
     org: &OrgId,
     ids: &[UserId],
+    now: Timestamp,
 ) -> Result<Vec<(UserId, Group)>, TxError> {
     let sql = format!(
         "SELECT gm.user_id, {GROUP_WITH_PEOPLE} FROM group_members gm JOIN groups g ON g.pk = gm.group_pk
          WHERE gm.org_id = $1 AND gm.user_id = ANY($2) AND g.org_id = $1
+           AND (gm.expires_at IS NULL OR gm.expires_at > $3)
          ORDER BY gm.user_id, g.created_at, g.id"
     );
     let raw: Vec<i64> = ids.iter().map(|id| id.get()).collect();
-    let rows = sql::all(c, &sql, &[&org.as_str(), &raw]).await?;
+    let rows = sql::all(c, &sql, &[&org.as_str(), &raw, &now.millis()]).await?;
     let mut out = Vec::with_capacity(rows.len());
     for row in rows {
         let Some(user) = UserId::new(row.try_get(0)?) else { continue };
         // The group's columns start after the user id.
         let (_, group) = group_from_row_at(&row, 1)?;
-        out.push((user, group));
+        out.push((user, group.seen_at(now)));
     }
     Ok(out)
 }
@@ -682,11 +1047,29 @@ pub(crate) async fn groups_of_members<C: GenericClient>(
 /// Reads `GROUP_COLUMNS` starting at column `at`, and the two lists after them when the
 /// row has them (`GROUP_WITH_PEOPLE`).
 fn group_from_row_at(row: &Row, at: usize) -> Result<(i64, Group), TxError> {
-    let (members, guests): (Vec<i64>, Vec<String>) = if row.len() > at + 15 {
-        (row.try_get(at + 15)?, row.try_get(at + 16)?)
+    let lists = at + GROUP_COLUMN_COUNT;
+    let with_people = row.len() >= at + GROUP_WITH_PEOPLE_COUNT;
+    let (members, guests): (Vec<i64>, Vec<String>) = if with_people {
+        (row.try_get(lists)?, row.try_get(lists + 1)?)
     } else {
-        (Vec::new(), Vec::new())
+        Default::default()
     };
+    type Ends = Option<Vec<Option<i64>>>;
+    let (member_ends, guest_ends): (Ends, Ends) =
+        if with_people { (row.try_get(lists + 2)?, row.try_get(lists + 3)?) } else { (None, None) };
+    let ends = |ends: Option<Vec<Option<i64>>>| ends.unwrap_or_default().into_iter();
+    let member_expiries = members
+        .iter()
+        .zip(ends(member_ends))
+        .filter_map(|(id, end)| Some((UserId::new(*id)?, Timestamp::from_millis(end?))))
+        .collect();
+    let guest_expiries = guests
+        .iter()
+        .zip(ends(guest_ends))
+        .filter_map(|(email, end)| {
+            Some((Email::from_stored(email.clone()), Timestamp::from_millis(end?)))
+        })
+        .collect();
     Ok((
         row.try_get(at)?,
         Group {
@@ -701,6 +1084,10 @@ fn group_from_row_at(row: &Row, at: usize) -> Result<(i64, Group), TxError> {
             created_at: Timestamp::from_millis(row.try_get(at + 7)?),
             updated_at: Timestamp::from_millis(row.try_get(at + 8)?),
             logo: logo_from_row(row, at + 9)?,
+            deleted_at: row.try_get::<_, Option<i64>>(at + 15)?.map(Timestamp::from_millis),
+            next_expiry: row.try_get::<_, Option<i64>>(at + 16)?.map(Timestamp::from_millis),
+            member_expiries,
+            guest_expiries,
         },
     ))
 }
@@ -727,7 +1114,7 @@ pub(crate) async fn set_logo(
     id: &GroupId,
     logo: &NewLogo,
 ) -> Result<Group, TxError> {
-    let (pk, before) = find_for_write(tx, org, id, None).await?;
+    let (pk, before) = find_for_write(tx, now, org, id, None).await?;
     let asset = AssetId::generate().map_err(|e| StoreError::new("generate asset id", e))?;
     sql::exec(tx, "DELETE FROM logo_blobs WHERE group_pk = $1", &[&pk]).await?;
     sql::exec(
@@ -751,7 +1138,7 @@ pub(crate) async fn set_logo(
         ],
     )
     .await?;
-    let after = get(tx, org, id).await?.ok_or(WriteError::NotFound)?;
+    let after = get(tx, org, id, now).await?.ok_or(WriteError::NotFound)?;
     crate::events::record(tx, org, vec![events::group_logo_changed(&before, &after)], now).await?;
     Ok(after)
 }
@@ -762,7 +1149,7 @@ pub(crate) async fn delete_logo(
     org: &OrgId,
     id: &GroupId,
 ) -> Result<Group, TxError> {
-    let (pk, before) = find_for_write(tx, org, id, None).await?;
+    let (pk, before) = find_for_write(tx, now, org, id, None).await?;
     if before.logo.is_none() {
         return Err(WriteError::NotFound.into());
     }
@@ -775,7 +1162,7 @@ pub(crate) async fn delete_logo(
         &[&pk, &now.millis()],
     )
     .await?;
-    let after = get(tx, org, id).await?.ok_or(WriteError::NotFound)?;
+    let after = get(tx, org, id, now).await?.ok_or(WriteError::NotFound)?;
     crate::events::record(tx, org, vec![events::group_logo_changed(&before, &after)], now).await?;
     Ok(after)
 }
@@ -786,7 +1173,9 @@ pub(crate) async fn logo<C: GenericClient>(
 ) -> Result<Option<StoredLogo>, TxError> {
     let row = sql::opt(
         c,
-        "SELECT content_type, bytes FROM logo_blobs WHERE asset_id = $1",
+        // A trashed group's logo is kept for a restore, but not served.
+        "SELECT b.content_type, b.bytes FROM logo_blobs b JOIN groups g ON g.pk = b.group_pk
+         WHERE b.asset_id = $1 AND g.deleted_at IS NULL",
         &[&asset.as_str()],
     )
     .await?;
@@ -821,11 +1210,35 @@ pub(crate) async fn leave_everywhere(
         }
     };
     let found = rows.iter().map(group_from_row).collect::<Result<Vec<_>, _>>()?;
-    let (pks, groups): (Vec<i64>, Vec<Group>) = found.into_iter().unzip();
     let mut drafts = Vec::new();
-    for (pk, plan) in pks.into_iter().zip(groups::plan_leave_everywhere(groups, leaving, now)) {
-        store_membership_plan(tx, org, pk, &plan).await?;
-        drafts.extend(plan.events);
+    for (pk, group) in found {
+        // A membership that has ended is swept as such (its own events, recorded now),
+        // not reported as this person leaving.
+        let (group, _) = expire_ended(tx, now, org, pk, group, i64::MAX).await?;
+        let still_in = match leaving {
+            Leaving::Member(id) => {
+                sql::exists(
+                    tx,
+                    "SELECT 1 FROM group_members WHERE group_pk = $1 AND user_id = $2",
+                    &[&pk, &id.get()],
+                )
+                .await?
+            }
+            Leaving::Guest(email) => {
+                sql::exists(
+                    tx,
+                    "SELECT 1 FROM group_guests WHERE group_pk = $1 AND email = $2",
+                    &[&pk, &email.as_str()],
+                )
+                .await?
+            }
+        };
+        if still_in {
+            for plan in groups::plan_leave_everywhere(vec![group], leaving, now) {
+                store_membership_plan(tx, org, pk, &plan).await?;
+                drafts.extend(plan.events);
+            }
+        }
     }
     Ok(drafts)
 }

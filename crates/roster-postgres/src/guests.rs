@@ -15,6 +15,9 @@ use crate::sql::{self, Tx, TxError, undecodable};
 pub(crate) const GUEST_COLUMNS: &str = "g.id, g.email, g.first_name, g.last_name, g.status, g.details, \
      g.associated_members, g.disabled_at, g.created_at, g.updated_at";
 
+/// How many columns `GUEST_COLUMNS` names.
+pub(crate) const GUEST_COLUMN_COUNT: usize = 10;
+
 fn json<T: serde::de::DeserializeOwned>(
     raw: Option<&str>,
     what: &str,

@@ -18,12 +18,13 @@ use std::time::Duration;
 use async_trait::async_trait;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
 use roster_core::events::{AuditQuery, StoredEvent, StreamBounds, StreamPage};
-use roster_core::groups::{GroupWrite, GuestRef, IfMatch, MemberRef, MembershipPatch};
-use roster_core::listing::ListParams;
+use roster_core::groups::{GroupName, GroupWrite, GuestRef, IfMatch, MemberRef, MembershipPatch};
+use roster_core::listing::{ListParams, Trashed};
 use roster_core::model::{Guest, NewLogo, NewUser, Page, StoredLogo, TokenRecord};
 use roster_core::people::{GuestAction, Invite, MemberAction, MemberChanges, NewGuest};
 use roster_core::store::{
-    Bootstrap, ChangeEpoch, Created, GuestOutcome, IdempotencyKey, MemberOutcome, Principal,
+    Bootstrap, ChangeEpoch, Created, GuestOutcome, IdempotencyKey, MemberOutcome,
+    PeoplePageOptions, Principal, Restored,
 };
 use roster_core::token::TokenHash;
 use roster_core::{
@@ -40,6 +41,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0002_group_logos.sql"),
     include_str!("../migrations/0003_group_counts.sql"),
     include_str!("../migrations/0004_events.sql"),
+    include_str!("../migrations/0005_trash_and_expiry.sql"),
 ];
 
 /// Attempts at a write transaction that keeps losing races before giving up.
@@ -278,7 +280,12 @@ impl Store for PgStore {
     }
 
     async fn org_epoch(&self, org: &OrgId) -> Result<Option<ChangeEpoch>, StoreError> {
-        read!(self, "org epoch", |c| events::head(&c, org)).map(|head| Some(ChangeEpoch(head)))
+        let (head, next_expiry) =
+            read!(self, "org epoch", |c| events::head_and_next_expiry(&c, org))?;
+        // From the instant a membership ends until the sweep commits (raising the head),
+        // answers change without a write: none is reused meanwhile.
+        let now = self.clock.now();
+        Ok(next_expiry.is_none_or(|at| now < at).then_some(ChangeEpoch(head)))
     }
 
     fn commits(&self) -> Option<tokio::sync::watch::Receiver<u64>> {
@@ -332,16 +339,17 @@ impl Store for PgStore {
         // count first, in a snapshot shared with the page.
         // (The fast path reads the stream head just before its page: following from
         // there may repeat a change the page shows, never miss one.)
-        if params.q.is_none() && params.is_shallow() {
+        let now = self.clock.now();
+        if params.q.is_none() && params.trashed == Trashed::Without && params.is_shallow() {
             read!(self, "list groups", |c| async {
                 let head = events::head(&c, org).await?;
-                let mut page = groups::list_front(&c, org, params).await?;
+                let mut page = groups::list_front(&c, org, params, now).await?;
                 page.stream_head = head;
                 Ok::<_, TxError>(page)
             })
         } else {
             read_snapshot!(self, "list groups", |c| async {
-                let mut page = groups::list(&c, org, params).await?;
+                let mut page = groups::list(&c, org, params, now).await?;
                 page.stream_head = events::head(&c, org).await?;
                 Ok::<_, TxError>(page)
             })
@@ -349,7 +357,51 @@ impl Store for PgStore {
     }
 
     async fn group(&self, org: &OrgId, id: &GroupId) -> Result<Option<Group>, StoreError> {
-        read!(self, "get group", |c| groups::get(&c, org, id))
+        read!(self, "get group", |c| groups::get(&c, org, id, self.clock.now()))
+    }
+
+    async fn group_with_trashed(
+        &self,
+        org: &OrgId,
+        id: &GroupId,
+    ) -> Result<Option<Group>, StoreError> {
+        read!(self, "get group", |c| groups::get_with_trashed(&c, org, id, self.clock.now()))
+    }
+
+    async fn restore_group(
+        &self,
+        org: &OrgId,
+        id: &GroupId,
+        name: Option<&GroupName>,
+    ) -> Result<Restored, WriteError> {
+        in_transaction!(self, "restore group", |tx, now| groups::restore(&tx, now, org, id, name))
+    }
+
+    async fn purge_group(&self, org: &OrgId, id: &GroupId) -> Result<(), WriteError> {
+        in_transaction!(self, "purge group", |tx, now| groups::purge(&tx, now, org, id))
+    }
+
+    async fn trash_older_than(
+        &self,
+        before: Timestamp,
+        limit: usize,
+    ) -> Result<Vec<(OrgId, GroupId)>, StoreError> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        read!(self, "trash to purge", |c| groups::trash_older_than(&c, before, limit))
+    }
+
+    async fn sweep_expired_memberships(&self) -> Result<u64, StoreError> {
+        let mut swept = 0;
+        loop {
+            let (rows, more) = in_transaction!(self, "sweep expired memberships", |tx, now| {
+                groups::sweep_expired(&tx, now, 16, 1000)
+            })
+            .map_err(storage_only("sweep expired memberships"))?;
+            swept += rows;
+            if !more {
+                return Ok(swept);
+            }
+        }
     }
 
     async fn create_group(
@@ -417,11 +469,12 @@ impl Store for PgStore {
         org: &OrgId,
         id: &GroupId,
         after: Option<UserId>,
-        limit: u64,
-    ) -> Result<Option<(Vec<OrgMember>, u64)>, StoreError> {
+        options: PeoplePageOptions,
+    ) -> Result<Option<(Vec<roster_core::store::WithEnd<OrgMember>>, u64)>, StoreError> {
+        let now = self.clock.now();
         read!(self, "group member page", |c| async {
             let head = events::head(&c, org).await?;
-            let page = groups::member_page(&c, org, id, after, limit).await?;
+            let page = groups::member_page(&c, org, id, after, options, now).await?;
             Ok::<_, TxError>(page.map(|page| (page, head)))
         })
     }
@@ -431,11 +484,12 @@ impl Store for PgStore {
         org: &OrgId,
         id: &GroupId,
         after: Option<&Email>,
-        limit: u64,
-    ) -> Result<Option<(Vec<Guest>, u64)>, StoreError> {
+        options: PeoplePageOptions,
+    ) -> Result<Option<(Vec<roster_core::store::WithEnd<Guest>>, u64)>, StoreError> {
+        let now = self.clock.now();
         read!(self, "group guest page", |c| async {
             let head = events::head(&c, org).await?;
-            let page = groups::guest_page(&c, org, id, after, limit).await?;
+            let page = groups::guest_page(&c, org, id, after, options, now).await?;
             Ok::<_, TxError>(page.map(|page| (page, head)))
         })
     }
@@ -486,7 +540,12 @@ impl Store for PgStore {
         org: &OrgId,
         ids: &[UserId],
     ) -> Result<Vec<(UserId, Group)>, StoreError> {
-        read!(self, "groups of members", |c| groups::groups_of_members(&c, org, ids))
+        read!(self, "groups of members", |c| groups::groups_of_members(
+            &c,
+            org,
+            ids,
+            self.clock.now()
+        ))
     }
 
     async fn invite_member(&self, org: &OrgId, invite: &Invite) -> Result<OrgMember, WriteError> {

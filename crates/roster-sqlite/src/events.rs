@@ -74,6 +74,20 @@ pub(crate) fn head(conn: &Connection, org: &OrgId) -> rusqlite::Result<u64> {
     Ok(bounds(conn, org)?.map_or(0, |b| b.head))
 }
 
+/// The org's stream head, and the earliest instant one of its memberships ends (which
+/// changes answers without a write).
+pub(crate) fn head_and_next_expiry(
+    conn: &Connection,
+    org: &OrgId,
+) -> rusqlite::Result<(u64, Option<roster_core::Timestamp>)> {
+    let next: Option<i64> = conn
+        .prepare_cached(
+            "SELECT min(next_expiry) FROM groups WHERE org_id = ?1 AND next_expiry IS NOT NULL",
+        )?
+        .query_row([org.as_str()], |row| row.get(0))?;
+    Ok((head(conn, org)?, next.map(roster_core::Timestamp::from_millis)))
+}
+
 fn stored_from_row(row: &Row<'_>) -> rusqlite::Result<StoredEvent> {
     Ok(StoredEvent {
         seq: seq(row.get(0)?),

@@ -15,6 +15,9 @@ use crate::connection::{TxError, WriteTx};
 const GUEST_COLUMNS: &str = "g.id, g.email, g.first_name, g.last_name, g.status, g.details, \
      g.associated_members, g.disabled_at, g.created_at, g.updated_at";
 
+/// How many columns `GUEST_COLUMNS` names.
+const GUEST_COLUMN_COUNT: usize = 10;
+
 fn json_column<T: serde::de::DeserializeOwned>(
     row: &Row<'_>,
     at: usize,
@@ -62,14 +65,25 @@ pub(crate) fn in_group(
     org: &OrgId,
     pk: i64,
     after: &str,
-    limit: i64,
-) -> rusqlite::Result<Vec<Guest>> {
+    page: &crate::groups::PeoplePage,
+) -> rusqlite::Result<Vec<roster_core::store::WithEnd<Guest>>> {
     let mut stmt = conn.prepare_cached(&format!(
-        "SELECT {GUEST_COLUMNS} FROM group_guests gg
+        "SELECT {GUEST_COLUMNS}, gg.expires_at FROM group_guests gg
          JOIN guests g ON g.org_id = gg.org_id AND g.email = gg.email
-         WHERE gg.group_pk = ?1 AND gg.org_id = ?2 AND gg.email > ?3 ORDER BY gg.email LIMIT ?4"
+         WHERE gg.group_pk = ?1 AND gg.org_id = ?2 AND gg.email > ?3
+           AND (gg.expires_at IS NULL OR gg.expires_at > ?5)
+           AND (?6 IS NULL OR gg.expires_at < ?6)
+         ORDER BY gg.email LIMIT ?4"
     ))?;
-    stmt.query_map(params![pk, org.as_str(), after, limit], guest_from_row)?.collect()
+    stmt.query_map(
+        params![pk, org.as_str(), after, page.limit(), page.now.millis(), page.before()],
+        |row| {
+            let guest = guest_from_row(row)?;
+            let at = row.get::<_, Option<i64>>(GUEST_COLUMN_COUNT)?;
+            Ok((guest, at.map(roster_core::Timestamp::from_millis)))
+        },
+    )?
+    .collect()
 }
 
 pub(crate) fn list(

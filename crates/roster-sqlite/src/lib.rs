@@ -17,12 +17,13 @@ use std::path::{Path, PathBuf};
 
 use async_trait::async_trait;
 use roster_core::events::{AuditQuery, StoredEvent, StreamBounds, StreamPage};
-use roster_core::groups::{GroupWrite, GuestRef, IfMatch, MemberRef, MembershipPatch};
+use roster_core::groups::{GroupName, GroupWrite, GuestRef, IfMatch, MemberRef, MembershipPatch};
 use roster_core::listing::{ListParams, Window};
 use roster_core::model::{Guest, NewLogo, NewUser, Page, StoredLogo, TokenRecord};
 use roster_core::people::{GuestAction, Invite, MemberAction, MemberChanges, NewGuest};
 use roster_core::store::{
-    Bootstrap, ChangeEpoch, Created, GuestOutcome, IdempotencyKey, MemberOutcome, Principal,
+    Bootstrap, ChangeEpoch, Created, GuestOutcome, IdempotencyKey, MemberOutcome,
+    PeoplePageOptions, Principal, Restored,
 };
 use roster_core::token::TokenHash;
 use roster_core::{
@@ -36,14 +37,26 @@ pub struct SqliteStore {
     connections: Connections,
     /// Each org's stream head as last read, with the change epoch it was read under: while
     /// nothing is committed anywhere, an org's epoch is known without a query.
-    org_epochs: std::sync::Mutex<std::collections::HashMap<OrgId, (ChangeEpoch, ChangeEpoch)>>,
+    org_epochs: std::sync::Mutex<std::collections::HashMap<OrgId, OrgEpochMemo>>,
 }
+
+/// An org's stream head and next membership end, with the change epoch they were read
+/// under.
+type OrgEpochMemo = (ChangeEpoch, ChangeEpoch, Option<Timestamp>);
 
 impl SqliteStore {
     /// Opens (creating if needed) the database named by a `sqlite://PATH` URL and brings
     /// its schema up to date.
     pub fn open_url(url: &str) -> Result<Self, StoreError> {
         Self::open(&path_from_url(url)?)
+    }
+
+    fn people_page(&self, options: PeoplePageOptions) -> groups::PeoplePage {
+        groups::PeoplePage {
+            limit: options.limit,
+            now: self.connections.clock.now(),
+            expiring_before: options.expiring_before,
+        }
     }
 
     pub fn open(path: &Path) -> Result<Self, StoreError> {
@@ -71,6 +84,11 @@ impl SqliteStore {
         self.connections.set_size_cap(max_bytes)
     }
 }
+
+/// A sweep's transaction ends the memberships of at most this many groups, and at most
+/// `SWEEP_ROWS` of each: other writes wait for one such transaction at most.
+const SWEEP_GROUPS: usize = 16;
+const SWEEP_ROWS: usize = 1000;
 
 /// SQLite's LIMIT and OFFSET for a page read forwards (`LIMIT -1`: no limit).
 pub(crate) fn limit_offset(params: &ListParams) -> (i64, i64) {
@@ -144,19 +162,27 @@ impl Store for SqliteStore {
         let global = self.connections.change_epoch()?;
         let known =
             self.org_epochs.lock().unwrap_or_else(PoisonError::into_inner).get(org).copied();
-        if let Some((seen_at, head)) = known
+        // From the instant a membership ends until the sweep commits (raising the head),
+        // answers change without a write: none is reused meanwhile.
+        let now = self.connections.clock.now();
+        let usable = |(head, next): (ChangeEpoch, Option<Timestamp>)| {
+            next.is_none_or(|at| now < at).then_some(head)
+        };
+        if let Some((seen_at, head, next)) = known
             && seen_at == global
         {
-            return Ok(Some(head));
+            return Ok(usable((head, next)));
         }
-        let head = ChangeEpoch(self.connections.read("org epoch", |conn| events::head(conn, org))?);
+        let (head, next) =
+            self.connections.read("org epoch", |conn| events::head_and_next_expiry(conn, org))?;
+        let head = ChangeEpoch(head);
         let mut known = self.org_epochs.lock().unwrap_or_else(PoisonError::into_inner);
         // Bounded by the orgs in the database; dropped wholesale if it ever grows large.
         if known.len() > 100_000 {
             known.clear();
         }
-        known.insert(org.clone(), (global, head));
-        Ok(Some(head))
+        known.insert(org.clone(), (global, head, next));
+        Ok(usable((head, next)))
     }
 
     fn commits(&self) -> Option<tokio::sync::watch::Receiver<u64>> {
@@ -206,15 +232,73 @@ impl Store for SqliteStore {
         org: &OrgId,
         params: &ListParams,
     ) -> Result<Page<Group>, StoreError> {
+        let now = self.connections.clock.now();
         self.connections.read_snapshot("list groups", |conn| {
-            let mut page = groups::list(conn, org, params)?;
+            let mut page = groups::list(conn, org, params, now)?;
             page.stream_head = events::head(conn, org)?;
             Ok(page)
         })
     }
 
     async fn group(&self, org: &OrgId, id: &GroupId) -> Result<Option<Group>, StoreError> {
-        self.connections.read_snapshot("get group", |conn| groups::get(conn, org, id))
+        let now = self.connections.clock.now();
+        self.connections.read_snapshot("get group", |conn| groups::get(conn, org, id, now))
+    }
+
+    async fn group_with_trashed(
+        &self,
+        org: &OrgId,
+        id: &GroupId,
+    ) -> Result<Option<Group>, StoreError> {
+        let now = self.connections.clock.now();
+        self.connections
+            .read_snapshot("get group", |conn| groups::get_with_trashed(conn, org, id, now))
+    }
+
+    async fn restore_group(
+        &self,
+        org: &OrgId,
+        id: &GroupId,
+        name: Option<&GroupName>,
+    ) -> Result<Restored, WriteError> {
+        let (org, id, name) = (org.clone(), id.clone(), name.cloned());
+        self.connections
+            .write("restore group", move |tx| groups::restore(tx, &org, &id, name.as_ref()))
+            .await
+    }
+
+    async fn purge_group(&self, org: &OrgId, id: &GroupId) -> Result<(), WriteError> {
+        let (org, id) = (org.clone(), id.clone());
+        self.connections.write("purge group", move |tx| groups::purge(tx, &org, &id)).await
+    }
+
+    async fn trash_older_than(
+        &self,
+        before: Timestamp,
+        limit: usize,
+    ) -> Result<Vec<(OrgId, GroupId)>, StoreError> {
+        self.connections
+            .read("trash to purge", |conn| groups::trash_older_than(conn, before, limit))
+    }
+
+    async fn sweep_expired_memberships(&self) -> Result<u64, StoreError> {
+        let mut swept = 0;
+        loop {
+            let (rows, more) = self
+                .connections
+                .write("sweep expired memberships", |tx| {
+                    groups::sweep_expired(tx, SWEEP_GROUPS, SWEEP_ROWS)
+                })
+                .await
+                .map_err(|e| match e {
+                    WriteError::Store(e) => e,
+                    other => StoreError::new("sweep expired memberships", other),
+                })?;
+            swept += rows;
+            if !more {
+                return Ok(swept);
+            }
+        }
     }
 
     async fn create_group(
@@ -294,10 +378,11 @@ impl Store for SqliteStore {
         org: &OrgId,
         id: &GroupId,
         after: Option<UserId>,
-        limit: u64,
-    ) -> Result<Option<(Vec<OrgMember>, u64)>, StoreError> {
+        options: PeoplePageOptions,
+    ) -> Result<Option<(Vec<roster_core::store::WithEnd<OrgMember>>, u64)>, StoreError> {
+        let page = self.people_page(options);
         self.connections.read_snapshot("group member page", |conn| {
-            let page = groups::member_page(conn, org, id, after, limit)?;
+            let page = groups::member_page(conn, org, id, after, &page)?;
             page.map(|page| Ok((page, events::head(conn, org)?))).transpose()
         })
     }
@@ -307,10 +392,11 @@ impl Store for SqliteStore {
         org: &OrgId,
         id: &GroupId,
         after: Option<&Email>,
-        limit: u64,
-    ) -> Result<Option<(Vec<Guest>, u64)>, StoreError> {
+        options: PeoplePageOptions,
+    ) -> Result<Option<(Vec<roster_core::store::WithEnd<Guest>>, u64)>, StoreError> {
+        let page = self.people_page(options);
         self.connections.read_snapshot("group guest page", |conn| {
-            let page = groups::guest_page(conn, org, id, after, limit)?;
+            let page = groups::guest_page(conn, org, id, after, &page)?;
             page.map(|page| Ok((page, events::head(conn, org)?))).transpose()
         })
     }
@@ -367,8 +453,10 @@ impl Store for SqliteStore {
         org: &OrgId,
         ids: &[UserId],
     ) -> Result<Vec<(UserId, Group)>, StoreError> {
-        self.connections
-            .read_snapshot("groups of members", |conn| groups::groups_of_members(conn, org, ids))
+        let now = self.connections.clock.now();
+        self.connections.read_snapshot("groups of members", |conn| {
+            groups::groups_of_members(conn, org, ids, now)
+        })
     }
 
     async fn invite_member(&self, org: &OrgId, invite: &Invite) -> Result<OrgMember, WriteError> {

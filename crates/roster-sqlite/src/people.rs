@@ -40,6 +40,9 @@ pub(crate) const MEMBER_COLUMNS: &str = "u.id, u.email, u.first_name, u.last_nam
      u.created_at, u.updated_at, m.role, m.status, \
      coalesce((SELECT o.default_admin_id = u.id FROM organizations o WHERE o.id = m.org_id), 0)";
 
+/// How many columns `MEMBER_COLUMNS` names.
+pub(crate) const MEMBER_COLUMN_COUNT: usize = 10;
+
 /// Reads the seven `USER_COLUMNS` starting at column `at`.
 fn user_from_row(row: &Row<'_>, at: usize) -> rusqlite::Result<User> {
     let raw_id: i64 = row.get(at)?;

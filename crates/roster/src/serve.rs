@@ -69,6 +69,11 @@ pub struct ServeArgs {
     #[arg(long, env = "ROSTER_EVENT_RETENTION_DAYS", default_value_t = 90)]
     pub event_retention_days: u32,
 
+    /// Days a deleted group waits in the trash, restorable, before it is purged (hourly,
+    /// with its logo). 0 keeps trashed groups until purged by hand (`DELETE ?force=true`).
+    #[arg(long, env = "ROSTER_TRASH_RETENTION_DAYS", default_value_t = 30)]
+    pub trash_retention_days: u32,
+
     /// Seconds in-flight requests get to finish after SIGTERM or SIGINT.
     #[arg(long, env = "ROSTER_SHUTDOWN_GRACE", default_value_t = 30.0)]
     pub shutdown_grace: f64,
@@ -122,6 +127,10 @@ pub async fn run(store: Arc<dyn Store>, args: ServeArgs, database: &str) -> anyh
     if args.event_retention_days > 0 {
         spawn_event_trimming(Arc::clone(&store), args.event_retention_days);
     }
+    if args.trash_retention_days > 0 {
+        spawn_trash_purging(Arc::clone(&store), args.trash_retention_days);
+    }
+    spawn_expiry_sweeping(Arc::clone(&store));
     let state = AppState::new(store, config);
     let app = roster_api::router(state.clone());
     let shutdown = shutdown_signal();
@@ -209,6 +218,41 @@ fn spawn_event_trimming(store: Arc<dyn Store>, days: u32) {
                 Ok(0) => {}
                 Ok(dropped) => tracing::info!(dropped, "trimmed events past retention"),
                 Err(err) => tracing::warn!(%err, "trimming events failed"),
+            }
+        }
+    });
+}
+
+/// Purges groups trashed longer ago than the retention, at start and then hourly.
+fn spawn_trash_purging(store: Arc<dyn Store>, days: u32) {
+    tokio::spawn(async move {
+        let mut every_hour = tokio::time::interval(Duration::from_secs(3600));
+        loop {
+            every_hour.tick().await;
+            let before = store.clock().now().plus_days(-i64::from(days));
+            match store.purge_trash(before).await {
+                Ok(0) => {}
+                Ok(purged) => tracing::info!(purged, "purged groups past the trash retention"),
+                Err(err) => tracing::warn!(%err, "purging the trash failed"),
+            }
+        }
+    });
+}
+
+/// Ends memberships as their time comes: at start (those that ended while the server
+/// was down, with their real end in the events), then every quarter second. Readers never
+/// wait for it (memberships stop showing at their instant); it only makes the rows and
+/// counts catch up, in transactions of at most 1,000 rows.
+fn spawn_expiry_sweeping(store: Arc<dyn Store>) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_millis(250));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            match store.sweep_expired_memberships().await {
+                Ok(0) => {}
+                Ok(ended) => tracing::info!(ended, "memberships ended on time"),
+                Err(err) => tracing::warn!(%err, "ending memberships failed"),
             }
         }
     });

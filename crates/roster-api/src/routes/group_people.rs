@@ -4,8 +4,9 @@
 use axum::Json;
 use axum::extract::{OriginalUri, State};
 use axum::response::{IntoResponse, Response};
+use roster_core::store::PeoplePageOptions;
 use roster_core::validation::{ValidationErrors, messages};
-use roster_core::{Email, UserId};
+use roster_core::{Email, Timestamp, UserId};
 use roster_core::{groups, listing};
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -62,6 +63,20 @@ fn page_request<T>(
     Ok((per_page, cursor))
 }
 
+/// `expiring_before`: only people whose membership ends before this UTC time.
+fn expiring_before(pairs: &[(String, String)]) -> Result<Option<Timestamp>, ValidationErrors> {
+    let raw = pairs.iter().rev().find(|(k, _)| k == "expiring_before").map(|(_, v)| v.trim());
+    match raw.filter(|raw| !raw.is_empty()) {
+        None => Ok(None),
+        Some(raw) => Timestamp::parse_utc(raw).map(Some).ok_or_else(|| {
+            ValidationErrors::single(
+                "expiring_before",
+                "The expiring_before must be a UTC time like 2027-03-31T00:00:00.000Z.",
+            )
+        }),
+    }
+}
+
 /// A member cursor is the last id seen; a guest cursor the hex of the last email.
 fn member_cursor(raw: &str) -> Option<UserId> {
     raw.parse().ok().and_then(UserId::new)
@@ -92,16 +107,18 @@ pub async fn members(
     State(state): State<AppState>,
     OriginalUri(uri): OriginalUri,
 ) -> Result<Response, ApiError> {
-    let (per_page, after) = page_request(&query::pairs(&uri), member_cursor)?;
+    let pairs = query::pairs(&uri);
+    let (per_page, after) = page_request(&pairs, member_cursor)?;
+    let page = PeoplePageOptions { limit: per_page, expiring_before: expiring_before(&pairs)? };
     let (members, head) = state
         .store
-        .group_member_page(&caller.org, &id, after, per_page)
+        .group_member_page(&caller.org, &id, after, page)
         .await?
         .ok_or_else(ApiError::not_found)?;
     let next_cursor = (members.len() as u64 == per_page)
-        .then(|| members.last().map(|m| m.user.id.to_string()))
+        .then(|| members.last().map(|(m, _)| m.user.id.to_string()))
         .flatten();
-    let data = members.iter().map(UserOut::of).collect();
+    let data = members.iter().map(|(m, at)| UserOut::in_group(m, *at)).collect();
     let page = Json(CursorPage { data, meta: CursorMeta { per_page, next_cursor } });
     Ok(super::with_cursor(page.into_response(), &caller.org, head))
 }
@@ -118,16 +135,18 @@ pub async fn guests(
     State(state): State<AppState>,
     OriginalUri(uri): OriginalUri,
 ) -> Result<Response, ApiError> {
-    let (per_page, after) = page_request(&query::pairs(&uri), guest_cursor)?;
+    let pairs = query::pairs(&uri);
+    let (per_page, after) = page_request(&pairs, guest_cursor)?;
+    let page = PeoplePageOptions { limit: per_page, expiring_before: expiring_before(&pairs)? };
     let (guests, head) = state
         .store
-        .group_guest_page(&caller.org, &id, after.as_ref(), per_page)
+        .group_guest_page(&caller.org, &id, after.as_ref(), page)
         .await?
         .ok_or_else(ApiError::not_found)?;
     let next_cursor = (guests.len() as u64 == per_page)
-        .then(|| guests.last().map(|g| encode_guest_cursor(&g.email)))
+        .then(|| guests.last().map(|(g, _)| encode_guest_cursor(&g.email)))
         .flatten();
-    let data = guests.iter().map(GuestOut::new).collect();
+    let data = guests.iter().map(|(g, at)| GuestOut::in_group(g, *at)).collect();
     let page = Json(CursorPage { data, meta: CursorMeta { per_page, next_cursor } });
     Ok(super::with_cursor(page.into_response(), &caller.org, head))
 }
@@ -148,7 +167,7 @@ pub async fn patch_members(
     origin: Origin,
     JsonBody(body): JsonBody,
 ) -> Result<Response, ApiError> {
-    let patch = groups::parse_member_patch(&body)?;
+    let patch = groups::parse_member_patch(&body, state.store.clock().now())?;
     let group =
         state.store.patch_group_members(&caller.org, &id, &patch, if_match.as_ref()).await?;
     Ok(with_etag(
@@ -171,7 +190,7 @@ pub async fn patch_guests(
     origin: Origin,
     JsonBody(body): JsonBody,
 ) -> Result<Response, ApiError> {
-    let patch = groups::parse_guest_patch(&body)?;
+    let patch = groups::parse_guest_patch(&body, state.store.clock().now())?;
     let group = state.store.patch_group_guests(&caller.org, &id, &patch, if_match.as_ref()).await?;
     Ok(with_etag(
         Json(Item { data: GroupOut::summary(&group, &origin) }).into_response(),

@@ -3,18 +3,24 @@
 use std::collections::HashMap;
 
 use axum::body::Bytes;
-use axum::extract::State;
+use axum::extract::{OriginalUri, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::Response;
 use roster_core::groups;
+use roster_core::listing::Trashed;
 use roster_core::store::IdempotencyKey;
-use roster_core::{Group, OrgId, OrgMember, UserId};
+use roster_core::{Email, Group, OrgId, OrgMember, UserId, ValidationErrors};
+use serde::Serialize;
+use utoipa::ToSchema;
 
-use crate::auth::{ManageGroups, OrgCaller, Permitted};
+use crate::auth::{ManageGroups, OrgCaller, Permission, Permitted};
 use crate::body::JsonBody;
 use crate::cache::{CachedAnswer, answer_key, reuse_or};
 use crate::conditional::{IfMatchHeader, with_etag};
-use crate::openapi::{GroupCreate, GroupListQuery, GroupUpdate, PageQuery, WithQuery};
+use crate::openapi::{
+    GroupCreate, GroupDeleteQuery, GroupGetQuery, GroupListQuery, GroupRestore, GroupUpdate,
+    PageQuery,
+};
 use crate::path::GroupPath;
 use crate::query::{self, Includes, Origin, PageLinks, RequestHead};
 use crate::wire::{AssetOut, Collection, GroupOut, Item, List, Meta, Pagination, UserOut};
@@ -45,7 +51,12 @@ fn shape<'a>(
             Some(Collection { data: AssetOut::of_logo(group, origin).into_iter().collect() });
     }
     if includes.users {
-        let data = group.members.iter().filter_map(|id| members.get(id)).map(UserOut::of).collect();
+        let data = group
+            .members
+            .iter()
+            .filter_map(|id| members.get(id))
+            .map(|m| UserOut::in_group(m, group.member_expiries.get(&m.user.id).copied()))
+            .collect();
         out.users = Some(Collection { data });
     }
     out
@@ -85,8 +96,9 @@ async fn respond(
 ///
 /// A page of the organization's groups, with `meta.pagination`. Search names and
 /// descriptions with `q`, order with `sort_by`, include the members' user objects
-/// (`with=users`) or the logo's asset record (`with=assets`). Any active member may call
-/// it; 403 otherwise; 422 for an unknown `sort_by`.
+/// (`with=users`) or the logo's asset record (`with=assets`). `trashed=only` lists the
+/// trash instead, `trashed=with` both (for those who may manage groups). Any active
+/// member may call it; 403 otherwise; 422 for an unknown `sort_by`.
 #[utoipa::path(get, operation_id = "listGroups", path = "/organizations/{org}/groups", tag = "groups", params(("org" = String, Path, description = "Organization id: 32 lowercase hex characters"), PageQuery, GroupListQuery), responses((status = 200, description = "A page of the organization's groups", body = List<GroupOut>, example = crate::openapi::group_list_example)))]
 pub async fn list(
     caller: OrgCaller,
@@ -94,10 +106,16 @@ pub async fn list(
     RequestHead { headers, uri }: RequestHead,
 ) -> Result<Response, ApiError> {
     let origin = Origin::new(&headers, &uri);
+    let pairs = query::pairs(&uri);
+    let trashed = trashed_param(&pairs)?;
+    // Checked before the cache: a trash listing is for those who may manage groups.
+    if trashed != Trashed::Without && !ManageGroups::allows(&caller.membership) {
+        return Err(ApiError::forbidden());
+    }
     let key = || answer_key(&origin, &uri);
     reuse_or(&state, &caller, key, &headers, async {
-        let pairs = query::pairs(&uri);
-        let params = query::list_params(&pairs, groups::SORT_FIELDS)?;
+        let mut params = query::list_params(&pairs, groups::SORT_FIELDS)?;
+        params.trashed = trashed;
         let includes = Includes::from_pairs(&pairs);
         let page = state.store.list_groups(&caller.org, &params).await?;
         let members = if includes.users {
@@ -123,8 +141,9 @@ pub async fn list(
 /// The group with its members (user ids) and guests (emails), and its version as `ETag`;
 /// `with=users` and `with=assets` add the members' user objects and the logo's asset
 /// record. `If-None-Match` with the current version answers 304. Any active member may call
-/// it; 404 for a group id that is not in the organization.
-#[utoipa::path(get, operation_id = "getGroup", path = "/organizations/{org}/groups/{group}", tag = "groups", params(("org" = String, Path, description = "Organization id: 32 lowercase hex characters"), ("group" = String, Path, description = "Group id: 32 lowercase hex characters"), WithQuery, ("If-None-Match" = Option<String>, Header, description = "Answer 304 if the group is still at this version")), responses((status = 200, description = "The group", body = Item<GroupOut>, headers(("ETag" = String, description = "The group's version, quoted")), example = crate::openapi::group_example), (status = 304, description = "Unchanged since the version in If-None-Match", headers(("ETag" = String, description = "The group's version, quoted")))))]
+/// it; 404 for a group id that is not in the organization. `trashed=with` also reads a
+/// group in the trash (for those who may manage groups).
+#[utoipa::path(get, operation_id = "getGroup", path = "/organizations/{org}/groups/{group}", tag = "groups", params(("org" = String, Path, description = "Organization id: 32 lowercase hex characters"), ("group" = String, Path, description = "Group id: 32 lowercase hex characters"), GroupGetQuery, ("If-None-Match" = Option<String>, Header, description = "Answer 304 if the group is still at this version")), responses((status = 200, description = "The group", body = Item<GroupOut>, headers(("ETag" = String, description = "The group's version, quoted")), example = crate::openapi::group_example), (status = 304, description = "Unchanged since the version in If-None-Match", headers(("ETag" = String, description = "The group's version, quoted")))))]
 pub async fn get(
     caller: OrgCaller,
     GroupPath(id): GroupPath,
@@ -132,10 +151,25 @@ pub async fn get(
     RequestHead { headers, uri }: RequestHead,
 ) -> Result<Response, ApiError> {
     let origin = Origin::new(&headers, &uri);
+    let pairs = query::pairs(&uri);
+    let trashed = trashed_param(&pairs)?;
+    if trashed == Trashed::Only {
+        return Err(ApiError::validation(ValidationErrors::single(
+            "trashed",
+            "A single group is read with trashed=with.",
+        )));
+    }
+    if trashed == Trashed::With && !ManageGroups::allows(&caller.membership) {
+        return Err(ApiError::forbidden());
+    }
     let key = || answer_key(&origin, &uri);
     reuse_or(&state, &caller, key, &headers, async {
-        let includes = Includes::from_pairs(&query::pairs(&uri));
-        let group = state.store.group(&caller.org, &id).await?.ok_or_else(ApiError::not_found)?;
+        let includes = Includes::from_pairs(&pairs);
+        let group = match trashed {
+            Trashed::Without => state.store.group(&caller.org, &id).await?,
+            _ => state.store.group_with_trashed(&caller.org, &id).await?,
+        };
+        let group = group.ok_or_else(ApiError::not_found)?;
         let body = group_json(&state, &caller.org, &origin, &group, includes).await?;
         Ok(CachedAnswer::new(body, Some(group.version)))
     })
@@ -198,16 +232,101 @@ pub async fn update(
 
 /// Delete a group
 ///
-/// Deletes the group and its logo; its members and guests stay in the organization.
-/// `If-Match` makes the delete conditional (412 when the group has changed). Needs
-/// permission to manage groups; 404 for an unknown group.
-#[utoipa::path(delete, operation_id = "deleteGroup", path = "/organizations/{org}/groups/{group}", tag = "groups", params(("org" = String, Path, description = "Organization id: 32 lowercase hex characters"), ("group" = String, Path, description = "Group id: 32 lowercase hex characters"), ("If-Match" = Option<String>, Header, description = "Write only if the group is still at this version: its quoted ETag, or *")), responses((status = 204, description = "Deleted; its members and guests stay")))]
+/// The group is gone for every route at once (404 on reads and writes, absent from lists
+/// and counts, its name free, its logo URL a 404), but it waits in the trash for the
+/// retention period (`--trash-retention-days`, 30 by default) with its members, guests,
+/// logo and description, so that `POST .../restore` can bring it back. `force=true`
+/// purges it at once instead (a trashed one too). Its members and guests stay in the
+/// organization. `If-Match` makes the delete conditional (412 when the group has
+/// changed). Needs permission to manage groups; 404 for an unknown group.
+#[utoipa::path(delete, operation_id = "deleteGroup", path = "/organizations/{org}/groups/{group}", tag = "groups", params(("org" = String, Path, description = "Organization id: 32 lowercase hex characters"), ("group" = String, Path, description = "Group id: 32 lowercase hex characters"), GroupDeleteQuery, ("If-Match" = Option<String>, Header, description = "Write only if the group is still at this version: its quoted ETag, or *")), responses((status = 204, description = "In the trash (or, with force=true, purged); its members and guests stay in the organization")))]
 pub async fn delete(
     Permitted { caller, .. }: Permitted<ManageGroups>,
     GroupPath(id): GroupPath,
     IfMatchHeader(if_match): IfMatchHeader,
     State(state): State<AppState>,
+    OriginalUri(uri): OriginalUri,
 ) -> Result<StatusCode, ApiError> {
-    state.store.delete_group(&caller.org, &id, if_match.as_ref()).await?;
+    let pairs = query::pairs(&uri);
+    let force = pairs.iter().rev().find(|(k, _)| k == "force").map(|(_, v)| v.trim());
+    let force = match force {
+        None | Some("") | Some("false") | Some("0") => false,
+        Some("true") | Some("1") => true,
+        Some(_) => {
+            return Err(ApiError::validation(ValidationErrors::single(
+                "force",
+                "The force field must be true or false.",
+            )));
+        }
+    };
+    if force {
+        state.store.purge_group(&caller.org, &id).await?;
+    } else {
+        state.store.delete_group(&caller.org, &id, if_match.as_ref()).await?;
+    }
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// `trashed=` on group reads.
+fn trashed_param(pairs: &[(String, String)]) -> Result<Trashed, ApiError> {
+    let raw = pairs.iter().rev().find(|(k, _)| k == "trashed").map(|(_, v)| v.trim());
+    Trashed::parse(raw)
+        .map_err(|message| ApiError::validation(ValidationErrors::single("trashed", message)))
+}
+
+/// Whom a restore could not bring back.
+#[derive(Serialize, ToSchema)]
+pub struct NotRestored {
+    /// Members who left the organization, were disabled, or whose membership ended while
+    /// the group was in the trash.
+    #[schema(value_type = Vec<i64>)]
+    pub members: Vec<UserId>,
+    /// Guests who were deleted, disabled or became members meanwhile, or whose
+    /// membership ended.
+    #[schema(value_type = Vec<String>)]
+    pub guests: Vec<Email>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct RestoreMeta {
+    pub not_restored: NotRestored,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct RestoredOut<'a> {
+    pub data: GroupOut<'a>,
+    pub meta: RestoreMeta,
+}
+
+/// Restore a deleted group
+///
+/// Brings a group back from the trash (where `DELETE` puts it for the retention period,
+/// 30 days by default) as it was: its name, description, logo and `created_at`, and the
+/// members and guests who are still eligible (active or invited members, enabled
+/// guests), with the expiries they had. Whom it could not bring back is listed under
+/// `meta.not_restored`. The version goes up. A name another group took meanwhile is a
+/// 422 on `name` unless the body gives a new one (`{"name": "..."}`). Needs permission
+/// to manage groups; 404 unless the group is in the trash.
+#[utoipa::path(post, operation_id = "restoreGroup", path = "/organizations/{org}/groups/{group}/restore", tag = "groups", params(("org" = String, Path, description = "Organization id: 32 lowercase hex characters"), ("group" = String, Path, description = "Group id: 32 lowercase hex characters")), request_body(content = Option<GroupRestore>, description = "Optional: a new name"), responses((status = 200, description = "The restored group, and whom it could not bring back", body = RestoredOut, headers(("ETag" = String, description = "The group's version, quoted")))))]
+pub async fn restore(
+    Permitted { caller, .. }: Permitted<ManageGroups>,
+    GroupPath(id): GroupPath,
+    State(state): State<AppState>,
+    origin: Origin,
+    JsonBody(body): JsonBody,
+) -> Result<Response, ApiError> {
+    let name = groups::parse_restore(&body)?;
+    let restored = state.store.restore_group(&caller.org, &id, name.as_ref()).await?;
+    let group = &restored.group;
+    let body = RestoredOut {
+        data: GroupOut::new(group, &origin),
+        meta: RestoreMeta {
+            not_restored: NotRestored {
+                members: restored.not_restored_members.clone(),
+                guests: restored.not_restored_guests.clone(),
+            },
+        },
+    };
+    let body = crate::wire::json_bytes(&body)?;
+    Ok(with_etag(crate::wire::json_answer(StatusCode::OK, body.into()), group.version))
 }

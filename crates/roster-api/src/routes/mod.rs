@@ -41,6 +41,7 @@ pub fn api_routes(max_body_bytes: usize) -> OpenApiRouter<AppState> {
         .routes(routes!(me::org_me))
         .routes(routes!(groups::list, groups::create))
         .routes(routes!(groups::get, groups::update, groups::delete))
+        .routes(routes!(groups::restore))
         .routes(routes!(group_people::members, group_people::patch_members))
         .routes(routes!(group_people::guests, group_people::patch_guests))
         .routes(routes!(users::list))

@@ -24,6 +24,7 @@ async fn patch_members_adds_and_removes_without_touching_others() {
             "id": created["id"], "name": "G", "description": "d", "logo": null,
             "member_count": 2, "guest_count": 1,
             "created_at": created["created_at"], "last_updated": data["last_updated"], "updated_at": data["last_updated"],
+            "deleted_at": null,
         })
     );
     let full = app.get(&path, &app.admin.token).await.json()["data"].clone();

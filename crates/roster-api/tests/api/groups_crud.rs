@@ -25,6 +25,7 @@ fn expected_group(
         "created_at": actual["created_at"],
         "last_updated": actual["last_updated"],
         "updated_at": actual["last_updated"],
+        "deleted_at": null,
     })
 }
 
@@ -103,6 +104,7 @@ async fn with_users_and_assets_nest_fractal_includes() {
             "is_default_admin": false,
             "created_at": user["created_at"],
             "last_updated": user["last_updated"],
+            "expires_at": null,
         }]})
     );
     let plain = app.get(&app.org_path(&format!("/groups/{id}")), &app.admin.token).await.json();

@@ -23,5 +23,6 @@ mod members;
 mod people_in_groups;
 mod read_cache;
 mod socket;
+mod trash_and_expiry;
 mod validation;
 mod versions;

@@ -102,8 +102,8 @@ async fn seed(url: &str, groups: usize, big: usize) -> anyhow::Result<()> {
     // would fill it: PATCH after PATCH.
     for chunk in ids[..big.min(ids.len())].chunks(MAX_PATCH_IDS) {
         let add: Vec<i64> = chunk.iter().map(|id| id.get()).collect();
-        let patch =
-            parse_member_patch(&json!({ "add": add })).map_err(|e| anyhow::anyhow!("{e:?}"))?;
+        let patch = parse_member_patch(&json!({ "add": add }), store.clock().now())
+            .map_err(|e| anyhow::anyhow!("{e:?}"))?;
         store.patch_group_members(&big_org, &huge, &patch, None).await?;
     }
     // 1% of the groups mention "needle", for the search scenario. Eight writers at a
