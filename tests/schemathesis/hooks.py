@@ -48,7 +48,11 @@ BEYOND_THE_SCHEMA = [
         r"^The file ",
         # Event type filters must name an event type; times are UTC date-times.
         r"^The types? entry .* names no event type\.$",
-        r"^The (since|until) must be a UTC date-time",
+        r"^The (since|until|expiring_before) must be a UTC date-time",
+        # A membership's end must be a UTC date-time in the next ten years.
+        r"^The (add|remove)\.\d+\.expires_at (must be a UTC date-time|must be a time in the future\.$|may be at most 10 years ahead\.$)",
+        # A restore under a name another group took meanwhile.
+        r"^The name has been taken by another group since this one was deleted",
         r"^The order must be asc or desc\.$",
     )
 ]

@@ -299,6 +299,39 @@ pub struct GroupUpdate {
     guests: Option<Vec<EmailAddress>>,
 }
 
+/// A member to add: a user id, or one with the end of their membership.
+#[derive(ToSchema)]
+#[serde(untagged)]
+pub enum MemberAddition {
+    Id(PersonId),
+    Until(TimedMember),
+}
+
+#[derive(ToSchema)]
+pub struct TimedMember {
+    id: PersonId,
+    /// When the membership ends (UTC, in the future, at most ten years ahead); `null`
+    /// makes it permanent.
+    #[schema(value_type = Option<String>, format = DateTime)]
+    expires_at: Option<String>,
+}
+
+/// A guest to add: an email, or one with the end of their membership.
+#[derive(ToSchema)]
+#[serde(untagged)]
+pub enum GuestAddition {
+    Email(EmailAddress),
+    Until(TimedGuest),
+}
+
+#[derive(ToSchema)]
+pub struct TimedGuest {
+    email: EmailAddress,
+    /// As for members.
+    #[schema(value_type = Option<String>, format = DateTime)]
+    expires_at: Option<String>,
+}
+
 /// `POST .../groups/{group}/restore`: optional.
 #[derive(ToSchema)]
 pub struct GroupRestore {
@@ -318,9 +351,11 @@ pub struct GroupRestore {
 #[derive(ToSchema)]
 pub struct MemberEdit {
     /// Active or invited members of the organization (an id that names nobody there is
-    /// a 422); ones already in the group change nothing.
-    #[schema(nullable = false, max_items = 1000, example = json!([1]), inline)]
-    add: Option<Vec<PersonId>>,
+    /// a 422): a plain id, or `{"id": 5, "expires_at": "2027-03-31T00:00:00.000Z"}` for
+    /// a membership that ends then (in the future, at most ten years ahead; `null`:
+    /// permanent). Adding someone present changes only the expiry an object gives.
+    #[schema(nullable = false, max_items = 1000, example = json!([1, {"id": 2, "expires_at": "2027-03-31T00:00:00.000Z"}]), inline)]
+    add: Option<Vec<MemberAddition>>,
     /// Ones not in the group change nothing.
     #[schema(nullable = false, max_items = 1000, example = json!([]), inline)]
     remove: Option<Vec<PersonId>>,
@@ -331,9 +366,10 @@ pub struct MemberEdit {
 #[derive(ToSchema)]
 pub struct GuestEdit {
     /// New emails become guests of the organization; a member's email or a disabled
-    /// guest is a 422.
+    /// guest is a 422. An element may be `{"email": ..., "expires_at": ...}`, as for
+    /// members.
     #[schema(nullable = false, max_items = 1000, example = json!(["new.client@partner.com"]), inline)]
-    add: Option<Vec<EmailAddress>>,
+    add: Option<Vec<GuestAddition>>,
     #[schema(nullable = false, max_items = 1000, inline)]
     remove: Option<Vec<EmailAddress>>,
 }

@@ -839,7 +839,9 @@ fn element<'a>(
         Some(Value::Null) => ExpirySpec::Permanent,
         Some(Value::String(raw)) => {
             let at = Timestamp::parse_utc(raw.trim()).ok_or_else(|| {
-                format!("The {path}.expires_at must be a UTC time like 2027-03-31T00:00:00.000Z.")
+                format!(
+                    "The {path}.expires_at must be a UTC date-time like 2027-03-31T00:00:00.000Z."
+                )
             })?;
             if at <= now {
                 return Err(format!("The {path}.expires_at must be a time in the future."));

@@ -71,7 +71,7 @@ fn expiring_before(pairs: &[(String, String)]) -> Result<Option<Timestamp>, Vali
         Some(raw) => Timestamp::parse_utc(raw).map(Some).ok_or_else(|| {
             ValidationErrors::single(
                 "expiring_before",
-                "The expiring_before must be a UTC time like 2027-03-31T00:00:00.000Z.",
+                "The expiring_before must be a UTC date-time like 2027-03-31T00:00:00.000Z.",
             )
         }),
     }

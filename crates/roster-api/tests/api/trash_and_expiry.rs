@@ -245,7 +245,7 @@ async fn expiries_are_validated_changed_and_kept_by_put() {
     for (expires_at, message) in [
         (json!(at(now - 1000)), "The add.0.expires_at must be a time in the future."),
         (json!(at(now + 11 * 366 * DAY)), "The add.0.expires_at may be at most 10 years ahead."),
-        (json!("tomorrow"), "The add.0.expires_at must be a UTC time like 2027-03-31T00:00:00.000Z."),
+        (json!("tomorrow"), "The add.0.expires_at must be a UTC date-time like 2027-03-31T00:00:00.000Z."),
         (json!(5), "The add.0.expires_at must be a string or null."),
     ] {
         let refused = patch(&app, &members, json!({"add": [{"id": app.standard.id.get(), "expires_at": expires_at}]})).await;
