@@ -31,6 +31,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SMOKE = "--smoke" in sys.argv
 GROUPS = 1000 if SMOKE else 100_000
 HUGE = 200 if SMOKE else 100_000
+SWEEP = 2000 if SMOKE else 100_000
 DURATION = "1s" if SMOKE else "10s"
 THREADS, CONNECTIONS = 2, 64
 
@@ -164,7 +165,11 @@ def run_backend(backend, release, work):
         seeded = json.loads(subprocess.run([os.path.join(release, "roster-seed"), url, str(GROUPS), str(HUGE)],
                                            check=True, capture_output=True, text=True).stdout)
         seed_seconds = time.time() - started
-        return measure(backend, release, work, url, seeded) + (seed_seconds,)
+        rows, rss, first_answer_ms = measure(backend, release, work, url, seeded)
+        sweep_url = url if postgres else f"sqlite://{os.path.join(work, 'sweep.db')}"
+        sweep = json.loads(subprocess.run([os.path.join(release, "roster-sweep"), sweep_url, str(SWEEP)],
+                                          check=True, capture_output=True, text=True).stdout)
+        return rows, rss, first_answer_ms, seed_seconds, sweep
     finally:
         if postgres:
             postgres.stop()
@@ -203,6 +208,7 @@ def measure(backend, release, work, url, seeded):
     # and members.
     plan = [
         ("GET one group (10 members, 2 guests)", lambda: wrk(f"{base}/groups/{small}", headers), ">= 0.25" if on_pg else ">= 0.50"),
+        ("GET one group (10 members, 3 of them expiring)", lambda: wrk(f"{base}/groups/{seeded['expiring_group']}", headers), "within 10% of the row above"),
         (f"GET list, page 1, per_page 10, {GROUPS:,} groups", lambda: wrk(f"{base}/groups?per_page=10", headers), ">= 0.30"),
         ("GET list, last page, same org", lambda: wrk(f"{base}/groups?per_page=10&page={last_page}", headers), ">= 0.15"),
         ("GET list with q matching 1% of the groups", lambda: wrk(f"{base}/groups?q=needle", headers), ">= 0.05"),
@@ -251,7 +257,7 @@ def start_server(release, url, *extra):
     return server, wait_listening(server, "Roster is listening on")
 
 
-def table(ceiling_result, rows, rss, first_answer_ms, on_pg):
+def table(ceiling_result, rows, rss, first_answer_ms, on_pg, sweep):
     ceiling_rps = ceiling_result["rps"]
     lines = [
         "| scenario | req/s | p50 ms | p99 ms | ratio to ceiling | target | non-2xx |",
@@ -264,6 +270,8 @@ def table(ceiling_result, rows, rss, first_answer_ms, on_pg):
         lines.append(f"| p99 of GET one group at {CONNECTIONS} connections | | | {rows[0][1]['p99']:.2f} | | {'reported' if on_pg else '<= 5 ms'} | |")
     lines.append(f"| peak RSS of roster serve, whole run | {rss:.1f} MiB | | | | {'reported' if on_pg else '<= 64 MiB'} | |")
     lines.append(f"| start to first answered request | {first_answer_ms:.0f} ms | | | | {'reported' if on_pg else '<= 200 ms'} | |")
+    lines.append(f"| sweep of {SWEEP:,} memberships ending at one instant | {sweep['ended']:,} ended in {sweep['sweep_seconds']:.2f} s | | | | reported | |")
+    lines.append(f"| longest wait of a concurrent write during that sweep ({sweep['writes']:,} writes) | | | {sweep['max_write_ms']:.1f} (p99 {sweep['p99_write_ms']:.1f}) | | <= 100 ms | |")
     return "\n".join(lines)
 
 
@@ -278,9 +286,9 @@ def main():
 
     tables, seeds = {}, {}
     for backend in BACKENDS:
-        rows, rss, first_answer_ms, seed_seconds = run_backend(backend, release, work)
+        rows, rss, first_answer_ms, seed_seconds, sweep = run_backend(backend, release, work)
         seeds[backend] = seed_seconds
-        tables[backend] = table(ceiling_result, rows, rss, first_answer_ms, backend == "postgres")
+        tables[backend] = table(ceiling_result, rows, rss, first_answer_ms, backend == "postgres", sweep)
         print(f"\n{TITLES[backend]} (seeded in {seed_seconds:.0f} s)\n{tables[backend]}", flush=True)
         if SMOKE:
             bad = [name for name, result, _ in rows if result["rps"] <= 0]

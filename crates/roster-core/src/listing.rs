@@ -81,10 +81,11 @@ pub enum Trashed {
 }
 
 impl Trashed {
-    /// `only` or `with`; anything else (or nothing) lists live groups, as Tallyfy does.
+    /// `without` (the default: live groups, as Tallyfy lists them), `only` or `with`;
+    /// anything else, an empty value included, is refused.
     pub fn parse(raw: Option<&str>) -> Result<Self, String> {
         match raw {
-            None | Some("") | Some("without") => Ok(Self::Without),
+            None | Some("without") => Ok(Self::Without),
             Some("only") => Ok(Self::Only),
             Some("with") => Ok(Self::With),
             Some(_) => Err("The selected trashed is invalid.".to_owned()),

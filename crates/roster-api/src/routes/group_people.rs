@@ -66,7 +66,7 @@ fn page_request<T>(
 /// `expiring_before`: only people whose membership ends before this UTC time.
 fn expiring_before(pairs: &[(String, String)]) -> Result<Option<Timestamp>, ValidationErrors> {
     let raw = pairs.iter().rev().find(|(k, _)| k == "expiring_before").map(|(_, v)| v.trim());
-    match raw.filter(|raw| !raw.is_empty()) {
+    match raw {
         None => Ok(None),
         Some(raw) => Timestamp::parse_utc(raw).map(Some).ok_or_else(|| {
             ValidationErrors::single(

@@ -250,7 +250,7 @@ pub async fn delete(
     let pairs = query::pairs(&uri);
     let force = pairs.iter().rev().find(|(k, _)| k == "force").map(|(_, v)| v.trim());
     let force = match force {
-        None | Some("") | Some("false") | Some("0") => false,
+        None | Some("false") | Some("0") => false,
         Some("true") | Some("1") => true,
         Some(_) => {
             return Err(ApiError::validation(ValidationErrors::single(

@@ -82,7 +82,9 @@ async fn a_deleted_group_is_gone_everywhere_until_restored_with_its_people_and_l
     // A light member may not manage groups: no trash for them.
     assert_eq!(app.get(&app.org_path("/groups?trashed=only"), &app.light.token).await.status, StatusCode::FORBIDDEN);
     assert_eq!(app.get(&format!("{path}?trashed=with"), &app.light.token).await.status, StatusCode::FORBIDDEN);
-    assert_eq!(app.get(&app.org_path("/groups?trashed=sometimes"), &app.admin.token).await.status, StatusCode::UNPROCESSABLE_ENTITY);
+    for refused in ["/groups?trashed=sometimes", "/groups?trashed="] {
+        assert_eq!(app.get(&app.org_path(refused), &app.admin.token).await.status, StatusCode::UNPROCESSABLE_ENTITY, "{refused}");
+    }
 
     // Its name is free meanwhile.
     let other = app.post(&app.org_path("/groups"), &app.admin.token, &json!({"name": "sales", "description": "new"})).await;
@@ -276,8 +278,10 @@ async fn expiries_are_validated_changed_and_kept_by_put() {
     assert_eq!(permanent.status, StatusCode::OK, "{}", permanent.text);
     let page = app.get(&members, &app.admin.token).await.json();
     assert_eq!(expiry_of(&page, app.standard.id.get()), Some(json!(null)));
-    let bad_before = app.get(&format!("{members}?expiring_before=soon"), &app.admin.token).await;
-    assert_eq!(bad_before.status, StatusCode::UNPROCESSABLE_ENTITY);
+    for bad in ["soon", ""] {
+        let bad_before = app.get(&format!("{members}?expiring_before={bad}"), &app.admin.token).await;
+        assert_eq!(bad_before.status, StatusCode::UNPROCESSABLE_ENTITY, "{bad:?}");
+    }
 }
 }
 
@@ -299,5 +303,46 @@ async fn memberships_that_ended_while_the_server_was_down_are_swept_with_their_r
     assert_eq!(ends, vec![json!(early), json!(late)]);
     let group = app.get(&path, &app.admin.token).await.json()["data"].clone();
     assert_eq!((group["members"].clone(), group["member_count"].clone()), (json!([]), json!(0)));
+}
+}
+
+roster_test! {
+async fn a_trashed_group_is_a_404_on_every_documented_route_but_the_trash_ones() {
+    let app = TestApp::new().await;
+    let created = app.create_group(json!({"name": "Gone", "description": "d", "members": [app.admin.id.get()]})).await;
+    let id = created["id"].as_str().expect("id").to_owned();
+    assert_eq!(app.delete(&app.org_path(&format!("/groups/{id}")), &app.admin.token).await.status, StatusCode::NO_CONTENT);
+    let document = app.get("/openapi.json", "").await.json();
+    let mut walked = 0;
+    for (path, item) in document["paths"].as_object().expect("paths") {
+        if !path.contains("{group}") {
+            continue;
+        }
+        let concrete = path.replace("{org}", app.org.as_str()).replace("{group}", &id);
+        for method in item.as_object().expect("item").keys() {
+            let method: Method = method.to_uppercase().parse().expect("method");
+            let body = matches!(method, Method::POST | Method::PUT | Method::PATCH).then_some("{}");
+            let answer = match concrete.strip_suffix("/logo") {
+                // An upload is read as multipart before anything else: send a real one.
+                Some(group_path) if method == Method::POST => {
+                    let png = crate::logos::image(2, 2, image::ImageFormat::Png);
+                    crate::logos::upload_logo(&app, group_path, "logo.png", &png).await
+                }
+                _ => app.call(method.clone(), &concrete, &app.admin.token, body).await,
+            };
+            walked += 1;
+            let expected = if path.ends_with("/restore") { StatusCode::OK } else { StatusCode::NOT_FOUND };
+            assert_eq!(answer.status, expected, "{method} {path}: {}", answer.text);
+            if path.ends_with("/restore") {
+                // Back in the trash for the routes still to walk.
+                assert_eq!(app.delete(&app.org_path(&format!("/groups/{id}")), &app.admin.token).await.status, StatusCode::NO_CONTENT);
+            }
+        }
+    }
+    // get, put, delete; restore; members get/patch; guests get/patch; logo post/delete.
+    assert_eq!(walked, 10, "every route with a group in its path");
+    // The trash routes still see it.
+    let trashed = app.get(&app.org_path(&format!("/groups/{id}?trashed=with")), &app.admin.token).await;
+    assert_eq!(trashed.status, StatusCode::OK, "{}", trashed.text);
 }
 }

@@ -88,6 +88,19 @@ async fn seed(url: &str, groups: usize, big: usize) -> anyhow::Result<()> {
         .await?
         .group
         .id;
+    // The same ten, three of whose memberships end in a year: what a read of a group
+    // with expiring memberships costs beside one without.
+    let expiring = store
+        .create_group(&org, &parse_create(&json!({"name": "Expiring", "description": "ten members, three ending", "members": ten, "guests": ["a@bench.test", "b@bench.test"]})).map_err(|e| anyhow::anyhow!("{e:?}"))?, None)
+        .await?
+        .group
+        .id;
+    let year_ahead = store.clock().now().plus_days(365).to_rfc3339_millis();
+    let ending: Vec<serde_json::Value> =
+        ids[1..4].iter().map(|id| json!({"id": id.get(), "expires_at": year_ahead})).collect();
+    let patch = parse_member_patch(&json!({ "add": ending }), store.clock().now())
+        .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+    store.patch_group_members(&org, &expiring, &patch, None).await?;
     let huge = store
         .create_group(
             &big_org,
@@ -113,7 +126,7 @@ async fn seed(url: &str, groups: usize, big: usize) -> anyhow::Result<()> {
         let store = Arc::clone(&store);
         let org = org.clone();
         writers.spawn(async move {
-            for n in (worker..groups.saturating_sub(2)).step_by(8) {
+            for n in (worker..groups.saturating_sub(3)).step_by(8) {
                 let marker = if n % 100 == 0 { "needle" } else { "hay" };
                 let body = json!({"name": format!("Group {n:06} {marker}"), "description": format!("bench group {n}")});
                 let write = parse_create(&body).map_err(|e| anyhow::anyhow!("{e:?}"))?;
@@ -131,7 +144,7 @@ async fn seed(url: &str, groups: usize, big: usize) -> anyhow::Result<()> {
     let outsider = ids.last().map(|id| id.get()).unwrap_or_default();
     println!(
         "{}",
-        json!({"org": org.as_str(), "big_org": big_org.as_str(), "token": secret.expose(), "small_group": small.as_str(),
+        json!({"org": org.as_str(), "big_org": big_org.as_str(), "token": secret.expose(), "small_group": small.as_str(), "expiring_group": expiring.as_str(),
                "huge_group": huge.as_str(), "member": outsider, "small_member": ids[11].get(), "groups": groups, "huge_members": big,
                "spread_orgs": spread})
     );
