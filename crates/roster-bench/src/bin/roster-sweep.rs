@@ -90,7 +90,7 @@ async fn run(url: &str, count: usize) -> anyhow::Result<()> {
             let mut waits = Vec::new();
             let mut n = 0u64;
             while sweeping.load(Ordering::Relaxed) {
-                let (add, remove) = if n % 2 == 0 { (a, b) } else { (b, a) };
+                let (add, remove) = if n.is_multiple_of(2) { (a, b) } else { (b, a) };
                 let patch =
                     parse_member_patch(&json!({"add": [add], "remove": [remove]}), clock.now())
                         .map_err(invalid)?;
