@@ -12,6 +12,7 @@ docs/benchmarks.md.
     bench/run.py --smoke             # seconds: tiny data, 1 s per scenario; checks the harness
     bench/run.py --backend sqlite    # one backend (sqlite or postgres); docs are not rewritten
     bench/run.py --only "GET list"   # only the scenarios whose name contains the text
+    bench/run.py --scale 1m          # ten times the data: 1,000,000 groups and members (not in CI)
 
 Needs wrk (Debian: apt-get install wrk); installs it with apt-get when missing.
 """
@@ -29,8 +30,11 @@ import urllib.request
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SMOKE = "--smoke" in sys.argv
-GROUPS = 1000 if SMOKE else 100_000
-HUGE = 200 if SMOKE else 100_000
+SCALE = "--scale" in sys.argv and sys.argv[sys.argv.index("--scale") + 1] == "1m"
+GROUPS = 1000 if SMOKE else 1_000_000 if SCALE else 100_000
+HUGE = 200 if SMOKE else 1_000_000 if SCALE else 100_000
+# The many-organizations mix: TENANTS organizations of TENANT_GROUPS groups each.
+TENANTS, TENANT_GROUPS = (20, 5) if SMOKE else (0, 0) if SCALE else (1000, 100)
 SWEEP = 2000 if SMOKE else 100_000
 DURATION = "1s" if SMOKE else "10s"
 THREADS, CONNECTIONS = 2, 64
@@ -66,6 +70,142 @@ init = function(args)
   math.randomseed(os.time() + math.floor(os.clock() * 1000000) + tonumber(tostring({}):match("0x(%x+)") or "0", 16) % 1000000)
 end
 """
+
+# Reads of random groups of one organization; a fraction of the requests are writes,
+# to another organization (creates) or to random groups of the same one (renames).
+MIXED = SEED + """
+groups = {GROUPS}
+fraction = FRACTION
+request = function()
+  counter = counter + 1
+  if math.random() < fraction then
+    local name = string.format("mixed %d %d %d", math.random(1, 1000000000), counter, os.time())
+    if "TARGET" == "other" then
+      return wrk.format("POST", "/organizations/OTHER/groups", nil, '{"name": "' .. name .. '", "description": "d"}')
+    end
+    return wrk.format("PUT", "/organizations/ORG/groups/" .. groups[math.random(#groups)], nil, '{"name": "' .. name .. '"}')
+  end
+  return wrk.format("GET", "/organizations/ORG/groups/" .. groups[math.random(#groups)])
+end
+"""
+
+# Requests spread Zipf-like (s = 1.1) over many organizations: 95% reads (a group, the
+# first page of groups, a group's members), 5% writes (rename, membership edit, create).
+ZIPF = SEED + """
+tenants = {TENANTS}
+cumulative, total = {}, 0
+for k = 1, #tenants do
+  total = total + 1 / (k ^ 1.1)
+  cumulative[k] = total
+end
+local function pick()
+  local u, lo, hi = math.random() * total, 1, #tenants
+  while lo < hi do
+    local mid = math.floor((lo + hi) / 2)
+    if cumulative[mid] < u then lo = mid + 1 else hi = mid end
+  end
+  return tenants[lo]
+end
+request = function()
+  counter = counter + 1
+  local t = pick()
+  local headers = {["Authorization"] = "Bearer " .. t.token, ["X-Tallyfy-Client"] = "bench", ["Content-Type"] = "application/json"}
+  local base = "/organizations/" .. t.org .. "/groups"
+  local group = t.groups[math.random(#t.groups)]
+  local r = math.random()
+  if r < 0.95 then
+    local kind = math.random(3)
+    if kind == 1 then return wrk.format("GET", base .. "/" .. group, headers) end
+    if kind == 2 then return wrk.format("GET", base .. "?per_page=10", headers) end
+    return wrk.format("GET", base .. "/" .. group .. "/members", headers)
+  end
+  local name = string.format("zipf %d %d %d", math.random(1, 1000000000), counter, os.time())
+  local kind = math.random(3)
+  if kind == 1 then return wrk.format("PUT", base .. "/" .. group, headers, '{"name": "' .. name .. '"}') end
+  if kind == 2 then
+    local verb = (counter % 2 == 1) and "add" or "remove"
+    return wrk.format("PATCH", base .. "/" .. group .. "/members", headers, '{"' .. verb .. '": [' .. t.member .. ']}')
+  end
+  return wrk.format("POST", base, headers, '{"name": "' .. name .. '", "description": "d"}')
+end
+"""
+
+
+def lua_list(items):
+    return "{" + ", ".join(f'"{item}"' for item in items) + "}"
+
+
+def mixed_script(work, backend, seeded, fraction, target):
+    path = os.path.join(work, f"{backend}-mixed-{target}-{fraction}.lua")
+    body = (MIXED.replace("{GROUPS}", lua_list(seeded["read_groups"])).replace("FRACTION", str(fraction))
+            .replace("TARGET", target).replace("OTHER", seeded["spread_orgs"][0]).replace("ORG", seeded["org"]))
+    with open(path, "w") as script:
+        script.write(body)
+    return path
+
+
+def zipf_script(work, backend, seeded):
+    path = os.path.join(work, f"{backend}-zipf.lua")
+    tenants = ", ".join(
+        f'{{org = "{t["org"]}", token = "{t["token"]}", member = {t["member"]}, groups = {lua_list(t["groups"])}}}'
+        for t in seeded["tenants"])
+    with open(path, "w") as script:
+        script.write(ZIPF.replace("{TENANTS}", "{" + tenants + "}"))
+    return path
+
+
+def cache_counts(addr):
+    """The read cache's (hits, misses) so far, from /metrics."""
+    text = urllib.request.urlopen(f"http://{addr}/metrics", timeout=5).read().decode()
+    found = dict(re.findall(r'roster_read_cache_answers_total\{result="(\w+)"\} (\d+)', text))
+    return int(found.get("hit", 0)), int(found.get("miss", 0))
+
+
+def with_hit_rate(addr, run):
+    """Runs a scenario and notes the share of its cacheable reads the cache answered."""
+    before = cache_counts(addr)
+    result = run()
+    after = cache_counts(addr)
+    hits, misses = after[0] - before[0], after[1] - before[1]
+    result["hit_rate"] = hits / (hits + misses) if hits + misses else 0.0
+    return result
+
+
+def pgbench(url, *args):
+    """tps of a pgbench run against the benchmark's cluster."""
+    out = subprocess.run(["pgbench", *args, "-T", "5" if SMOKE else "10", "-n", url],
+                         check=True, capture_output=True, text=True).stdout
+    match = re.search(r"tps = ([0-9.]+) \(without initial connection time\)", out)
+    if not match:
+        raise RuntimeError(f"pgbench printed no tps: {out}")
+    return float(match.group(1))
+
+
+def pgbench_rows(url, rows):
+    """PostgreSQL's own limit on the same cluster, and Roster's rows as ratios to it."""
+    db = url.rsplit("/", 1)[0] + "/pgbench"
+    subprocess.run(["psql", url, "-qc", "CREATE DATABASE pgbench"], check=True, capture_output=True)
+    subprocess.run(["pgbench", "-i", "-q", "-s", "10", db], check=True, capture_output=True)
+    jobs = ["-c", str(CONNECTIONS), "-j", str(THREADS)]
+    select = pgbench(db, "-S", "-M", "prepared", *jobs)
+    simple = pgbench(db, "-N", "-M", "prepared", *jobs)
+    single = pgbench(db, "-N", "-M", "prepared", "-c", "1")
+    by_name = {name: result for name, result, _ in rows}
+    def find(prefix):
+        return next((result["rps"] for name, result in by_name.items() if name.startswith(prefix)), 0.0)
+    def ratio(name, rps, base, target):
+        return (f"{name}, ratio to pgbench", {"rps": rps, "p50": 0.0, "p99": 0.0, "non2xx": 0, "of": base},
+                f"{target}: {rps / base:.2f}" if base else target)
+    return [
+        (f"pgbench -S -M prepared -c {CONNECTIONS} (select only)", {"rps": select, "p50": 0.0, "p99": 0.0, "non2xx": 0}, "PostgreSQL's own limit"),
+        (f"pgbench -N -M prepared -c {CONNECTIONS} (simple writes)", {"rps": simple, "p50": 0.0, "p99": 0.0, "non2xx": 0}, "PostgreSQL's own limit"),
+        ("pgbench -N -M prepared -c 1 (one writer)", {"rps": single, "p50": 0.0, "p99": 0.0, "non2xx": 0}, "PostgreSQL's own limit"),
+        ratio("GET one group", find("GET one group (10 members, 2"), select, ">= 0.60 of pgbench -S"),
+        ratio("GET list page 1", find("GET list, page 1"), select, ">= 0.40 of pgbench -S"),
+        ratio("POST create spread over 16 organizations", find("POST create group, spread"), simple, ">= 0.50 of pgbench -N"),
+        ratio("POST create in one organization", find("POST create group (with"), single, ">= 0.80 of pgbench -N -c 1"),
+    ]
+
 
 LUA = {
     "post": SEED + """
@@ -162,13 +302,16 @@ def run_backend(backend, release, work):
     url = postgres.url if postgres else f"sqlite://{os.path.join(work, 'bench.db')}"
     try:
         started = time.time()
-        seeded = json.loads(subprocess.run([os.path.join(release, "roster-seed"), url, str(GROUPS), str(HUGE)],
+        seeded = json.loads(subprocess.run([os.path.join(release, "roster-seed"), url, str(GROUPS), str(HUGE),
+                                            str(TENANTS), str(TENANT_GROUPS)],
                                            check=True, capture_output=True, text=True).stdout)
         seed_seconds = time.time() - started
         rows, rss, first_answer_ms = measure(backend, release, work, url, seeded)
         sweep_url = url if postgres else f"sqlite://{os.path.join(work, 'sweep.db')}"
         sweep = json.loads(subprocess.run([os.path.join(release, "roster-sweep"), sweep_url, str(SWEEP)],
                                           check=True, capture_output=True, text=True).stdout)
+        if postgres and not SCALE:
+            rows += pgbench_rows(postgres.url, rows)
         return rows, rss, first_answer_ms, seed_seconds, sweep
     finally:
         if postgres:
@@ -220,6 +363,18 @@ def measure(backend, release, work, url, seeded):
         (f"PATCH add/remove one member, {HUGE:,}-member group", lambda: wrk(f"{big_base}/groups/{huge}/members", headers, scripts["patch_big"]), ">= 0.08, within 20% of the 10-member group"),
         (f"GET one {HUGE:,}-member group (4 connections)", lambda: wrk(f"{big_base}/groups/{huge}", headers, connections=4), "p50 <= 50 ms"),
     ]
+    if not SCALE:
+        reads = lambda fraction, target: lambda: with_hit_rate(  # noqa: E731
+            addr, lambda: wrk(f"{base}/groups", headers, mixed_script(work, backend, seeded, fraction, target)))
+        plan += [
+            (READS_ALONE, reads(0, "other"), "the base of the three rows below"),
+            ("mixed: reads while another organization writes 1% of the requests", reads(0.01, "other"), ">= 0.90 of reads alone"),
+            ("mixed: reads while another organization writes 10% of the requests", reads(0.10, "other"), ">= 0.70 of reads alone"),
+            ("mixed: 10% writes over the groups of the same organization", reads(0.10, "same"), ">= 0.65 of reads alone"),
+            (f"mixed: {len(seeded['tenants']):,} organizations of {TENANT_GROUPS} groups, Zipf s=1.1, 95% reads / 5% writes",
+             lambda: with_hit_rate(addr, lambda: wrk(f"http://{addr}/", headers, zipf_script(work, backend, seeded))),
+             ">= 0.40, p99 <= 10 ms"),
+        ]
     if on_pg:
         plan = [(name, run, target if name.startswith("GET one group") else "reported") for name, run, target in plan]
     rows = [(name, run(), target) for name, run, target in plan if not ONLY or ONLY in name]
@@ -257,14 +412,33 @@ def start_server(release, url, *extra):
     return server, wait_listening(server, "Roster is listening on")
 
 
+READS_ALONE = "mixed: reads of random groups of one organization, alone"
+
+
+def target_text(name, result, target, alone):
+    """The target column: for mixed rows, the share of reads alone and the cache's hit rate."""
+    if name.startswith("mixed:") and name != READS_ALONE and alone:
+        share = f"{result['rps'] / alone:.2f}"
+        target = f"{target}: {share}" if "of reads alone" in target else f"{target}; {share} of reads alone"
+    if "hit_rate" in result:
+        target = f"{target} (cache hits {result['hit_rate']:.0%})"
+    return target
+
+
 def table(ceiling_result, rows, rss, first_answer_ms, on_pg, sweep):
     ceiling_rps = ceiling_result["rps"]
+    alone = next((result["rps"] for name, result, _ in rows if name == READS_ALONE), 0.0)
     lines = [
         "| scenario | req/s | p50 ms | p99 ms | ratio to ceiling | target | non-2xx |",
         "|---|---:|---:|---:|---:|---|---:|",
         f"| ceiling (fixed JSON from memory, same stack) | {ceiling_rps:,.0f} | {ceiling_result['p50']:.2f} | {ceiling_result['p99']:.2f} | 1.00 | | {ceiling_result['non2xx']} |",
     ]
     for name, result, target in rows:
+        if "of" in result or name.startswith("pgbench"):
+            # pgbench's own rows, and Roster's as ratios to them: no latency of ours.
+            lines.append(f"| {name} | {result['rps']:,.0f} | | | {result['rps'] / ceiling_rps:.3f} | {target} | |")
+            continue
+        target = target_text(name, result, target, alone)
         lines.append(f"| {name} | {result['rps']:,.0f} | {result['p50']:.2f} | {result['p99']:.2f} | {result['rps'] / ceiling_rps:.3f} | {target} | {result['non2xx']} |")
     if rows and rows[0][0].startswith("GET one group"):
         lines.append(f"| p99 of GET one group at {CONNECTIONS} connections | | | {rows[0][1]['p99']:.2f} | | {'reported' if on_pg else '<= 5 ms'} | |")

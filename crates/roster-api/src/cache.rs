@@ -44,7 +44,14 @@ impl ReadCaches {
 pub struct OrgAnswers {
     orgs: Mutex<OrgGenerations>,
     max_weight: usize,
+    /// Answers that depend on one group alone (a `GET` of it without `with=users`),
+    /// kept across the org's epochs: after a write elsewhere in the org, one is reused
+    /// once the group's own version (and its next membership end) shows it unchanged.
+    by_group: Mutex<HashMap<(OrgId, String), CachedAnswer>>,
 }
+
+/// At most this many answers wait for revalidation; the set starts over when full.
+const REVALIDATABLE: usize = 4096;
 
 struct OrgGenerations {
     weight: usize,
@@ -56,7 +63,25 @@ impl OrgAnswers {
         Self {
             orgs: Mutex::new(OrgGenerations { weight: 0, by_org: HashMap::default() }),
             max_weight,
+            by_group: Mutex::new(HashMap::default()),
         }
+    }
+
+    /// An answer of one group, read at some earlier epoch, to revalidate.
+    fn group_answer(&self, org: &OrgId, key: &str) -> Option<CachedAnswer> {
+        let by_group = self.by_group.lock().unwrap_or_else(PoisonError::into_inner);
+        by_group.get(&(org.clone(), key.to_owned())).cloned()
+    }
+
+    fn keep_group_answer(&self, org: &OrgId, key: String, value: CachedAnswer) {
+        if self.max_weight == 0 {
+            return;
+        }
+        let mut by_group = self.by_group.lock().unwrap_or_else(PoisonError::into_inner);
+        if by_group.len() >= REVALIDATABLE {
+            by_group.clear();
+        }
+        by_group.insert((org.clone(), key), value);
     }
 
     pub fn get(&self, org: &OrgId, epoch: ChangeEpoch, key: &str) -> Option<CachedAnswer> {
@@ -163,12 +188,20 @@ pub struct CachedAnswer {
     etag: Option<HeaderValue>,
     /// A listing's `Roster-Cursor`.
     cursor: Option<HeaderValue>,
+    /// For an answer that depends on one group alone, at `version`: that group.
+    group: Option<roster_core::GroupId>,
 }
 
 impl CachedAnswer {
     pub fn new(body: Bytes, version: Option<i64>) -> Self {
         let etag = version.and_then(|v| HeaderValue::from_str(&etag(v)).ok());
-        Self { body, version, etag, cursor: None }
+        Self { body, version, etag, cursor: None, group: None }
+    }
+
+    /// An answer that depends on nothing but group `id` at `version` (its fields and the
+    /// ids and emails of its people): reusable whenever the group is still at `version`.
+    pub fn of_group(body: Bytes, id: roster_core::GroupId, version: i64) -> Self {
+        Self { group: Some(id), ..Self::new(body, Some(version)) }
     }
 
     /// A listing's answer, with the stream cursor read in its snapshot.
@@ -222,15 +255,37 @@ where
     F: Future<Output = Result<CachedAnswer, crate::ApiError>>,
 {
     // Learned before anything is read, so that what is read is at least this new.
+    use std::sync::atomic::Ordering::Relaxed;
     let Some(epoch) = state.store.org_epoch(&caller.org).await? else {
+        state.metrics.answer_misses.fetch_add(1, Relaxed);
         return Ok(compute.await?.respond(request_headers));
     };
     let key = key();
     if let Some(hit) = state.caches.answers.get(&caller.org, epoch, &key) {
+        state.metrics.answer_hits.fetch_add(1, Relaxed);
         return Ok(hit.respond(request_headers));
     }
+    if let Some(earlier) = state.caches.answers.group_answer(&caller.org, &key)
+        && let (Some(id), Some(version)) = (&earlier.group, earlier.version)
+    {
+        // Read after the epoch was learned: unchanged now means unchanged since the
+        // answer was read (every change to the group raises its version), and no
+        // membership of it has ended since unless its next end has come.
+        let now = state.store.clock().now();
+        let current = state.store.group_version(&caller.org, id).await?;
+        if current.is_some_and(|(v, next_end)| v == version && next_end.is_none_or(|at| now < at)) {
+            state.metrics.answer_revalidated.fetch_add(1, Relaxed);
+            let response = earlier.respond(request_headers);
+            state.caches.answers.insert(&caller.org, epoch, key, earlier);
+            return Ok(response);
+        }
+    }
+    state.metrics.answer_misses.fetch_add(1, Relaxed);
     let answer = compute.await?;
     let response = answer.respond(request_headers);
+    if answer.group.is_some() {
+        state.caches.answers.keep_group_answer(&caller.org, key.clone(), answer.clone());
+    }
     state.caches.answers.insert(&caller.org, epoch, key, answer);
     Ok(response)
 }

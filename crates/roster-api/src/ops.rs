@@ -50,6 +50,11 @@ pub struct Metrics {
     /// By route template, then method: a hit borrows both, so counting allocates nothing.
     /// (Route templates are ours, not the client's: a fast hash is safe here.)
     routes: Mutex<HashMap<String, Vec<(Method, RouteStats)>>>,
+    /// Cacheable `GET`s answered from the read cache, and those that had to be read.
+    pub(crate) answer_hits: std::sync::atomic::AtomicU64,
+    pub(crate) answer_misses: std::sync::atomic::AtomicU64,
+    /// Reused after checking that the one group they depend on is unchanged.
+    pub(crate) answer_revalidated: std::sync::atomic::AtomicU64,
 }
 
 #[derive(Default)]
@@ -140,6 +145,19 @@ impl Metrics {
                 stats.count
             );
         }
+        let (hits, misses, revalidated) = (
+            self.answer_hits.load(std::sync::atomic::Ordering::Relaxed),
+            self.answer_misses.load(std::sync::atomic::Ordering::Relaxed),
+            self.answer_revalidated.load(std::sync::atomic::Ordering::Relaxed),
+        );
+        out.push_str("# HELP roster_read_cache_answers_total Cacheable reads, by whether the read cache answered them.\n");
+        out.push_str("# TYPE roster_read_cache_answers_total counter\n");
+        let _ = writeln!(out, "roster_read_cache_answers_total{{result=\"hit\"}} {hits}");
+        let _ = writeln!(out, "roster_read_cache_answers_total{{result=\"miss\"}} {misses}");
+        let _ = writeln!(
+            out,
+            "roster_read_cache_answers_total{{result=\"revalidated\"}} {revalidated}"
+        );
         if let Some(pool) = pool {
             out.push_str("# HELP roster_db_pool_connections Database connections of this instance, by state.\n");
             out.push_str("# TYPE roster_db_pool_connections gauge\n");
@@ -158,8 +176,8 @@ impl Metrics {
 
 /// Read Prometheus metrics
 ///
-/// Requests by route template and status, latency histograms by route and, on PostgreSQL,
-/// the connection pool's use. They hold route templates and counts, never ids or tenant
+/// Requests by route template and status, latency histograms by route, the read cache's
+/// hits and misses and, on PostgreSQL, the connection pool's use. They hold route templates and counts, never ids or tenant
 /// data; still, expose them on a private network only. No token needed.
 #[utoipa::path(get, operation_id = "getMetrics", path = "/metrics", tag = "operations", security(()),
     responses((status = 200, description = "Prometheus metrics: requests by route and status, latency histograms, pool usage",

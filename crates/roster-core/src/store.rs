@@ -285,6 +285,14 @@ pub trait Store: Send + Sync + 'static {
 
     async fn group(&self, org: &OrgId, id: &GroupId) -> Result<Option<Group>, StoreError>;
 
+    /// A live group's version and its next membership end, read with one indexed lookup:
+    /// what revalidating a cached answer of the group needs.
+    async fn group_version(
+        &self,
+        org: &OrgId,
+        id: &GroupId,
+    ) -> Result<Option<(i64, Option<crate::Timestamp>)>, StoreError>;
+
     /// A group live or in the trash (`trashed=with`); a trashed one shows the people it
     /// would bring back.
     async fn group_with_trashed(

@@ -126,6 +126,26 @@ async fn find_any<C: GenericClient>(
     Ok(Some((pk, group, people.as_deref().map(TrashedPeople::from_json))))
 }
 
+/// A live group's version and next membership end.
+pub(crate) async fn version<C: GenericClient>(
+    c: &C,
+    org: &OrgId,
+    id: &GroupId,
+) -> Result<Option<(i64, Option<Timestamp>)>, TxError> {
+    let row = sql::opt(
+        c,
+        "SELECT version, next_expiry FROM groups
+         WHERE org_id = $1 AND id = $2 AND deleted_at IS NULL",
+        &[&org.as_str(), &id.as_str()],
+    )
+    .await?;
+    row.map(|row| {
+        let next: Option<i64> = row.try_get(1)?;
+        Ok((row.try_get(0)?, next.map(Timestamp::from_millis)))
+    })
+    .transpose()
+}
+
 /// A group live or trashed (`trashed=with`): a trashed one shows the people it had.
 pub(crate) async fn get_with_trashed<C: GenericClient>(
     c: &C,

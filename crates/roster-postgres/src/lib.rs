@@ -360,6 +360,14 @@ impl Store for PgStore {
         read!(self, "get group", |c| groups::get(&c, org, id, self.clock.now()))
     }
 
+    async fn group_version(
+        &self,
+        org: &OrgId,
+        id: &GroupId,
+    ) -> Result<Option<(i64, Option<Timestamp>)>, StoreError> {
+        read!(self, "group version", |c| groups::version(&c, org, id))
+    }
+
     async fn group_with_trashed(
         &self,
         org: &OrgId,

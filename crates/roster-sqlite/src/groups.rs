@@ -219,6 +219,22 @@ pub(crate) fn get(
     find(conn, org, id)?.map(|found| with_people(conn, found, now)).transpose()
 }
 
+/// A live group's version and next membership end.
+pub(crate) fn version(
+    conn: &Connection,
+    org: &OrgId,
+    id: &GroupId,
+) -> rusqlite::Result<Option<(i64, Option<Timestamp>)>> {
+    conn.prepare_cached(
+        "SELECT version, next_expiry FROM groups
+         WHERE org_id = ?1 AND id = ?2 AND deleted_at IS NULL",
+    )?
+    .query_row(params![org.as_str(), id.as_str()], |row| {
+        Ok((row.get(0)?, row.get::<_, Option<i64>>(1)?.map(Timestamp::from_millis)))
+    })
+    .optional()
+}
+
 /// A group live or trashed (`trashed=with`): a trashed one shows the people it had.
 pub(crate) fn get_with_trashed(
     conn: &Connection,

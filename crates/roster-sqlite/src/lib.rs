@@ -245,6 +245,14 @@ impl Store for SqliteStore {
         self.connections.read_snapshot("get group", |conn| groups::get(conn, org, id, now))
     }
 
+    async fn group_version(
+        &self,
+        org: &OrgId,
+        id: &GroupId,
+    ) -> Result<Option<(i64, Option<Timestamp>)>, StoreError> {
+        self.connections.read("group version", |conn| groups::version(conn, org, id))
+    }
+
     async fn group_with_trashed(
         &self,
         org: &OrgId,

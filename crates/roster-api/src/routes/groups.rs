@@ -171,7 +171,13 @@ pub async fn get(
         };
         let group = group.ok_or_else(ApiError::not_found)?;
         let body = group_json(&state, &caller.org, &origin, &group, includes).await?;
-        Ok(CachedAnswer::new(body, Some(group.version)))
+        // Without the members' user objects (whose names change apart from the group)
+        // and outside the trash, the answer is the group's alone.
+        if includes.users || trashed != Trashed::Without {
+            Ok(CachedAnswer::new(body, Some(group.version)))
+        } else {
+            Ok(CachedAnswer::of_group(body, group.id.clone(), group.version))
+        }
     })
     .await
 }

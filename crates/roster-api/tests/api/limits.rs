@@ -131,3 +131,21 @@ async fn metrics_count_requests_by_route_template() {
     assert!(!text.contains(id) && !text.contains(app.org.as_str()) && !text.contains("Counted"));
 }
 }
+
+roster_test! {
+async fn metrics_count_read_cache_hits_and_misses() {
+    let app = TestApp::new().await;
+    let created = app.create_group(json!({"name": "Cached", "description": "d"})).await;
+    let path = app.org_path(&format!("/groups/{}", created["id"].as_str().expect("id")));
+    // The first read is read, the next two are answered from the cache; after a write
+    // the next one is read again.
+    for _ in 0..3 {
+        assert_eq!(app.get(&path, &app.admin.token).await.status, StatusCode::OK);
+    }
+    app.put(&path, &app.admin.token, &json!({"description": "changed"})).await;
+    assert_eq!(app.get(&path, &app.admin.token).await.status, StatusCode::OK);
+    let text = app.send(request(Method::GET, "/metrics", None, None)).await.text;
+    assert!(text.contains("roster_read_cache_answers_total{result=\"hit\"} 2\n"), "{text}");
+    assert!(text.contains("roster_read_cache_answers_total{result=\"miss\"} 2\n"), "{text}");
+}
+}

@@ -145,3 +145,42 @@ async fn a_reused_answer_keeps_the_origin_it_was_asked_from() {
     }
 }
 }
+
+roster_test! {
+async fn a_group_answer_outlives_writes_elsewhere_in_its_org_but_not_its_own_changes() {
+    let app = TestApp::new().await;
+    let (other, _) = app.second_instance().await;
+    let token = &app.admin.token;
+    let a = app.create_group(json!({"name": "A", "description": "d", "members": [app.admin.id.get()]})).await;
+    let b = app.create_group(json!({"name": "B", "description": "d"})).await;
+    let path = app.org_path(&format!("/groups/{}", a["id"].as_str().unwrap()));
+    let other_path = app.org_path(&format!("/groups/{}", b["id"].as_str().unwrap()));
+    let metric = |text: &str, result: &str| -> u64 {
+        let prefix = format!("roster_read_cache_answers_total{{result=\"{result}\"}} ");
+        text.lines().find_map(|l| l.strip_prefix(prefix.as_str())).and_then(|n| n.parse().ok()).unwrap()
+    };
+    let metrics = || async { app.send(request(Method::GET, "/metrics", None, None)).await.text };
+
+    let before = read_thrice(&app, &path, token).await;
+    // A write to another group of the org, through the other instance: the answer of A
+    // is reused after checking A's version, and is the same answer.
+    let renamed = send_to(&other, Method::PUT, &other_path, token, Some(&json!({"name": "B2"}))).await;
+    assert_eq!(renamed.status, StatusCode::OK);
+    let revalidated = metric(&metrics().await, "revalidated");
+    let again = app.get(&path, token).await;
+    assert_eq!((again.status, &again.text, again.header("etag")), (before.status, &before.text, before.header("etag")));
+    assert_eq!(metric(&metrics().await, "revalidated"), revalidated + 1);
+
+    // A's own changes (a member leaving it, its removal) show at once.
+    let patched = send_to(&other, Method::PATCH, &format!("{path}/members"), token, Some(&json!({"remove": [app.admin.id.get()]}))).await;
+    assert_eq!(patched.status, StatusCode::OK, "{}", patched.text);
+    let after = app.get(&path, token).await;
+    assert_eq!(after.json()["data"]["members"], json!([]));
+    assert_ne!(after.header("etag"), before.header("etag"));
+    read_thrice(&app, &path, token).await;
+    send_to(&other, Method::PUT, &other_path, token, Some(&json!({"name": "B3"}))).await;
+    let trashed = send_to(&other, Method::DELETE, &path, token, None).await;
+    assert_eq!(trashed.status, StatusCode::NO_CONTENT);
+    assert_eq!(app.get(&path, token).await.status, StatusCode::NOT_FOUND);
+}
+}

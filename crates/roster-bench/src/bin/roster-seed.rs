@@ -1,8 +1,9 @@
 //! Seeds a benchmark database through Roster's own storage layer, and prints what the
 //! scenarios need as one JSON object.
 //!
-//! Usage: roster-seed DATABASE_URL GROUPS BIG_GROUP_MEMBERS
-//! (`sqlite://PATH` or `postgres://…`, as `roster --database` takes)
+//! Usage: roster-seed DATABASE_URL GROUPS BIG_GROUP_MEMBERS [TENANTS GROUPS_PER_TENANT]
+//! (`sqlite://PATH` or `postgres://…`, as `roster --database` takes). With TENANTS, that
+//! many more organizations of GROUPS_PER_TENANT groups each, for the mixed scenarios.
 
 use std::sync::Arc;
 
@@ -20,13 +21,22 @@ fn main() -> anyhow::Result<()> {
     let url = args.next().context("DATABASE_URL")?;
     let groups: usize = args.next().context("GROUPS")?.parse()?;
     let big: usize = args.next().context("BIG_GROUP_MEMBERS")?.parse()?;
-    tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?
-        .block_on(seed(&url, groups, big))
+    let tenants: usize = args.next().map_or(Ok(0), |n| n.parse())?;
+    let per_tenant: usize = args.next().map_or(Ok(0), |n| n.parse())?;
+    tokio::runtime::Builder::new_multi_thread().enable_all().build()?.block_on(seed(
+        &url,
+        groups,
+        big,
+        (tenants, per_tenant),
+    ))
 }
 
-async fn seed(url: &str, groups: usize, big: usize) -> anyhow::Result<()> {
+async fn seed(
+    url: &str,
+    groups: usize,
+    big: usize,
+    (tenants, per_tenant): (usize, usize),
+) -> anyhow::Result<()> {
     let mut sqlite = None;
     let store: Arc<dyn Store> = if let Some(path) = url.strip_prefix("sqlite://") {
         let store = Arc::new(SqliteStore::open(std::path::Path::new(path))?);
@@ -126,18 +136,54 @@ async fn seed(url: &str, groups: usize, big: usize) -> anyhow::Result<()> {
         let store = Arc::clone(&store);
         let org = org.clone();
         writers.spawn(async move {
+            let mut made = Vec::new();
             for n in (worker..groups.saturating_sub(3)).step_by(8) {
                 let marker = if n % 100 == 0 { "needle" } else { "hay" };
                 let body = json!({"name": format!("Group {n:06} {marker}"), "description": format!("bench group {n}")});
                 let write = parse_create(&body).map_err(|e| anyhow::anyhow!("{e:?}"))?;
-                store.create_group(&org, &write, None).await?;
+                let id = store.create_group(&org, &write, None).await?.group.id;
+                if made.len() < 125 {
+                    made.push(id.as_str().to_owned());
+                }
             }
-            anyhow::Ok(())
+            anyhow::Ok(made)
         });
     }
+    // Up to 1,000 of the groups, for reads of random groups.
+    let mut read_groups = Vec::new();
     while let Some(done) = writers.join_next().await {
-        done??;
+        read_groups.extend(done??);
     }
+    // Organizations of their own for the mixed scenarios: an admin with a token, a member
+    // to move in and out of groups, and `per_tenant` groups each.
+    let mut writers = tokio::task::JoinSet::new();
+    for worker in 0..8 {
+        let store = Arc::clone(&store);
+        writers.spawn(async move {
+            let mut made = Vec::new();
+            for t in (worker..tenants).step_by(8) {
+                let tenant = store.create_org(&format!("Tenant {t}")).await?.id;
+                let admin = store.add_member(&tenant, &user(0, Role::Admin)).await?.user.id;
+                let member = store.add_member(&tenant, &user(1, Role::Light)).await?.user.id;
+                let secret = TokenSecret::generate()?;
+                store.create_token(&tenant, admin, &secret.hash(), None).await?;
+                let mut ids = Vec::with_capacity(per_tenant);
+                for n in 0..per_tenant {
+                    let body = json!({"name": format!("Tenant group {n}"), "description": "d", "members": [admin.get()]});
+                    let write = parse_create(&body).map_err(|e| anyhow::anyhow!("{e:?}"))?;
+                    ids.push(store.create_group(&tenant, &write, None).await?.group.id.as_str().to_owned());
+                }
+                made.push((t, json!({"org": tenant.as_str(), "token": secret.expose(), "member": member.get(), "groups": ids})));
+            }
+            anyhow::Ok(made)
+        });
+    }
+    let mut tenant_list = Vec::new();
+    while let Some(done) = writers.join_next().await {
+        tenant_list.extend(done??);
+    }
+    tenant_list.sort_by_key(|(t, _)| *t);
+    let tenant_list: Vec<serde_json::Value> = tenant_list.into_iter().map(|(_, t)| t).collect();
     if let Some(store) = sqlite {
         store.set_bulk_load(false)?;
     }
@@ -146,7 +192,7 @@ async fn seed(url: &str, groups: usize, big: usize) -> anyhow::Result<()> {
         "{}",
         json!({"org": org.as_str(), "big_org": big_org.as_str(), "token": secret.expose(), "small_group": small.as_str(), "expiring_group": expiring.as_str(),
                "huge_group": huge.as_str(), "member": outsider, "small_member": ids[11].get(), "groups": groups, "huge_members": big,
-               "spread_orgs": spread})
+               "spread_orgs": spread, "read_groups": read_groups, "tenants": tenant_list})
     );
     Ok(())
 }
