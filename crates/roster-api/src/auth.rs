@@ -138,6 +138,8 @@ pub struct OrgCaller {
     pub membership: Membership,
     /// The token the caller presented (its id, never its value).
     pub token_id: i64,
+    /// The org's epoch when the token lookup read it too (see `Principal::org_head`).
+    pub org_epoch: Option<Option<ChangeEpoch>>,
 }
 
 impl FromRequestParts<AppState> for OrgCaller {
@@ -152,7 +154,8 @@ impl FromRequestParts<AppState> for OrgCaller {
             .membership
             .filter(Membership::can_access_org)
             .ok_or_else(ApiError::not_in_org)?;
-        Ok(Self { org, user: principal.user, membership, token_id: principal.token_id })
+        let org_epoch = principal.org_head.map(|head| head.epoch_at(state.store.clock().now()));
+        Ok(Self { org, user: principal.user, membership, token_id: principal.token_id, org_epoch })
     }
 }
 

@@ -256,7 +256,11 @@ where
 {
     // Learned before anything is read, so that what is read is at least this new.
     use std::sync::atomic::Ordering::Relaxed;
-    let Some(epoch) = state.store.org_epoch(&caller.org).await? else {
+    let epoch = match caller.org_epoch {
+        Some(known) => known,
+        None => state.store.org_epoch(&caller.org).await?,
+    };
+    let Some(epoch) = epoch else {
         state.metrics.answer_misses.fetch_add(1, Relaxed);
         return Ok(compute.await?.respond(request_headers));
     };

@@ -100,6 +100,25 @@ pub struct Principal {
     /// When the token stops working (`None`: never), so that a principal kept in memory
     /// is refused the moment its token expires.
     pub token_expires_at: Option<crate::Timestamp>,
+    /// The asked-about org's stream head and next membership end, when the backend read
+    /// them in the same round trip as the token (saving the request a second one).
+    pub org_head: Option<OrgHead>,
+}
+
+/// An org's change stream head, and the earliest instant one of its memberships ends.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct OrgHead {
+    pub head: u64,
+    pub next_expiry: Option<crate::Timestamp>,
+}
+
+impl OrgHead {
+    /// The org's [`ChangeEpoch`] at `now`: its head, except from the instant a membership
+    /// ends until the sweep commits (raising the head), when answers change without a
+    /// write and none may be reused (`None`).
+    pub fn epoch_at(self, now: crate::Timestamp) -> Option<ChangeEpoch> {
+        self.next_expiry.is_none_or(|at| now < at).then_some(ChangeEpoch(self.head))
+    }
 }
 
 impl Principal {

@@ -282,10 +282,7 @@ impl Store for PgStore {
     async fn org_epoch(&self, org: &OrgId) -> Result<Option<ChangeEpoch>, StoreError> {
         let (head, next_expiry) =
             read!(self, "org epoch", |c| events::head_and_next_expiry(&c, org))?;
-        // From the instant a membership ends until the sweep commits (raising the head),
-        // answers change without a write: none is reused meanwhile.
-        let now = self.clock.now();
-        Ok(next_expiry.is_none_or(|at| now < at).then_some(ChangeEpoch(head)))
+        Ok(roster_core::store::OrgHead { head, next_expiry }.epoch_at(self.clock.now()))
     }
 
     fn commits(&self) -> Option<tokio::sync::watch::Receiver<u64>> {

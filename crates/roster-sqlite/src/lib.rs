@@ -22,7 +22,7 @@ use roster_core::listing::{ListParams, Window};
 use roster_core::model::{Guest, NewLogo, NewUser, Page, StoredLogo, TokenRecord};
 use roster_core::people::{GuestAction, Invite, MemberAction, MemberChanges, NewGuest};
 use roster_core::store::{
-    Bootstrap, ChangeEpoch, Created, GuestOutcome, IdempotencyKey, MemberOutcome,
+    Bootstrap, ChangeEpoch, Created, GuestOutcome, IdempotencyKey, MemberOutcome, OrgHead,
     PeoplePageOptions, Principal, Restored,
 };
 use roster_core::token::TokenHash;
@@ -162,11 +162,9 @@ impl Store for SqliteStore {
         let global = self.connections.change_epoch()?;
         let known =
             self.org_epochs.lock().unwrap_or_else(PoisonError::into_inner).get(org).copied();
-        // From the instant a membership ends until the sweep commits (raising the head),
-        // answers change without a write: none is reused meanwhile.
         let now = self.connections.clock.now();
-        let usable = |(head, next): (ChangeEpoch, Option<Timestamp>)| {
-            next.is_none_or(|at| now < at).then_some(head)
+        let usable = |(head, next_expiry): (ChangeEpoch, Option<Timestamp>)| {
+            OrgHead { head: head.0, next_expiry }.epoch_at(now)
         };
         if let Some((seen_at, head, next)) = known
             && seen_at == global

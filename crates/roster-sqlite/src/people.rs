@@ -105,6 +105,7 @@ pub(crate) fn principal(
                 _ => None,
             };
             Ok(Principal {
+                org_head: None,
                 user: user_from_row(row, 0)?.into(),
                 membership,
                 token_id: row.get(10)?,
