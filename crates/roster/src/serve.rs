@@ -245,14 +245,28 @@ fn spawn_trash_purging(store: Arc<dyn Store>, days: u32) {
 /// counts catch up, in transactions of at most 1,000 rows.
 fn spawn_expiry_sweeping(store: Arc<dyn Store>) {
     tokio::spawn(async move {
-        let mut tick = tokio::time::interval(Duration::from_millis(250));
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        const EVERY: Duration = Duration::from_millis(250);
+        // While the database is away, tries again less and less often (up to every 30 s)
+        // and says so once, not four times a second.
+        let mut pause = EVERY;
         loop {
-            tick.tick().await;
+            tokio::time::sleep(pause).await;
             match store.sweep_expired_memberships().await {
-                Ok(0) => {}
-                Ok(ended) => tracing::info!(ended, "memberships ended on time"),
-                Err(err) => tracing::warn!(%err, "ending memberships failed"),
+                Ok(ended) => {
+                    if pause > EVERY {
+                        tracing::info!("ending memberships works again");
+                    }
+                    if ended > 0 {
+                        tracing::info!(ended, "memberships ended on time");
+                    }
+                    pause = EVERY;
+                }
+                Err(err) => {
+                    if pause == EVERY {
+                        tracing::warn!(%err, "ending memberships failed; retrying with backoff");
+                    }
+                    pause = (pause * 2).min(Duration::from_secs(30));
+                }
             }
         }
     });
