@@ -181,6 +181,11 @@ pub struct Created {
     pub replayed: bool,
 }
 
+/// One sweep transaction ends the memberships of at most this many groups, and at most
+/// `SWEEP_ROWS` rows in all.
+pub const SWEEP_GROUPS: usize = 16;
+pub const SWEEP_ROWS: usize = 1000;
+
 /// A member or guest of a group, with when their membership ends (`None`: never).
 pub type WithEnd<T> = (T, Option<crate::Timestamp>);
 
@@ -386,9 +391,28 @@ pub trait Store: Send + Sync + 'static {
         }
     }
 
-    /// Ends the memberships due by the store clock's now, in small transactions (so that
-    /// other writes wait at most one of them), with their events; answers how many went.
-    async fn sweep_expired_memberships(&self) -> Result<u64, StoreError>;
+    /// One transaction of the sweep: ends the memberships due by the store clock's now in
+    /// up to `groups` groups (at most `rows` rows in all), with their events; answers how
+    /// many went and whether more are due.
+    async fn sweep_expired_step(
+        &self,
+        groups: usize,
+        rows: usize,
+    ) -> Result<(u64, bool), StoreError>;
+
+    /// Ends every membership due by the store clock's now, in transactions of at most
+    /// [`SWEEP_ROWS`] rows (so that other writes wait for one of them at most), with their
+    /// events; answers how many went.
+    async fn sweep_expired_memberships(&self) -> Result<u64, StoreError> {
+        let mut swept = 0;
+        loop {
+            let (rows, more) = self.sweep_expired_step(SWEEP_GROUPS, SWEEP_ROWS).await?;
+            swept += rows;
+            if !more {
+                return Ok(swept);
+            }
+        }
+    }
 
     /// Adds and removes members without touching anyone else; additions obey
     /// `groups::check_member_additions`. The answer carries no member or guest lists

@@ -395,18 +395,17 @@ impl Store for PgStore {
         read!(self, "trash to purge", |c| groups::trash_older_than(&c, before, limit))
     }
 
-    async fn sweep_expired_memberships(&self) -> Result<u64, StoreError> {
-        let mut swept = 0;
-        loop {
-            let (rows, more) = in_transaction!(self, "sweep expired memberships", |tx, now| {
-                groups::sweep_expired(&tx, now, 16, 1000)
-            })
-            .map_err(storage_only("sweep expired memberships"))?;
-            swept += rows;
-            if !more {
-                return Ok(swept);
-            }
-        }
+    async fn sweep_expired_step(
+        &self,
+        groups_at_once: usize,
+        rows: usize,
+    ) -> Result<(u64, bool), StoreError> {
+        let groups_at_once = i64::try_from(groups_at_once).unwrap_or(i64::MAX);
+        let rows = i64::try_from(rows).unwrap_or(i64::MAX);
+        in_transaction!(self, "sweep expired memberships", |tx, now| {
+            groups::sweep_expired(&tx, now, groups_at_once, rows)
+        })
+        .map_err(storage_only("sweep expired memberships"))
     }
 
     async fn create_group(

@@ -85,11 +85,6 @@ impl SqliteStore {
     }
 }
 
-/// A sweep's transaction ends the memberships of at most this many groups, and at most
-/// `SWEEP_ROWS` of each: other writes wait for one such transaction at most.
-const SWEEP_GROUPS: usize = 16;
-const SWEEP_ROWS: usize = 1000;
-
 /// SQLite's LIMIT and OFFSET for a page read forwards (`LIMIT -1`: no limit).
 pub(crate) fn limit_offset(params: &ListParams) -> (i64, i64) {
     if params.unpaged {
@@ -287,24 +282,20 @@ impl Store for SqliteStore {
             .read("trash to purge", |conn| groups::trash_older_than(conn, before, limit))
     }
 
-    async fn sweep_expired_memberships(&self) -> Result<u64, StoreError> {
-        let mut swept = 0;
-        loop {
-            let (rows, more) = self
-                .connections
-                .write("sweep expired memberships", |tx| {
-                    groups::sweep_expired(tx, SWEEP_GROUPS, SWEEP_ROWS)
-                })
-                .await
-                .map_err(|e| match e {
-                    WriteError::Store(e) => e,
-                    other => StoreError::new("sweep expired memberships", other),
-                })?;
-            swept += rows;
-            if !more {
-                return Ok(swept);
-            }
-        }
+    async fn sweep_expired_step(
+        &self,
+        groups_at_once: usize,
+        rows: usize,
+    ) -> Result<(u64, bool), StoreError> {
+        self.connections
+            .write("sweep expired memberships", move |tx| {
+                groups::sweep_expired(tx, groups_at_once, rows)
+            })
+            .await
+            .map_err(|e| match e {
+                WriteError::Store(e) => e,
+                other => StoreError::new("sweep expired memberships", other),
+            })
     }
 
     async fn create_group(
