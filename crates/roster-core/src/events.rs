@@ -319,16 +319,18 @@ pub fn seal(
     origin: &Origin,
     now: Timestamp,
 ) -> Result<Vec<SealedEvent>, getrandom::Error> {
+    // Roster's own origin, made only for a write whose drafts include one of its own.
     let system = Origin::default();
-    let made_by = |by_system: bool| if by_system { &system } else { origin };
-    let (actor, context) = (origin.actor_json(), origin.context_json().to_string());
-    let (system_actor, system_context) = (system.actor_json(), system.context_json().to_string());
+    let of = |origin: &Origin| (origin.actor_json(), origin.context_json().to_string());
+    let requested = of(origin);
+    let own = drafts.iter().any(|d| d.by_system).then(|| of(&system));
     let mut sealed = Vec::with_capacity(drafts.len());
     let mut transaction_id = String::new();
     for (n, draft) in drafts.into_iter().enumerate() {
-        let origin = made_by(draft.by_system);
-        let (actor, context) =
-            if draft.by_system { (&system_actor, &system_context) } else { (&actor, &context) };
+        let ((actor, context), origin) = match (&own, draft.by_system) {
+            (Some(own), true) => (own, &system),
+            _ => (&requested, origin),
+        };
         let (actor_id, token_id) = match &origin.actor {
             Actor::User { id, token_id, .. } => (Some(id.get()), Some(*token_id)),
             _ => (None, None),
