@@ -65,7 +65,7 @@ fn page_request<T>(
 
 /// `expiring_before`: only people whose membership ends before this UTC time.
 fn expiring_before(pairs: &[(String, String)]) -> Result<Option<Timestamp>, ValidationErrors> {
-    let raw = pairs.iter().rev().find(|(k, _)| k == "expiring_before").map(|(_, v)| v.trim());
+    let raw = query::value(pairs, "expiring_before").map(str::trim);
     match raw {
         None => Ok(None),
         Some(raw) => Timestamp::parse_utc(raw).map(Some).ok_or_else(|| {

@@ -254,7 +254,7 @@ pub async fn delete(
     OriginalUri(uri): OriginalUri,
 ) -> Result<StatusCode, ApiError> {
     let pairs = query::pairs(&uri);
-    let force = pairs.iter().rev().find(|(k, _)| k == "force").map(|(_, v)| v.trim());
+    let force = query::value(&pairs, "force").map(str::trim);
     let force = match force {
         None | Some("false") | Some("0") => false,
         Some("true") | Some("1") => true,
@@ -275,7 +275,7 @@ pub async fn delete(
 
 /// `trashed=` on group reads.
 fn trashed_param(pairs: &[(String, String)]) -> Result<Trashed, ApiError> {
-    let raw = pairs.iter().rev().find(|(k, _)| k == "trashed").map(|(_, v)| v.trim());
+    let raw = query::value(pairs, "trashed").map(str::trim);
     Trashed::parse(raw)
         .map_err(|message| ApiError::validation(ValidationErrors::single("trashed", message)))
 }
