@@ -157,8 +157,10 @@ def zipf_script(work, backend, seeded):
 def cache_counts(addr):
     """The read cache's (hits, revalidated, misses) so far, from /metrics."""
     text = urllib.request.urlopen(f"http://{addr}/metrics", timeout=5).read().decode()
-    found = dict(re.findall(r'roster_read_cache_answers_total\{result="(\w+)"\} (\d+)', text))
-    return tuple(int(found.get(result, 0)) for result in ("hit", "revalidated", "miss"))
+    answers = dict(re.findall(r'roster_read_cache_answers_total\{result="(\w+)"\} (\d+)', text))
+    callers = dict(re.findall(r'roster_read_cache_principals_total\{result="(\w+)"\} (\d+)', text))
+    return (*(int(answers.get(result, 0)) for result in ("hit", "revalidated", "miss")),
+            *(int(callers.get(result, 0)) for result in ("hit", "miss")))
 
 
 def with_hit_rate(addr, run):
@@ -166,10 +168,12 @@ def with_hit_rate(addr, run):
     before = cache_counts(addr)
     result = run()
     after = cache_counts(addr)
-    hits, revalidated, misses = (a - b for a, b in zip(after, before))
+    hits, revalidated, misses, caller_hits, caller_misses = (a - b for a, b in zip(after, before))
     total = hits + revalidated + misses
     result["hit_rate"] = hits / total if total else 0.0
     result["revalidated_rate"] = revalidated / total if total else 0.0
+    callers = caller_hits + caller_misses
+    result["caller_hit_rate"] = caller_hits / callers if callers else 0.0
     return result
 
 
@@ -423,7 +427,8 @@ def target_text(name, result, target, alone):
         share = f"{result['rps'] / alone:.2f}"
         target = f"{target}: {share}" if "of reads alone" in target else f"{target}; {share} of reads alone"
     if "hit_rate" in result:
-        target = f"{target} (cache hits {result['hit_rate']:.0%}, revalidated {result['revalidated_rate']:.0%})"
+        target = (f"{target} (cache hits {result['hit_rate']:.0%}, revalidated {result['revalidated_rate']:.0%},"
+                  f" callers remembered {result['caller_hit_rate']:.0%})")
     return target
 
 

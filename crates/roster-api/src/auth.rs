@@ -9,7 +9,7 @@ use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 use roster_core::events::{Actor, Origin};
 use roster_core::permissions::Membership;
-use roster_core::store::{ChangeEpoch, Principal};
+use roster_core::store::{ChangeEpoch, Principal, PrincipalHeads};
 use roster_core::token::{LAST_USED_RESOLUTION_MILLIS, TokenHash};
 use roster_core::{OrgId, Timestamp, User};
 
@@ -42,30 +42,21 @@ fn presented_token(parts: &Parts, state: &AppState) -> Result<TokenHash, ApiErro
     Ok(TokenHash::of(token))
 }
 
-/// The caller's principal, and the store's change epoch learned before it was read
-/// (`None`: nothing is reused on this backend). The principal is reused while nothing
-/// has been written; its token's expiry is checked again on every reuse.
+/// The caller's principal: remembered when what it depends on is unchanged, else read.
+/// A remembered token's expiry is checked again on every reuse.
 async fn principal(
     parts: &Parts,
     state: &AppState,
     org: Option<&OrgId>,
-) -> Result<(Principal, Option<ChangeEpoch>), ApiError> {
+) -> Result<Principal, ApiError> {
     let token = presented_token(parts, state)?;
-    let epoch = state.store.change_epoch().await?;
-    let key = (token, org.cloned());
-    let cached = epoch.and_then(|epoch| state.caches.principals.get(epoch, &key));
-    let principal = match cached {
-        Some(principal) if principal.is_live_at(state.store.clock().now()) => principal,
-        Some(_) => return Err(ApiError::unauthenticated()),
-        None => {
-            let principal =
-                state.store.principal(&key.0, org).await?.ok_or_else(ApiError::unauthenticated)?;
-            if let Some(epoch) = epoch {
-                state.caches.principals.insert(epoch, key, principal.clone(), 1);
-            }
-            principal
-        }
+    let principal = match org {
+        Some(org) => org_principal(state, token, org).await?,
+        None => principal_in_no_org(state, token).await?,
     };
+    if !principal.is_live_at(state.store.clock().now()) {
+        return Err(ApiError::unauthenticated());
+    }
     record_use(state, &principal);
     // Whatever this request changes is recorded as this user's, through this token.
     Origin::amend(|origin| {
@@ -75,7 +66,55 @@ async fn principal(
             token_id: principal.token_id,
         };
     });
-    Ok((principal, epoch))
+    Ok(principal)
+}
+
+/// The principal for `org`, reused while the heads of its token's org and of `org`
+/// are the ones it was read at (see `PrincipalHeads`); on PostgreSQL both are checked
+/// in one trivial statement instead of the token lookup's join.
+async fn org_principal(
+    state: &AppState,
+    token: TokenHash,
+    org: &OrgId,
+) -> Result<Principal, ApiError> {
+    use std::sync::atomic::Ordering::Relaxed;
+    if let Some(kept) = state.caches.org_principals.get(&token, org)
+        && let Some(heads) = kept.heads
+    {
+        let asked: &[&OrgId] =
+            if kept.token_org == *org { &[org] } else { &[&kept.token_org, org] };
+        let now = state.store.org_heads(asked).await?;
+        if let (Some(token_org), Some(&org_head)) = (now.first(), now.last())
+            && token_org.head == heads.token_org
+            && org_head.head == heads.org.head
+        {
+            state.metrics.principal_hits.fetch_add(1, Relaxed);
+            return Ok(Principal {
+                heads: Some(PrincipalHeads { token_org: token_org.head, org: org_head }),
+                ..kept
+            });
+        }
+    }
+    state.metrics.principal_misses.fetch_add(1, Relaxed);
+    let principal =
+        state.store.principal(&token, Some(org)).await?.ok_or_else(ApiError::unauthenticated)?;
+    state.caches.org_principals.insert(token, org, principal.clone());
+    Ok(principal)
+}
+
+/// The principal of a token asked about no org, reused while nothing at all has been
+/// committed (where the backend can tell).
+async fn principal_in_no_org(state: &AppState, token: TokenHash) -> Result<Principal, ApiError> {
+    let epoch = state.store.change_epoch().await?;
+    if let Some(kept) = epoch.and_then(|epoch| state.caches.principals.get(epoch, &token)) {
+        return Ok(kept);
+    }
+    let principal =
+        state.store.principal(&token, None).await?.ok_or_else(ApiError::unauthenticated)?;
+    if let Some(epoch) = epoch {
+        state.caches.principals.insert(epoch, token, principal.clone(), 1);
+    }
+    Ok(principal)
 }
 
 /// Notes the token's use when the record is stale, off the request's path: a lost update
@@ -126,7 +165,7 @@ impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let (principal, _) = principal(parts, state, None).await?;
+        let principal = principal(parts, state, None).await?;
         Ok(Self { user: principal.user })
     }
 }
@@ -138,7 +177,7 @@ pub struct OrgCaller {
     pub membership: Membership,
     /// The token the caller presented (its id, never its value).
     pub token_id: i64,
-    /// The org's epoch when the token lookup read it too (see `Principal::org_head`).
+    /// The org's epoch, learned with the principal (see `PrincipalHeads::org`).
     pub org_epoch: Option<Option<ChangeEpoch>>,
 }
 
@@ -148,13 +187,13 @@ impl FromRequestParts<AppState> for OrgCaller {
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let org = crate::path::parsed_param(parts, state, "org", OrgId::parse).await;
         // Authenticate before saying anything about the org, even that its id is malformed.
-        let (principal, _) = principal(parts, state, org.as_ref()).await?;
+        let principal = principal(parts, state, org.as_ref()).await?;
         let org = org.ok_or_else(ApiError::not_found)?;
         let membership = principal
             .membership
             .filter(Membership::can_access_org)
             .ok_or_else(ApiError::not_in_org)?;
-        let org_epoch = principal.org_head.map(|head| head.epoch_at(state.store.clock().now()));
+        let org_epoch = principal.heads.map(|heads| heads.org.epoch_at(state.store.clock().now()));
         Ok(Self { org, user: principal.user, membership, token_id: principal.token_id, org_epoch })
     }
 }

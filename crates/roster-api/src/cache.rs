@@ -2,8 +2,10 @@
 //! [`ChangeEpoch`] learned before it was read, and is used only by a request that learned
 //! that same epoch: a commit raises the epoch, so an entry never outlives a write.
 //!
-//! Principals are tagged with the store's global epoch (any commit anywhere). Answers
-//! are kept per organization and tagged with that organization's epoch, its change
+//! A principal for an organization is kept with the two stream heads it depends on
+//! (its token's org and the org asked about, see `PrincipalHeads`) and reused while
+//! neither has moved; one asked about no org (`GET /me`) is tagged with the store's
+//! global epoch (any commit anywhere). Answers are kept per organization and tagged with that organization's epoch, its change
 //! stream's head: every committed change to the org (by this instance or any other
 //! process on the database) raises it, and a write in one organization leaves the
 //! cached answers of every other one alone. Backends that cannot tell an epoch answer
@@ -23,18 +25,68 @@ use roster_core::token::TokenHash;
 use crate::FastHashMap as HashMap;
 use crate::conditional::{etag, not_modified};
 
-/// The two caches a request can hit: who a token is, and whole answers to `GET`s.
+/// The caches a request can hit: who a token is, and whole answers to `GET`s.
 pub struct ReadCaches {
-    pub principals: EpochCache<(TokenHash, Option<OrgId>), Principal>,
+    /// Principals asked about no org, on the global epoch.
+    pub principals: EpochCache<TokenHash, Principal>,
+    pub org_principals: OrgPrincipals,
     pub answers: OrgAnswers,
 }
 
+/// At most this many principals are kept of each kind; the set starts over when full.
+const PRINCIPALS: usize = 4096;
+
 impl ReadCaches {
-    /// Caches holding at most `bytes` of answers (0 turns both off).
+    /// Caches holding at most `bytes` of answers (0 turns them all off).
     pub fn new(bytes: usize) -> Self {
+        let principals = if bytes == 0 { 0 } else { PRINCIPALS };
         Self {
-            principals: EpochCache::new(if bytes == 0 { 0 } else { 4096 }),
+            principals: EpochCache::new(principals),
+            org_principals: OrgPrincipals { kept: Mutex::default(), max: principals },
             answers: OrgAnswers::new(bytes),
+        }
+    }
+}
+
+/// Principals for an org, each with the heads it was read at (`Principal::heads`).
+pub struct OrgPrincipals {
+    /// By token, then org (a token is used with a handful of orgs at most); `len`
+    /// counts the principals across them.
+    kept: Mutex<Kept>,
+    max: usize,
+}
+
+#[derive(Default)]
+struct Kept {
+    by_token: HashMap<TokenHash, Vec<(OrgId, Principal)>>,
+    len: usize,
+}
+
+impl OrgPrincipals {
+    /// The principal last read for `token` in `org`, to check against the heads now.
+    pub fn get(&self, token: &TokenHash, org: &OrgId) -> Option<Principal> {
+        let kept = self.kept.lock().unwrap_or_else(PoisonError::into_inner);
+        let orgs = kept.by_token.get(token)?;
+        orgs.iter().find(|(kept_org, _)| kept_org == org).map(|(_, principal)| principal.clone())
+    }
+
+    /// Keeps a principal that was read with its heads, in place of the one before.
+    pub fn insert(&self, token: TokenHash, org: &OrgId, principal: Principal) {
+        if self.max == 0 || principal.heads.is_none() {
+            return;
+        }
+        let mut kept = self.kept.lock().unwrap_or_else(PoisonError::into_inner);
+        if kept.len >= self.max {
+            *kept = Kept::default();
+        }
+        let Kept { by_token, len } = &mut *kept;
+        let orgs = by_token.entry(token).or_default();
+        match orgs.iter_mut().find(|(kept_org, _)| kept_org == org) {
+            Some((_, slot)) => *slot = principal,
+            None => {
+                orgs.push((org.clone(), principal));
+                *len += 1;
+            }
         }
     }
 }

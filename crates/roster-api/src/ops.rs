@@ -55,6 +55,10 @@ pub struct Metrics {
     pub(crate) answer_misses: std::sync::atomic::AtomicU64,
     /// Reused after checking that the one group they depend on is unchanged.
     pub(crate) answer_revalidated: std::sync::atomic::AtomicU64,
+    /// Token lookups for an org answered from memory (after checking two heads), and
+    /// those read from the database.
+    pub(crate) principal_hits: std::sync::atomic::AtomicU64,
+    pub(crate) principal_misses: std::sync::atomic::AtomicU64,
 }
 
 #[derive(Default)]
@@ -158,6 +162,14 @@ impl Metrics {
             out,
             "roster_read_cache_answers_total{{result=\"revalidated\"}} {revalidated}"
         );
+        let (hits, misses) = (
+            self.principal_hits.load(std::sync::atomic::Ordering::Relaxed),
+            self.principal_misses.load(std::sync::atomic::Ordering::Relaxed),
+        );
+        out.push_str("# HELP roster_read_cache_principals_total Token lookups for an organization, by whether the read cache answered them.\n");
+        out.push_str("# TYPE roster_read_cache_principals_total counter\n");
+        let _ = writeln!(out, "roster_read_cache_principals_total{{result=\"hit\"}} {hits}");
+        let _ = writeln!(out, "roster_read_cache_principals_total{{result=\"miss\"}} {misses}");
         if let Some(pool) = pool {
             out.push_str("# HELP roster_db_pool_connections Database connections of this instance, by state.\n");
             out.push_str("# TYPE roster_db_pool_connections gauge\n");

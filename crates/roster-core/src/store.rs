@@ -100,9 +100,24 @@ pub struct Principal {
     /// When the token stops working (`None`: never), so that a principal kept in memory
     /// is refused the moment its token expires.
     pub token_expires_at: Option<crate::Timestamp>,
-    /// The asked-about org's stream head and next membership end, when the backend read
-    /// them in the same round trip as the token (saving the request a second one).
-    pub org_head: Option<OrgHead>,
+    /// The organization the token was issued in, where its revocation is recorded.
+    pub token_org: OrgId,
+    /// The stream heads read in the same snapshot as the token, when an org was asked
+    /// about: they tell when this principal may be reused (see [`PrincipalHeads`]).
+    pub heads: Option<PrincipalHeads>,
+}
+
+/// The two stream heads a principal for an org depends on. Every change to what a
+/// principal holds is an event in one of them: a token's revocation in the token's org;
+/// a membership or the org's settings in the org; an account's profile in every org the
+/// account belongs to (the asked-about org among them, if the caller is a member).
+/// While neither head has moved, the principal read with them is still exact.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PrincipalHeads {
+    pub token_org: u64,
+    /// The asked-about org (head 0 when it does not exist), with its next membership
+    /// end: read with the token, it saves the request a second round trip.
+    pub org: OrgHead,
 }
 
 /// An org's change stream head, and the earliest instant one of its memberships ends.
@@ -255,6 +270,10 @@ pub trait Store: Send + Sync + 'static {
         let _ = org;
         Ok(None)
     }
+
+    /// The heads of `orgs` now (head 0 and no end for an org that does not exist), in
+    /// one round trip: what a principal kept in memory is checked against.
+    async fn org_heads(&self, orgs: &[&OrgId]) -> Result<Vec<OrgHead>, StoreError>;
 
     /// A counter raised after commits (this process's, and on a shared database other
     /// instances' as they are heard of), for waiting on the stream without polling it.

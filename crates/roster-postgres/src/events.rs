@@ -107,6 +107,37 @@ pub(crate) async fn head_and_next_expiry<C: GenericClient>(
     Ok((sql::count(row.try_get(0)?), next.map(Timestamp::from_millis)))
 }
 
+/// The heads and next membership ends of `orgs`, in `orgs`' order, in one statement
+/// (head 0 and no end for an org that does not exist).
+pub(crate) async fn heads<C: GenericClient>(
+    c: &C,
+    orgs: &[&OrgId],
+) -> Result<Vec<roster_core::store::OrgHead>, TxError> {
+    let ids: Vec<&str> = orgs.iter().map(|org| org.as_str()).collect();
+    let rows = sql::all(
+        c,
+        "SELECT o.id, o.event_seq, (SELECT min(g.next_expiry) FROM groups g
+                                    WHERE g.org_id = o.id AND g.next_expiry IS NOT NULL)
+         FROM organizations o WHERE o.id = ANY($1)",
+        &[&ids],
+    )
+    .await?;
+    let mut heads = vec![roster_core::store::OrgHead { head: 0, next_expiry: None }; orgs.len()];
+    for row in rows {
+        let id: &str = row.try_get(0)?;
+        let head = roster_core::store::OrgHead {
+            head: sql::count(row.try_get(1)?),
+            next_expiry: row.try_get::<_, Option<i64>>(2)?.map(Timestamp::from_millis),
+        };
+        for (slot, org) in heads.iter_mut().zip(&ids) {
+            if *org == id {
+                *slot = head;
+            }
+        }
+    }
+    Ok(heads)
+}
+
 fn stored_from_row(row: &Row) -> Result<StoredEvent, TxError> {
     Ok(StoredEvent {
         seq: sql::count(row.try_get(0)?),

@@ -23,7 +23,7 @@ use roster_core::listing::{ListParams, Trashed};
 use roster_core::model::{Guest, NewLogo, NewUser, Page, StoredLogo, TokenRecord};
 use roster_core::people::{GuestAction, Invite, MemberAction, MemberChanges, NewGuest};
 use roster_core::store::{
-    Bootstrap, ChangeEpoch, Created, GuestOutcome, IdempotencyKey, MemberOutcome,
+    Bootstrap, ChangeEpoch, Created, GuestOutcome, IdempotencyKey, MemberOutcome, OrgHead,
     PeoplePageOptions, Principal, Restored,
 };
 use roster_core::token::TokenHash;
@@ -283,6 +283,10 @@ impl Store for PgStore {
         let (head, next_expiry) =
             read!(self, "org epoch", |c| events::head_and_next_expiry(&c, org))?;
         Ok(roster_core::store::OrgHead { head, next_expiry }.epoch_at(self.clock.now()))
+    }
+
+    async fn org_heads(&self, orgs: &[&OrgId]) -> Result<Vec<OrgHead>, StoreError> {
+        read!(self, "org heads", |c| events::heads(&c, orgs))
     }
 
     fn commits(&self) -> Option<tokio::sync::watch::Receiver<u64>> {

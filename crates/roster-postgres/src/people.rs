@@ -7,7 +7,7 @@ use roster_core::listing::{ListParams, SortField};
 use roster_core::model::{NewUser, Page, TokenRecord};
 use roster_core::people::{self, Invite, InviteFacts, MemberAction, MemberChanges, MemberFacts};
 use roster_core::permissions::Membership;
-use roster_core::store::{Bootstrap, MemberOutcome, OrgHead, Principal};
+use roster_core::store::{Bootstrap, MemberOutcome, OrgHead, Principal, PrincipalHeads};
 use roster_core::token::TokenHash;
 use roster_core::{
     Email, MemberStatus, OrgId, OrgMember, Organization, Role, StoreError, Timestamp, User, UserId,
@@ -77,9 +77,10 @@ pub(crate) async fn principal<C: GenericClient>(
 ) -> Result<Option<Principal>, TxError> {
     let sql = format!(
         "SELECT {USER_COLUMNS}, m.role, m.status, o.allow_non_admins_manage_groups, t.id, t.last_used_at, t.expires_at,
-                (SELECT e.event_seq FROM organizations e WHERE e.id = $2::text),
+                coalesce((SELECT e.event_seq FROM organizations e WHERE e.id = $2::text), 0),
                 (SELECT min(g.next_expiry) FROM groups g
-                 WHERE g.org_id = $2::text AND g.next_expiry IS NOT NULL)
+                 WHERE g.org_id = $2::text AND g.next_expiry IS NOT NULL),
+                t.org_id, (SELECT h.event_seq FROM organizations h WHERE h.id = t.org_id)
          FROM tokens t
          JOIN users u ON u.id = t.user_id
          LEFT JOIN org_members m ON m.org_id = $2::text AND m.user_id = t.user_id
@@ -108,12 +109,17 @@ pub(crate) async fn principal<C: GenericClient>(
         token_id: row.try_get(10)?,
         token_last_used_at: row.try_get::<_, Option<i64>>(11)?.map(Timestamp::from_millis),
         token_expires_at: row.try_get::<_, Option<i64>>(12)?.map(Timestamp::from_millis),
+        token_org: OrgId::from_stored(row.try_get(15)?),
         // Read in this statement, so that a cached answer costs the request no second
-        // round trip for its organization's epoch.
-        org_head: match row.try_get::<_, Option<i64>>(13)? {
-            Some(head) => Some(OrgHead {
-                head: sql::count(head),
-                next_expiry: row.try_get::<_, Option<i64>>(14)?.map(Timestamp::from_millis),
+        // round trip for its organization's epoch, and so that this principal can be
+        // kept until one of the two heads moves (see `PrincipalHeads`).
+        heads: match org {
+            Some(_) => Some(PrincipalHeads {
+                token_org: sql::count(row.try_get(16)?),
+                org: OrgHead {
+                    head: sql::count(row.try_get(13)?),
+                    next_expiry: row.try_get::<_, Option<i64>>(14)?.map(Timestamp::from_millis),
+                },
             }),
             None => None,
         },

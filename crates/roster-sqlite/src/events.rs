@@ -55,7 +55,7 @@ pub(crate) fn record(
     Ok(())
 }
 
-fn seq(raw: i64) -> u64 {
+pub(crate) fn seq(raw: i64) -> u64 {
     raw.max(0).unsigned_abs()
 }
 

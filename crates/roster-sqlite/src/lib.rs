@@ -42,9 +42,32 @@ pub struct SqliteStore {
 
 /// An org's stream head and next membership end, with the change epoch they were read
 /// under.
-type OrgEpochMemo = (ChangeEpoch, ChangeEpoch, Option<Timestamp>);
+type OrgEpochMemo = (ChangeEpoch, OrgHead);
 
 impl SqliteStore {
+    /// An org's head and next membership end, read again only after a commit (by any
+    /// process: the WAL-index header tells) since it was last read.
+    fn org_head(&self, org: &OrgId) -> Result<OrgHead, StoreError> {
+        use std::sync::PoisonError;
+        let global = self.connections.change_epoch()?;
+        let known =
+            self.org_epochs.lock().unwrap_or_else(PoisonError::into_inner).get(org).copied();
+        if let Some((seen_at, head)) = known
+            && seen_at == global
+        {
+            return Ok(head);
+        }
+        let (head, next_expiry) =
+            self.connections.read("org epoch", |conn| events::head_and_next_expiry(conn, org))?;
+        let head = OrgHead { head, next_expiry };
+        let mut known = self.org_epochs.lock().unwrap_or_else(PoisonError::into_inner);
+        // Bounded by the orgs in the database; dropped wholesale if it ever grows large.
+        if known.len() > 100_000 {
+            known.clear();
+        }
+        known.insert(org.clone(), (global, head));
+        Ok(head)
+    }
     /// Opens (creating if needed) the database named by a `sqlite://PATH` URL and brings
     /// its schema up to date.
     pub fn open_url(url: &str) -> Result<Self, StoreError> {
@@ -153,29 +176,11 @@ impl Store for SqliteStore {
     }
 
     async fn org_epoch(&self, org: &OrgId) -> Result<Option<ChangeEpoch>, StoreError> {
-        use std::sync::PoisonError;
-        let global = self.connections.change_epoch()?;
-        let known =
-            self.org_epochs.lock().unwrap_or_else(PoisonError::into_inner).get(org).copied();
-        let now = self.connections.clock.now();
-        let usable = |(head, next_expiry): (ChangeEpoch, Option<Timestamp>)| {
-            OrgHead { head: head.0, next_expiry }.epoch_at(now)
-        };
-        if let Some((seen_at, head, next)) = known
-            && seen_at == global
-        {
-            return Ok(usable((head, next)));
-        }
-        let (head, next) =
-            self.connections.read("org epoch", |conn| events::head_and_next_expiry(conn, org))?;
-        let head = ChangeEpoch(head);
-        let mut known = self.org_epochs.lock().unwrap_or_else(PoisonError::into_inner);
-        // Bounded by the orgs in the database; dropped wholesale if it ever grows large.
-        if known.len() > 100_000 {
-            known.clear();
-        }
-        known.insert(org.clone(), (global, head, next));
-        Ok(usable((head, next)))
+        Ok(self.org_head(org)?.epoch_at(self.connections.clock.now()))
+    }
+
+    async fn org_heads(&self, orgs: &[&OrgId]) -> Result<Vec<OrgHead>, StoreError> {
+        orgs.iter().map(|org| self.org_head(org)).collect()
     }
 
     fn commits(&self) -> Option<tokio::sync::watch::Receiver<u64>> {

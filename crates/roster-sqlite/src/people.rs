@@ -1,12 +1,13 @@
 //! Organizations, accounts, memberships and tokens.
 
+use crate::events::seq;
 use roster_core::events;
 use roster_core::groups::Leaving;
 use roster_core::listing::{ListParams, SortField};
 use roster_core::model::{NewUser, Page, TokenRecord};
 use roster_core::people::{self, Invite, InviteFacts, MemberAction, MemberChanges, MemberFacts};
 use roster_core::permissions::Membership;
-use roster_core::store::{Bootstrap, MemberOutcome, Principal};
+use roster_core::store::{Bootstrap, MemberOutcome, OrgHead, Principal, PrincipalHeads};
 use roster_core::token::TokenHash;
 use roster_core::{
     Email, MemberStatus, OrgId, OrgMember, Organization, Role, StoreError, Timestamp, User, UserId,
@@ -83,8 +84,13 @@ pub(crate) fn principal(
     org: Option<&OrgId>,
     now: Timestamp,
 ) -> rusqlite::Result<Option<Principal>> {
+    // The heads come from the same snapshot as the token and membership: see
+    // `PrincipalHeads` for why they are enough to know when this principal is stale.
     let sql = format!(
-        "SELECT {USER_COLUMNS}, m.role, m.status, o.allow_non_admins_manage_groups, t.id, t.last_used_at, t.expires_at
+        "SELECT {USER_COLUMNS}, m.role, m.status, o.allow_non_admins_manage_groups, t.id, t.last_used_at, t.expires_at,
+                t.org_id, (SELECT h.event_seq FROM organizations h WHERE h.id = t.org_id),
+                coalesce((SELECT a.event_seq FROM organizations a WHERE a.id = ?2), 0),
+                (SELECT min(g.next_expiry) FROM groups g WHERE g.org_id = ?2 AND g.next_expiry IS NOT NULL)
          FROM tokens t
          JOIN users u ON u.id = t.user_id
          LEFT JOIN org_members m ON m.org_id = ?2 AND m.user_id = t.user_id
@@ -104,13 +110,24 @@ pub(crate) fn principal(
                 }),
                 _ => None,
             };
+            let heads = match org {
+                Some(_) => Some(PrincipalHeads {
+                    token_org: seq(row.get(14)?),
+                    org: OrgHead {
+                        head: seq(row.get(15)?),
+                        next_expiry: row.get::<_, Option<i64>>(16)?.map(Timestamp::from_millis),
+                    },
+                }),
+                None => None,
+            };
             Ok(Principal {
-                org_head: None,
                 user: user_from_row(row, 0)?.into(),
                 membership,
                 token_id: row.get(10)?,
                 token_last_used_at: row.get::<_, Option<i64>>(11)?.map(Timestamp::from_millis),
                 token_expires_at: row.get::<_, Option<i64>>(12)?.map(Timestamp::from_millis),
+                token_org: OrgId::from_stored(row.get(13)?),
+                heads,
             })
         })
         .optional()

@@ -147,5 +147,10 @@ async fn metrics_count_read_cache_hits_and_misses() {
     let text = app.send(request(Method::GET, "/metrics", None, None)).await.text;
     assert!(text.contains("roster_read_cache_answers_total{result=\"hit\"} 2\n"), "{text}");
     assert!(text.contains("roster_read_cache_answers_total{result=\"miss\"} 2\n"), "{text}");
+    // The caller is read for the create, again for the first GET and after the PUT
+    // (each write moved its org's head), and remembered for the other two GETs and
+    // the PUT.
+    assert!(text.contains("roster_read_cache_principals_total{result=\"hit\"} 3\n"), "{text}");
+    assert!(text.contains("roster_read_cache_principals_total{result=\"miss\"} 3\n"), "{text}");
 }
 }

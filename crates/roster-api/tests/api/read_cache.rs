@@ -5,7 +5,10 @@
 use axum::Router;
 use axum::http::{Method, StatusCode};
 use http_body_util::BodyExt;
+use roster_core::model::NewUser;
+use roster_core::people::MemberAction;
 use roster_core::token::TokenSecret;
+use roster_core::{Email, Role};
 use serde_json::{Value, json};
 use tower::ServiceExt;
 
@@ -93,6 +96,41 @@ async fn a_token_revoked_elsewhere_is_refused_at_once() {
     let tokens = other_store.list_tokens(&app.org, Some(app.standard.id)).await.expect("tokens");
     other_store.revoke_token(&app.org, tokens[0].id).await.expect("revoke");
     let refused = app.get(&groups, &app.standard.token).await;
+    assert_eq!(refused.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(refused.json(), json!({"error": true, "message": "Unauthenticated.", "code": "UNAUTHENTICATED"}));
+}
+}
+
+roster_test! {
+async fn a_caller_remembered_in_another_org_follows_its_token_and_its_membership() {
+    // The admin's token was issued in the first org; the same account is also a
+    // standard member of the second one, and is remembered there.
+    let app = TestApp::new().await;
+    let (_, other_store) = app.second_instance().await;
+    let account = NewUser {
+        email: Email::parse("admin@acme.test").expect("email"),
+        first_name: "A".into(),
+        last_name: "B".into(),
+        role: Role::Standard,
+    };
+    app.store.add_member(&app.other_org, &account).await.expect("join");
+    let groups = format!("/organizations/{}/groups", app.other_org);
+    let token = &app.admin.token;
+    assert_eq!(read_thrice(&app, &groups, token).await.status, StatusCode::OK);
+
+    // Disabled in the second org by another instance: refused there at once.
+    let disabled = other_store.member_action(&app.other_org, app.admin.id, MemberAction::Disable);
+    disabled.await.expect("disable");
+    let refused = app.get(&groups, token).await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN, "{}", refused.text);
+    let enabled = other_store.member_action(&app.other_org, app.admin.id, MemberAction::Enable);
+    enabled.await.expect("enable");
+    assert_eq!(read_thrice(&app, &groups, token).await.status, StatusCode::OK);
+
+    // The token revoked in the org it belongs to: refused in the other org at once.
+    let tokens = other_store.list_tokens(&app.org, Some(app.admin.id)).await.expect("tokens");
+    other_store.revoke_token(&app.org, tokens[0].id).await.expect("revoke");
+    let refused = app.get(&groups, token).await;
     assert_eq!(refused.status, StatusCode::UNAUTHORIZED);
     assert_eq!(refused.json(), json!({"error": true, "message": "Unauthenticated.", "code": "UNAUTHENTICATED"}));
 }
