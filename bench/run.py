@@ -193,7 +193,8 @@ def pgbench_rows(url, rows):
     subprocess.run(["psql", url, "-qc", "CREATE DATABASE pgbench"], check=True, capture_output=True)
     subprocess.run(["pgbench", "-i", "-q", "-s", "10", db], check=True, capture_output=True)
     jobs = ["-c", str(CONNECTIONS), "-j", str(THREADS)]
-    select = pgbench(db, "-S", "-M", "prepared", *jobs)
+    select_run = with_cpu(lambda: {"rps": pgbench(db, "-S", "-M", "prepared", *jobs)})
+    select = select_run["rps"]
     simple = pgbench(db, "-N", "-M", "prepared", *jobs)
     single = pgbench(db, "-N", "-M", "prepared", "-c", "1")
     by_name = {name: result for name, result, _ in rows}
@@ -203,7 +204,7 @@ def pgbench_rows(url, rows):
         return (f"{name}, ratio to pgbench", {"rps": rps, "p50": 0.0, "p99": 0.0, "non2xx": 0, "of": base},
                 f"{target}: {rps / base:.2f}" if base else target)
     return [
-        (f"pgbench -S -M prepared -c {CONNECTIONS} (select only)", {"rps": select, "p50": 0.0, "p99": 0.0, "non2xx": 0}, "PostgreSQL's own limit"),
+        (f"pgbench -S -M prepared -c {CONNECTIONS} (select only)", {"rps": select, "p50": 0.0, "p99": 0.0, "non2xx": 0}, f"PostgreSQL's own limit; {cpu_text(select_run)}"),
         (f"pgbench -N -M prepared -c {CONNECTIONS} (simple writes)", {"rps": simple, "p50": 0.0, "p99": 0.0, "non2xx": 0}, "PostgreSQL's own limit"),
         ("pgbench -N -M prepared -c 1 (one writer)", {"rps": single, "p50": 0.0, "p99": 0.0, "non2xx": 0}, "PostgreSQL's own limit"),
         ratio("GET one group", find("GET one group (10 members, 2"), select, ">= 0.60 of pgbench -S"),
@@ -263,6 +264,54 @@ def wrk(url, headers=(), script=None, connections=CONNECTIONS, duration=DURATION
 
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     return {"rps": rps, "p50": percentile(50), "p99": percentile(99), "non2xx": int(errors.group(1)) if errors else 0}
+
+
+def cpu_seconds():
+    """CPU seconds used so far by the PostgreSQL, roster, wrk and pgbench processes."""
+    used = {"postgres": 0.0, "roster": 0.0, "wrk": 0.0, "pgbench": 0.0}
+    tick = os.sysconf("SC_CLK_TCK")
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{pid}/stat") as stat_file:
+                stat = stat_file.read()
+        except OSError:
+            continue
+        name, fields = stat[stat.index("(") + 1:stat.rindex(")")], stat[stat.rindex(")") + 2:].split()
+        kind = "postgres" if name.startswith("postgres") else name if name in used else None
+        if kind:
+            used[kind] += (int(fields[11]) + int(fields[12])) / tick  # utime + stime
+    return used
+
+
+def with_cpu(run):
+    """Runs a scenario and notes how the machine's CPU time was shared while it ran."""
+    before, started = cpu_seconds(), time.time()
+    result = run()
+    after, wall = cpu_seconds(), time.time() - started
+    capacity = wall * (os.cpu_count() or 1)
+    result["cpu"] = {kind: (after[kind] - before[kind]) / capacity for kind in after}
+    return result
+
+
+def cpu_text(result):
+    shares = ", ".join(f"{kind} {share:.0%}" for kind, share in result["cpu"].items() if share >= 0.005)
+    return f"CPU: {shares}"
+
+
+def two_instances(release, url, addr, path, headers):
+    """The same GET against two `roster serve` instances on one database at once, each
+    with the connections one instance gets alone: the sum of their rates."""
+    from concurrent.futures import ThreadPoolExecutor
+    second, second_addr = start_server(release, url)
+    try:
+        with ThreadPoolExecutor(2) as pool:
+            runs = [pool.submit(wrk, f"http://{a}{path}", headers) for a in (addr, second_addr)]
+            results = [run.result() for run in runs]
+    finally:
+        second.terminate()
+        second.wait()
+    return {"rps": sum(r["rps"] for r in results), "p50": max(r["p50"] for r in results),
+            "p99": max(r["p99"] for r in results), "non2xx": sum(r["non2xx"] for r in results)}
 
 
 def peak_rss_mib(pid):
@@ -383,7 +432,14 @@ def measure(backend, release, work, url, seeded):
         ]
     if on_pg:
         plan = [(name, run, target if name.startswith("GET one group") else "reported") for name, run, target in plan]
+        # Where the time goes when Roster, PostgreSQL and wrk share the machine.
+        plan[0] = (plan[0][0], lambda run=plan[0][1]: with_cpu(run), plan[0][2])
     rows = [(name, run(), target) for name, run, target in plan if not ONLY or ONLY in name]
+    if on_pg and not SCALE and rows and rows[0][0].startswith("GET one group"):
+        one = rows[0][1]
+        both = with_cpu(lambda: two_instances(release, url, addr, f"/organizations/{org}/groups/{small}", headers))
+        rows.append((TWO_INSTANCES, both,
+                     f"sum >= 1.6x one instance ({one['rps']:,.0f}): {both['rps'] / one['rps']:.2f}x; {cpu_text(both)}"))
     rss = peak_rss_mib(server.pid)
     server.terminate()
     server.wait()
@@ -419,6 +475,7 @@ def start_server(release, url, *extra):
 
 
 READS_ALONE = "mixed: reads of random groups of one organization, alone"
+TWO_INSTANCES = f"two roster serve instances on one cluster, GET one group ({CONNECTIONS} connections each)"
 
 
 def target_text(name, result, target, alone):
@@ -426,6 +483,8 @@ def target_text(name, result, target, alone):
     if name.startswith("mixed:") and name != READS_ALONE and alone:
         share = f"{result['rps'] / alone:.2f}"
         target = f"{target}: {share}" if "of reads alone" in target else f"{target}; {share} of reads alone"
+    if "cpu" in result and name != TWO_INSTANCES:
+        target = f"{target}; {cpu_text(result)}"
     if "hit_rate" in result:
         target = (f"{target} (cache hits {result['hit_rate']:.0%}, revalidated {result['revalidated_rate']:.0%},"
                   f" callers remembered {result['caller_hit_rate']:.0%})")
