@@ -8,11 +8,12 @@ and duration for all), and prints a table of throughput, p50/p99 latency, ratio 
 ceiling and peak RSS. A full run writes the table, the machine and the command into
 docs/benchmarks.md.
 
-    bench/run.py                     # full run on SQLite then PostgreSQL (< 10 min)
+    bench/run.py                     # full run on SQLite then PostgreSQL (~25 min on 2 cores)
     bench/run.py --smoke             # seconds: tiny data, 1 s per scenario; checks the harness
     bench/run.py --backend sqlite    # one backend (sqlite or postgres); docs are not rewritten
     bench/run.py --only "GET list"   # only the scenarios whose name contains the text
-    bench/run.py --scale 1m          # ten times the data: 1,000,000 groups and members (not in CI)
+    bench/run.py --scale 1m          # ten times the data on SQLite: 1,000,000 groups and members,
+                                     # written to docs/benchmarks-1m.md beside the 100,000 rows (not in CI)
 
 Needs wrk (Debian: apt-get install wrk); installs it with apt-get when missing.
 """
@@ -22,6 +23,7 @@ import os
 import platform
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -267,9 +269,14 @@ def wrk(url, headers=(), script=None, connections=CONNECTIONS, duration=DURATION
 
 
 def cpu_seconds():
-    """CPU seconds used so far by the PostgreSQL, roster, wrk and pgbench processes."""
-    used = {"postgres": 0.0, "roster": 0.0, "wrk": 0.0, "pgbench": 0.0}
+    """CPU seconds used so far: by the machine (busy, and waiting on I/O, from /proc/stat)
+    and by the PostgreSQL and roster processes alive now."""
     tick = os.sysconf("SC_CLK_TCK")
+    with open("/proc/stat") as stat_file:
+        # user nice system idle iowait irq softirq steal
+        fields = [int(v) for v in stat_file.readline().split()[1:9]]
+    used = {"busy": (sum(fields) - fields[3] - fields[4]) / tick, "iowait": fields[4] / tick,
+            "postgres": 0.0, "roster": 0.0}
     for pid in filter(str.isdigit, os.listdir("/proc")):
         try:
             with open(f"/proc/{pid}/stat") as stat_file:
@@ -277,14 +284,16 @@ def cpu_seconds():
         except OSError:
             continue
         name, fields = stat[stat.index("(") + 1:stat.rindex(")")], stat[stat.rindex(")") + 2:].split()
-        kind = "postgres" if name.startswith("postgres") else name if name in used else None
+        kind = "postgres" if name.startswith("postgres") else name if name == "roster" else None
         if kind:
             used[kind] += (int(fields[11]) + int(fields[12])) / tick  # utime + stime
     return used
 
 
 def with_cpu(run):
-    """Runs a scenario and notes how the machine's CPU time was shared while it ran."""
+    """Runs a scenario and notes how the machine's CPU time was shared while it ran
+    (shares of all its cores; a process that ends during the run, like wrk, counts in
+    "busy" only)."""
     before, started = cpu_seconds(), time.time()
     result = run()
     after, wall = cpu_seconds(), time.time() - started
@@ -294,24 +303,51 @@ def with_cpu(run):
 
 
 def cpu_text(result):
-    shares = ", ".join(f"{kind} {share:.0%}" for kind, share in result["cpu"].items() if share >= 0.005)
-    return f"CPU: {shares}"
+    cpu = result["cpu"]
+    return (f"CPU busy {cpu['busy']:.0%} (postgres {cpu['postgres']:.0%}, roster {cpu['roster']:.0%}),"
+            f" I/O wait {cpu['iowait']:.0%}")
 
 
-def two_instances(release, url, addr, path, headers):
+def two_instances(addr, second_addr, path, headers):
     """The same GET against two `roster serve` instances on one database at once, each
     with the connections one instance gets alone: the sum of their rates."""
     from concurrent.futures import ThreadPoolExecutor
-    second, second_addr = start_server(release, url)
-    try:
-        with ThreadPoolExecutor(2) as pool:
-            runs = [pool.submit(wrk, f"http://{a}{path}", headers) for a in (addr, second_addr)]
-            results = [run.result() for run in runs]
-    finally:
-        second.terminate()
-        second.wait()
+    with ThreadPoolExecutor(2) as pool:
+        runs = [pool.submit(wrk, f"http://{a}{path}", headers) for a in (addr, second_addr)]
+        results = [run.result() for run in runs]
     return {"rps": sum(r["rps"] for r in results), "p50": max(r["p50"] for r in results),
             "p99": max(r["p99"] for r in results), "non2xx": sum(r["non2xx"] for r in results)}
+
+
+def with_waits(url, run):
+    """Runs a scenario while sampling what PostgreSQL's busy backends wait on (every
+    100 ms, from pg_stat_activity), and notes the commonest waits."""
+    # A connection idle inside a transaction waits for Roster's next statement.
+    query = ("SELECT CASE WHEN state = 'active' THEN coalesce(wait_event_type || ':' || wait_event, 'CPU') "
+             "ELSE 'Client:next-statement-in-transaction' END FROM pg_stat_activity "
+             "WHERE state IN ('active', 'idle in transaction') AND backend_type = 'client backend' "
+             "AND pid <> pg_backend_pid();\n")
+    with tempfile.TemporaryFile("w+") as samples:
+        sampler = subprocess.Popen(["psql", "-At", url], stdin=subprocess.PIPE, stdout=samples,
+                                   stderr=subprocess.DEVNULL, text=True)
+        sampler.stdin.write(query + "\\watch 0.1\n")
+        sampler.stdin.flush()
+        try:
+            result = run()
+        finally:
+            # Ctrl-C ends the watch; then psql reads the end of its input and exits.
+            sampler.send_signal(signal.SIGINT)
+            sampler.communicate(timeout=30)
+        samples.seek(0)
+        out = samples.read()
+    counts = {}
+    for line in out.splitlines():
+        if line and " " not in line.strip():
+            counts[line.strip()] = counts.get(line.strip(), 0) + 1
+    total = sum(counts.values())
+    top = sorted(counts.items(), key=lambda kv: -kv[1])[:4]
+    result["waits"] = ", ".join(f"{name} {n / total:.0%}" for name, n in top) if total else "none sampled"
+    return result
 
 
 def peak_rss_mib(pid):
@@ -330,7 +366,10 @@ def option(name, default=None):
     return default
 
 
-BACKENDS = ["sqlite", "postgres"] if option("--backend", "both") == "both" else [option("--backend")]
+# At ten times the data only SQLite by default: seeding PostgreSQL with a million groups
+# through Roster's own write path takes most of an hour on this kind of machine.
+BACKENDS = ((["sqlite"] if SCALE else ["sqlite", "postgres"]) if option("--backend", "both") == "both"
+            else [option("--backend")])
 ONLY = option("--only")
 
 
@@ -417,27 +456,40 @@ def measure(backend, release, work, url, seeded):
         ("PATCH add/remove one member, 10-member group", lambda: wrk(f"{base}/groups/{small}/members", headers, scripts["patch"]), ">= 0.20"),
         (f"PATCH add/remove one member, {HUGE:,}-member group", lambda: wrk(f"{big_base}/groups/{huge}/members", headers, scripts["patch_big"]), ">= 0.08, within 20% of the 10-member group"),
         (f"GET one {HUGE:,}-member group (4 connections)", lambda: wrk(f"{big_base}/groups/{huge}", headers, connections=4), "p50 <= 50 ms"),
+        (f"GET members page 1 of the {HUGE:,}-member group", lambda: wrk(f"{big_base}/groups/{huge}/members", headers), "reported"),
+        (f"GET members last page (cursor) of the {HUGE:,}-member group", lambda: wrk(f"{big_base}/groups/{huge}/members?cursor={seeded['huge_tail_cursor']}", headers), "reported"),
     ]
     if not SCALE:
         reads = lambda fraction, target: lambda: with_hit_rate(  # noqa: E731
-            addr, lambda: wrk(f"{base}/groups", headers, mixed_script(work, backend, seeded, fraction, target)))
+            addr, lambda: with_cpu(lambda: wrk(f"{base}/groups", headers, mixed_script(work, backend, seeded, fraction, target))))
         plan += [
             (READS_ALONE, reads(0, "other"), "the base of the three rows below"),
             ("mixed: reads while another organization writes 1% of the requests", reads(0.01, "other"), ">= 0.90 of reads alone"),
             ("mixed: reads while another organization writes 10% of the requests", reads(0.10, "other"), ">= 0.70 of reads alone"),
             ("mixed: 10% writes over the groups of the same organization", reads(0.10, "same"), ">= 0.65 of reads alone"),
             (f"mixed: {len(seeded['tenants']):,} organizations of {TENANT_GROUPS} groups, Zipf s=1.1, 95% reads / 5% writes",
-             lambda: with_hit_rate(addr, lambda: wrk(f"http://{addr}/", headers, zipf_script(work, backend, seeded))),
+             lambda: with_hit_rate(addr, lambda: with_cpu(lambda: wrk(f"http://{addr}/", headers, zipf_script(work, backend, seeded)))),
              ">= 0.40, p99 <= 10 ms"),
         ]
+    # Whether a write row is bound by the CPU or waits (on fsync, on locks).
+    plan = [(name, (lambda run=run: with_cpu(run)) if name.startswith(WRITES) else run, target)
+            for name, run, target in plan]
     if on_pg:
         plan = [(name, run, target if name.startswith("GET one group") else "reported") for name, run, target in plan]
-        # Where the time goes when Roster, PostgreSQL and wrk share the machine.
+        # Where the time goes when Roster, PostgreSQL and wrk share the machine, and
+        # what the database's busy connections wait on during the writes.
         plan[0] = (plan[0][0], lambda run=plan[0][1]: with_cpu(run), plan[0][2])
+        plan = [(name, (lambda run=run: with_waits(url, run)) if name.startswith(WRITES) else run, target)
+                for name, run, target in plan]
     rows = [(name, run(), target) for name, run, target in plan if not ONLY or ONLY in name]
     if on_pg and not SCALE and rows and rows[0][0].startswith("GET one group"):
         one = rows[0][1]
-        both = with_cpu(lambda: two_instances(release, url, addr, f"/organizations/{org}/groups/{small}", headers))
+        second, second_addr = start_server(release, url)
+        try:
+            both = with_cpu(lambda: two_instances(addr, second_addr, f"/organizations/{org}/groups/{small}", headers))
+        finally:
+            second.terminate()
+            second.wait()
         rows.append((TWO_INSTANCES, both,
                      f"sum >= 1.6x one instance ({one['rps']:,.0f}): {both['rps'] / one['rps']:.2f}x; {cpu_text(both)}"))
     rss = peak_rss_mib(server.pid)
@@ -459,6 +511,8 @@ def reads_without_cache(release, url, org, seeded, headers):
         ("GET list, last page, read cache off", lambda: wrk(f"{base}/groups?per_page=10&page={last_page}", headers)),
         ("GET list with q, read cache off", lambda: wrk(f"{base}/groups?q=needle", headers)),
         (f"GET one {HUGE:,}-member group (4 connections), read cache off", lambda: wrk(f"{big_base}/groups/{seeded['huge_group']}", headers, connections=4)),
+        (f"GET members page 1 of the {HUGE:,}-member group, read cache off", lambda: wrk(f"{big_base}/groups/{seeded['huge_group']}/members", headers)),
+        ("GET members last page (cursor), read cache off", lambda: wrk(f"{big_base}/groups/{seeded['huge_group']}/members?cursor={seeded['huge_tail_cursor']}", headers)),
     ]
     rows = [(name, run(), "reported") for name, run in plan if not ONLY or ONLY in name]
     server.terminate()
@@ -474,6 +528,7 @@ def start_server(release, url, *extra):
     return server, wait_listening(server, "Roster is listening on")
 
 
+WRITES = ("POST", "PUT", "PATCH")
 READS_ALONE = "mixed: reads of random groups of one organization, alone"
 TWO_INSTANCES = f"two roster serve instances on one cluster, GET one group ({CONNECTIONS} connections each)"
 
@@ -485,6 +540,8 @@ def target_text(name, result, target, alone):
         target = f"{target}: {share}" if "of reads alone" in target else f"{target}; {share} of reads alone"
     if "cpu" in result and name != TWO_INSTANCES:
         target = f"{target}; {cpu_text(result)}"
+    if "waits" in result:
+        target = f"{target}; PostgreSQL waits: {result['waits']}"
     if "hit_rate" in result:
         target = (f"{target} (cache hits {result['hit_rate']:.0%}, revalidated {result['revalidated_rate']:.0%},"
                   f" callers remembered {result['caller_hit_rate']:.0%})")
@@ -524,17 +581,21 @@ def main():
     ceiling_result = wrk(f"http://{ceiling_addr}/")
     ceiling.terminate()
 
-    tables, seeds = {}, {}
+    tables, seeds, rows_by_backend = {}, {}, {}
     for backend in BACKENDS:
         rows, rss, first_answer_ms, seed_seconds, sweep = run_backend(backend, release, work)
         seeds[backend] = seed_seconds
         tables[backend] = table(ceiling_result, rows, rss, first_answer_ms, backend == "postgres", sweep)
+        rows_by_backend[backend] = rows
         print(f"\n{TITLES[backend]} (seeded in {seed_seconds:.0f} s)\n{tables[backend]}", flush=True)
         if SMOKE:
             bad = [name for name, result, _ in rows if result["rps"] <= 0]
             if bad:
                 sys.exit(f"{backend}: scenarios served nothing: {bad}")
     shutil.rmtree(work, ignore_errors=True)
+    if SCALE and not ONLY and BACKENDS == ["sqlite"]:
+        write_scale_doc(ceiling_result, tables["sqlite"], seeds["sqlite"], rows_by_backend["sqlite"])
+        return
     if SMOKE or ONLY or len(BACKENDS) < 2:
         return
     machine = f"{platform.machine()}, {os.cpu_count()} CPUs ({cpu_model()}), {mem_gib():.0f} GiB, {platform.platform()}"
@@ -548,6 +609,58 @@ def main():
             doc.write(f"## {TITLES[backend]}\n\n{tables[backend]}\n\n")
         doc.write(FOOTER)
     print("\nwritten to docs/benchmarks.md")
+
+
+def same_row(name):
+    """A row's name with its data size taken out, to find the same row at another scale."""
+    return name.replace("1,000,000", "N").replace("100,000", "N")
+
+
+def write_scale_doc(ceiling_result, sqlite_table, seed_seconds, rows):
+    """docs/benchmarks-1m.md: the run at ten times the data, each row beside the same row
+    of the 100,000 run in docs/benchmarks.md (as ratios to each run's own ceiling, so
+    that a noisy machine's drift between the runs cancels out)."""
+    with open(os.path.join(ROOT, "docs", "benchmarks.md")) as doc:
+        text = doc.read()
+    base_section = text.split("## SQLite", 1)[1].split("\n## ", 1)[0] if "## SQLite" in text else ""
+    base = {}
+    for line in base_section.splitlines():
+        cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
+        if len(cells) == 7 and re.fullmatch(r"[0-9.]+", cells[4]):
+            base[same_row(cells[0])] = float(cells[4])
+    ceiling = ceiling_result["rps"]
+    lines = ["| row | ratio at 1,000,000 | ratio at 100,000 | 1,000,000 / 100,000 | within 20% |",
+             "|---|---:|---:|---:|---|"]
+    for name, result, _ in rows:
+        before = base.get(same_row(name))
+        if before is None or "of" in result:
+            continue
+        now = result["rps"] / ceiling
+        share = now / before if before else 0.0
+        lines.append(f"| {name} | {now:.3f} | {before:.3f} | {share:.2f} | {'yes' if share >= 0.8 else 'no'} |")
+    machine = f"{platform.machine()}, {os.cpu_count()} CPUs ({cpu_model()}), {mem_gib():.0f} GiB"
+    with open(os.path.join(ROOT, "docs", "benchmarks-1m.md"), "w") as doc:
+        doc.write(f"""# Benchmarks at ten times the data
+
+Generated by `bench/run.py --scale 1m` on {time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}.
+
+- Machine: {machine}.
+- Data: {GROUPS:,} groups in one organization and one group of {HUGE:,} members in a
+  second one, seeded through Roster's own storage layer on SQLite in {seed_seconds:.0f} s.
+- Load and settings as in [benchmarks.md](benchmarks.md); SQLite only (seeding
+  PostgreSQL with a million groups through the write path takes most of an hour).
+
+## SQLite at {GROUPS:,}
+
+{sqlite_table}
+
+## Against the same rows at 100,000 (docs/benchmarks.md)
+
+Ratios to each run's own ceiling; the target is each row within 20% of the 100,000 one.
+
+{chr(10).join(lines)}
+""")
+    print("\nwritten to docs/benchmarks-1m.md")
 
 
 TITLES = {"sqlite": "SQLite (embedded, the default)", "postgres": "PostgreSQL 15 (local cluster, durable settings)"}

@@ -107,13 +107,11 @@ pub(crate) async fn head_and_next_expiry<C: GenericClient>(
     Ok((sql::count(row.try_get(0)?), next.map(Timestamp::from_millis)))
 }
 
-/// The heads and next membership ends of `orgs`, in `orgs`' order, in one statement
-/// (head 0 and no end for an org that does not exist).
+/// The heads and next membership ends of the orgs `ids` that exist, in one statement.
 pub(crate) async fn heads<C: GenericClient>(
     c: &C,
-    orgs: &[&OrgId],
-) -> Result<Vec<roster_core::store::OrgHead>, TxError> {
-    let ids: Vec<&str> = orgs.iter().map(|org| org.as_str()).collect();
+    ids: &[&str],
+) -> Result<std::collections::HashMap<String, roster_core::store::OrgHead>, TxError> {
     let rows = sql::all(
         c,
         "SELECT o.id, o.event_seq, (SELECT min(g.next_expiry) FROM groups g
@@ -122,18 +120,13 @@ pub(crate) async fn heads<C: GenericClient>(
         &[&ids],
     )
     .await?;
-    let mut heads = vec![roster_core::store::OrgHead { head: 0, next_expiry: None }; orgs.len()];
+    let mut heads = std::collections::HashMap::with_capacity(rows.len());
     for row in rows {
-        let id: &str = row.try_get(0)?;
         let head = roster_core::store::OrgHead {
             head: sql::count(row.try_get(1)?),
             next_expiry: row.try_get::<_, Option<i64>>(2)?.map(Timestamp::from_millis),
         };
-        for (slot, org) in heads.iter_mut().zip(&ids) {
-            if *org == id {
-                *slot = head;
-            }
-        }
+        heads.insert(row.try_get(0)?, head);
     }
     Ok(heads)
 }

@@ -10,6 +10,7 @@
 mod events;
 mod groups;
 mod guests;
+mod heads;
 mod people;
 mod sql;
 
@@ -67,6 +68,25 @@ pub struct PgStore {
     /// of (LISTEN), for long-polls of the stream.
     committed: std::sync::Arc<tokio::sync::watch::Sender<u64>>,
     clock: roster_core::Clock,
+    heads: std::sync::Arc<heads::HeadReads>,
+}
+
+/// A pooled connection, or the error that says why none came in time.
+async fn checkout(
+    pool: &Pool,
+    context: &'static str,
+) -> Result<deadpool_postgres::Object, StoreError> {
+    use deadpool_postgres::{PoolError, TimeoutType};
+    pool.get().await.map_err(|e| match e {
+        PoolError::Timeout(TimeoutType::Wait) => {
+            StoreError::busy(context, "no database connection free in time")
+        }
+        PoolError::Timeout(_) => {
+            StoreError::unreachable(context, "no new database connection in time")
+        }
+        PoolError::Backend(e) => sql::store_error(context, &e),
+        other => StoreError::new(context, other),
+    })
 }
 
 impl PgStore {
@@ -98,24 +118,15 @@ impl PgStore {
             .map_err(|e| StoreError::new("connection pool", e))?;
         let (committed, _) = tokio::sync::watch::channel(0);
         let committed = std::sync::Arc::new(committed);
-        let store = Self { pool, committed, clock };
+        let heads = heads::HeadReads::new(pool.clone());
+        let store = Self { pool, committed, clock, heads };
         store.migrate().await?;
         listen_for_commits(config, std::sync::Arc::downgrade(&store.committed));
         Ok(store)
     }
 
     async fn client(&self, context: &'static str) -> Result<deadpool_postgres::Object, StoreError> {
-        use deadpool_postgres::{PoolError, TimeoutType};
-        self.pool.get().await.map_err(|e| match e {
-            PoolError::Timeout(TimeoutType::Wait) => {
-                StoreError::busy(context, "no database connection free in time")
-            }
-            PoolError::Timeout(_) => {
-                StoreError::unreachable(context, "no new database connection in time")
-            }
-            PoolError::Backend(e) => sql::store_error(context, &e),
-            other => StoreError::new(context, other),
-        })
+        checkout(&self.pool, context).await
     }
 
     async fn migrate(&self) -> Result<(), StoreError> {
@@ -286,7 +297,7 @@ impl Store for PgStore {
     }
 
     async fn org_heads(&self, orgs: &[&OrgId]) -> Result<Vec<OrgHead>, StoreError> {
-        read!(self, "org heads", |c| events::heads(&c, orgs))
+        self.heads.heads(orgs).await
     }
 
     fn commits(&self) -> Option<tokio::sync::watch::Receiver<u64>> {

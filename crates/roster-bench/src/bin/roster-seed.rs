@@ -188,10 +188,14 @@ async fn seed(
         store.set_bulk_load(false)?;
     }
     let outsider = ids.last().map(|id| id.get()).unwrap_or_default();
+    // A members page's cursor is the last id it showed: this one opens the last 100.
+    let mut members: Vec<i64> = ids[..big.min(ids.len())].iter().map(|id| id.get()).collect();
+    members.sort_unstable();
+    let tail_cursor = members.len().checked_sub(101).map_or(0, |at| members[at]);
     println!(
         "{}",
         json!({"org": org.as_str(), "big_org": big_org.as_str(), "token": secret.expose(), "small_group": small.as_str(), "expiring_group": expiring.as_str(),
-               "huge_group": huge.as_str(), "member": outsider, "small_member": ids[11].get(), "groups": groups, "huge_members": big,
+               "huge_group": huge.as_str(), "member": outsider, "small_member": ids[11].get(), "groups": groups, "huge_members": big, "huge_tail_cursor": tail_cursor,
                "spread_orgs": spread, "read_groups": read_groups, "tenants": tenant_list})
     );
     Ok(())
