@@ -22,45 +22,77 @@ pub(crate) async fn record(
     drafts: Vec<EventDraft>,
     now: Timestamp,
 ) -> Result<(), TxError> {
-    if drafts.is_empty() {
+    record_counting(tx, org, drafts, now, 0).await
+}
+
+/// [`record`], also moving the org's live group count by `groups` in the same statement:
+/// the org's row is locked once, as late as possible, so that its writers wait on each
+/// other for two round trips (this statement and the events') and the commit only.
+pub(crate) async fn record_counting(
+    tx: &Tx<'_>,
+    org: &OrgId,
+    drafts: Vec<EventDraft>,
+    now: Timestamp,
+    groups: i64,
+) -> Result<(), TxError> {
+    if drafts.is_empty() && groups == 0 {
         return Ok(());
     }
     let count = i64::try_from(drafts.len()).unwrap_or(i64::MAX);
     let last: i64 = sql::opt(
         tx,
-        "UPDATE organizations SET event_seq = event_seq + $2 WHERE id = $1 RETURNING event_seq",
-        &[&org.as_str(), &count],
+        "UPDATE organizations SET event_seq = event_seq + $2, group_count = group_count + $3
+         WHERE id = $1 RETURNING event_seq",
+        &[&org.as_str(), &count, &groups],
     )
     .await?
     .ok_or(TxError::Refused(WriteError::NotFound))?
     .try_get(0)?;
+    if drafts.is_empty() {
+        return Ok(());
+    }
     let head = sql::count(last - count);
     let sealed = events::seal(drafts, org, head, &Origin::current(), now)
         .map_err(|e| StoreError::new("seal events", e))?;
-    for event in &sealed {
-        sql::exec(
-            tx,
-            "INSERT INTO events (org_id, seq, id, type, subject_type, subject_id, actor_id,
-             token_id, request_id, created_at, payload, context)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
-            &[
-                &org.as_str(),
-                &i64::try_from(event.seq).unwrap_or(i64::MAX),
-                &event.id,
-                &event.kind.as_str(),
-                &event.subject_type,
-                &event.subject_id,
-                &event.actor_id,
-                &event.token_id,
-                &event.request_id,
-                &event.created_at.millis(),
-                &event.payload,
-                &event.context,
-            ],
-        )
-        .await?;
-    }
-    sql::exec(tx, "SELECT pg_notify($1, $2)", &[&CHANNEL, &org.as_str()]).await?;
+    let column = |f: fn(&events::SealedEvent) -> String| sealed.iter().map(f).collect::<Vec<_>>();
+    let seqs: Vec<i64> = sealed.iter().map(|e| seq(e.seq)).collect();
+    let ids = column(|e| e.id.clone());
+    let kinds = column(|e| e.kind.as_str().to_owned());
+    let subject_types = column(|e| e.subject_type.to_owned());
+    let subject_ids = column(|e| e.subject_id.clone());
+    let actors: Vec<Option<i64>> = sealed.iter().map(|e| e.actor_id).collect();
+    let tokens: Vec<Option<i64>> = sealed.iter().map(|e| e.token_id).collect();
+    let requests: Vec<Option<String>> = sealed.iter().map(|e| e.request_id.clone()).collect();
+    let created: Vec<i64> = sealed.iter().map(|e| e.created_at.millis()).collect();
+    let payloads = column(|e| e.payload.clone());
+    let contexts = column(|e| e.context.clone());
+    // All the events and the NOTIFY in one statement (a data-modifying WITH always runs).
+    sql::exec(
+        tx,
+        "WITH stored AS (
+             INSERT INTO events (org_id, seq, id, type, subject_type, subject_id, actor_id,
+                                 token_id, request_id, created_at, payload, context)
+             SELECT $1, * FROM unnest($2::bigint[], $3::text[], $4::text[], $5::text[],
+                                      $6::text[], $7::bigint[], $8::bigint[], $9::text[],
+                                      $10::bigint[], $11::text[], $12::text[]))
+         SELECT pg_notify($13, $1)",
+        &[
+            &org.as_str(),
+            &seqs,
+            &ids,
+            &kinds,
+            &subject_types,
+            &subject_ids,
+            &actors,
+            &tokens,
+            &requests,
+            &created,
+            &payloads,
+            &contexts,
+            &CHANNEL,
+        ],
+    )
+    .await?;
     Ok(())
 }
 
@@ -86,25 +118,6 @@ pub(crate) async fn bounds<C: GenericClient>(
 /// The org's stream head, for a listing's `Roster-Cursor` (0 for no such org).
 pub(crate) async fn head<C: GenericClient>(c: &C, org: &OrgId) -> Result<u64, TxError> {
     Ok(bounds(c, org).await?.map_or(0, |b| b.head))
-}
-
-/// The org's stream head, and the earliest instant one of its memberships ends (which
-/// changes answers without a write), in one statement.
-pub(crate) async fn head_and_next_expiry<C: GenericClient>(
-    c: &C,
-    org: &OrgId,
-) -> Result<(u64, Option<Timestamp>), TxError> {
-    let row = sql::opt(
-        c,
-        "SELECT o.event_seq, (SELECT min(g.next_expiry) FROM groups g
-                              WHERE g.org_id = o.id AND g.next_expiry IS NOT NULL)
-         FROM organizations o WHERE o.id = $1",
-        &[&org.as_str()],
-    )
-    .await?;
-    let Some(row) = row else { return Ok((0, None)) };
-    let next: Option<i64> = row.try_get(1)?;
-    Ok((sql::count(row.try_get(0)?), next.map(Timestamp::from_millis)))
 }
 
 /// The heads and next membership ends of the orgs `ids` that exist, in one statement.

@@ -292,13 +292,17 @@ async fn reference_facts(
         .await?;
     }
     let ids: Vec<i64> = members.iter().map(|id| id.get()).collect();
-    let eligible = sql::all(
-        tx,
-        "SELECT user_id FROM org_members
-         WHERE org_id = $1 AND user_id = ANY($2) AND status IN ('active', 'invited')",
-        &[&org.as_str(), &ids],
-    )
-    .await?;
+    let eligible = if ids.is_empty() {
+        Vec::new()
+    } else {
+        sql::all(
+            tx,
+            "SELECT user_id FROM org_members
+             WHERE org_id = $1 AND user_id = ANY($2) AND status IN ('active', 'invited')",
+            &[&org.as_str(), &ids],
+        )
+        .await?
+    };
     for row in eligible {
         if let Some(id) = UserId::new(row.try_get(0)?) {
             facts.eligible_members.insert(id);
@@ -345,6 +349,9 @@ async fn check_write(
 }
 
 async fn add_members(tx: &Tx<'_>, org: &OrgId, pk: i64, ids: &[UserId]) -> Result<i64, TxError> {
+    if ids.is_empty() {
+        return Ok(0);
+    }
     let raw: Vec<i64> = ids.iter().map(|id| id.get()).collect();
     Ok(sql::exec(
         tx,
@@ -356,6 +363,9 @@ async fn add_members(tx: &Tx<'_>, org: &OrgId, pk: i64, ids: &[UserId]) -> Resul
 }
 
 async fn remove_members(tx: &Tx<'_>, pk: i64, ids: &[UserId]) -> Result<i64, TxError> {
+    if ids.is_empty() {
+        return Ok(0);
+    }
     let raw: Vec<i64> = ids.iter().map(|id| id.get()).collect();
     Ok(sql::exec(
         tx,
@@ -404,6 +414,9 @@ async fn add_guests(
 }
 
 async fn remove_guests(tx: &Tx<'_>, pk: i64, emails: &[Email]) -> Result<i64, TxError> {
+    if emails.is_empty() {
+        return Ok(0);
+    }
     let raw: Vec<&str> = emails.iter().map(Email::as_str).collect();
     Ok(sql::exec(
         tx,
@@ -694,17 +707,11 @@ pub(crate) async fn create(
     )
     .await?
     .try_get(0)?;
-    sql::exec(
-        tx,
-        "UPDATE organizations SET group_count = group_count + 1 WHERE id = $1",
-        &[&org.as_str()],
-    )
-    .await?;
     add_members(tx, org, pk, &group.members).await?;
     let mut drafts = vec![events::group_created(&group)];
     drafts.extend(add_guests(tx, org, pk, &group.guests, now).await?);
     drafts.extend(events::initial_members(&group));
-    crate::events::record(tx, org, drafts, now).await?;
+    crate::events::record_counting(tx, org, drafts, now, 1).await?;
     Ok(Created { group, replayed: false })
 }
 
@@ -771,13 +778,7 @@ pub(crate) async fn delete(
     .await?;
     sql::exec(tx, "DELETE FROM group_members WHERE group_pk = $1", &[&pk]).await?;
     sql::exec(tx, "DELETE FROM group_guests WHERE group_pk = $1", &[&pk]).await?;
-    sql::exec(
-        tx,
-        "UPDATE organizations SET group_count = group_count - 1 WHERE id = $1",
-        &[&org.as_str()],
-    )
-    .await?;
-    crate::events::record(tx, org, plan.events, now).await
+    crate::events::record_counting(tx, org, plan.events, now, -1).await
 }
 
 /// Deletes a group (live or trashed) for good, with its logo and memberships.
@@ -789,15 +790,8 @@ pub(crate) async fn purge(
 ) -> Result<(), TxError> {
     let (pk, group, _) = find_any(tx, org, id, true).await?.ok_or(WriteError::NotFound)?;
     sql::exec(tx, "DELETE FROM groups WHERE pk = $1", &[&pk]).await?;
-    if group.deleted_at.is_none() {
-        sql::exec(
-            tx,
-            "UPDATE organizations SET group_count = group_count - 1 WHERE id = $1",
-            &[&org.as_str()],
-        )
-        .await?;
-    }
-    crate::events::record(tx, org, groups::purge_events(&group), now).await
+    let live = if group.deleted_at.is_none() { -1 } else { 0 };
+    crate::events::record_counting(tx, org, groups::purge_events(&group), now, live).await
 }
 
 /// The trashed groups of every org deleted before `before`, oldest first.
@@ -886,13 +880,7 @@ pub(crate) async fn restore(
         &[&pk, &org.as_str(), &emails, &ends],
     )
     .await?;
-    sql::exec(
-        tx,
-        "UPDATE organizations SET group_count = group_count + 1 WHERE id = $1",
-        &[&org.as_str()],
-    )
-    .await?;
-    crate::events::record(tx, org, plan.events, now).await?;
+    crate::events::record_counting(tx, org, plan.events, now, 1).await?;
     Ok(Restored {
         group: plan.after,
         not_restored_members: plan.not_restored_members,

@@ -291,9 +291,10 @@ impl Store for PgStore {
     }
 
     async fn org_epoch(&self, org: &OrgId) -> Result<Option<ChangeEpoch>, StoreError> {
-        let (head, next_expiry) =
-            read!(self, "org epoch", |c| events::head_and_next_expiry(&c, org))?;
-        Ok(roster_core::store::OrgHead { head, next_expiry }.epoch_at(self.clock.now()))
+        // The same batched statement as the principals' heads: one read for every waiter.
+        let heads = self.heads.heads(&[org]).await?;
+        let head = heads.first().copied().unwrap_or(OrgHead { head: 0, next_expiry: None });
+        Ok(head.epoch_at(self.clock.now()))
     }
 
     async fn org_heads(&self, orgs: &[&OrgId]) -> Result<Vec<OrgHead>, StoreError> {
