@@ -43,6 +43,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0003_group_counts.sql"),
     include_str!("../migrations/0004_events.sql"),
     include_str!("../migrations/0005_trash_and_expiry.sql"),
+    include_str!("../migrations/0006_member_lookups.sql"),
 ];
 
 /// Attempts at a write transaction that keeps losing races before giving up.
