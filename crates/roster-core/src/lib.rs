@@ -16,6 +16,7 @@ pub mod store;
 pub mod timestamp;
 pub mod token;
 pub mod validation;
+pub mod webhooks;
 
 pub use clock::Clock;
 pub use email::Email;
