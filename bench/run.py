@@ -13,7 +13,8 @@ docs/benchmarks.md.
     bench/run.py --backend sqlite    # one backend (sqlite or postgres); docs are not rewritten
     bench/run.py --only "GET list"   # only the scenarios whose name contains the text
     bench/run.py --scale 1m          # ten times the data on SQLite: 1,000,000 groups and members,
-                                     # written to docs/benchmarks-1m.md beside the 100,000 rows (not in CI)
+                                     # then the same rows at 100,000 right after (its own ceiling),
+                                     # written side by side to docs/benchmarks-1m.md (not in CI)
 
 Needs wrk (Debian: apt-get install wrk); installs it with apt-get when missing.
 """
@@ -32,11 +33,14 @@ import urllib.request
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SMOKE = "--smoke" in sys.argv
-SCALE = "--scale" in sys.argv and sys.argv[sys.argv.index("--scale") + 1] == "1m"
+SCALE_ARG = sys.argv[sys.argv.index("--scale") + 1] if "--scale" in sys.argv[:-1] else None
+SCALE = SCALE_ARG == "1m"
+# The 100,000 leg of a scale run: the scale run's rows at the usual size, nothing else.
+SCALE_BASE = SCALE_ARG == "100k"
 GROUPS = 1000 if SMOKE else 1_000_000 if SCALE else 100_000
 HUGE = 200 if SMOKE else 1_000_000 if SCALE else 100_000
 # The many-organizations mix: TENANTS organizations of TENANT_GROUPS groups each.
-TENANTS, TENANT_GROUPS = (20, 5) if SMOKE else (0, 0) if SCALE else (1000, 100)
+TENANTS, TENANT_GROUPS = (20, 5) if SMOKE else (0, 0) if SCALE or SCALE_BASE else (1000, 100)
 SWEEP = 2000 if SMOKE else 100_000
 DURATION = "1s" if SMOKE else "10s"
 THREADS, CONNECTIONS = 2, 64
@@ -368,7 +372,7 @@ def option(name, default=None):
 
 # At ten times the data only SQLite by default: seeding PostgreSQL with a million groups
 # through Roster's own write path takes most of an hour on this kind of machine.
-BACKENDS = ((["sqlite"] if SCALE else ["sqlite", "postgres"]) if option("--backend", "both") == "both"
+BACKENDS = ((["sqlite"] if SCALE or SCALE_BASE else ["sqlite", "postgres"]) if option("--backend", "both") == "both"
             else [option("--backend")])
 ONLY = option("--only")
 
@@ -404,7 +408,7 @@ def run_backend(backend, release, work):
         sweep_url = url if postgres else f"sqlite://{os.path.join(work, 'sweep.db')}"
         sweep = json.loads(subprocess.run([os.path.join(release, "roster-sweep"), sweep_url, str(SWEEP)],
                                           check=True, capture_output=True, text=True).stdout)
-        if postgres and not SCALE:
+        if postgres and not (SCALE or SCALE_BASE):
             rows += pgbench_rows(postgres.url, rows)
         return rows, rss, first_answer_ms, seed_seconds, sweep
     finally:
@@ -459,7 +463,7 @@ def measure(backend, release, work, url, seeded):
         (f"GET members page 1 of the {HUGE:,}-member group", lambda: wrk(f"{big_base}/groups/{huge}/members", headers), "reported"),
         (f"GET members last page (cursor) of the {HUGE:,}-member group", lambda: wrk(f"{big_base}/groups/{huge}/members?cursor={seeded['huge_tail_cursor']}", headers), "reported"),
     ]
-    if not SCALE:
+    if not (SCALE or SCALE_BASE):
         reads = lambda fraction, target: lambda: with_hit_rate(  # noqa: E731
             addr, lambda: with_cpu(lambda: wrk(f"{base}/groups", headers, mixed_script(work, backend, seeded, fraction, target))))
         plan += [
@@ -593,8 +597,20 @@ def main():
             if bad:
                 sys.exit(f"{backend}: scenarios served nothing: {bad}")
     shutil.rmtree(work, ignore_errors=True)
+    if SCALE_BASE:
+        with open(option("--rows-out"), "w") as out:
+            json.dump({"ceiling": ceiling_result["rps"],
+                       "rows": [[name, result] for name, result, _ in rows_by_backend["sqlite"]]}, out)
+        return
     if SCALE and not ONLY and BACKENDS == ["sqlite"]:
-        write_scale_doc(ceiling_result, tables["sqlite"], seeds["sqlite"], rows_by_backend["sqlite"])
+        base_path = os.path.join(tempfile.gettempdir(), f"roster-scale-base-{os.getpid()}.json")
+        print("\nthe same rows at 100,000, right after:", flush=True)
+        sh(sys.executable, os.path.abspath(__file__), "--scale", "100k", "--rows-out", base_path,
+           *(["--smoke"] if SMOKE else []))
+        with open(base_path) as base_file:
+            base = json.load(base_file)
+        os.remove(base_path)
+        write_scale_doc(ceiling_result, tables["sqlite"], seeds["sqlite"], rows_by_backend["sqlite"], base)
         return
     if SMOKE or ONLY or len(BACKENDS) < 2:
         return
@@ -616,28 +632,22 @@ def same_row(name):
     return name.replace("1,000,000", "N").replace("100,000", "N")
 
 
-def write_scale_doc(ceiling_result, sqlite_table, seed_seconds, rows):
+def write_scale_doc(ceiling_result, sqlite_table, seed_seconds, rows, base):
     """docs/benchmarks-1m.md: the run at ten times the data, each row beside the same row
-    of the 100,000 run in docs/benchmarks.md (as ratios to each run's own ceiling, so
-    that a noisy machine's drift between the runs cancels out)."""
-    with open(os.path.join(ROOT, "docs", "benchmarks.md")) as doc:
-        text = doc.read()
-    base_section = text.split("## SQLite", 1)[1].split("\n## ", 1)[0] if "## SQLite" in text else ""
-    base = {}
-    for line in base_section.splitlines():
-        cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
-        if len(cells) == 7 and re.fullmatch(r"[0-9.]+", cells[4]):
-            base[same_row(cells[0])] = float(cells[4])
+    of the 100,000 leg run right after it, as ratios to each leg's own ceiling (the
+    host's speed drifts by up to 2.5x between runs hours apart) and as plain req/s."""
+    base_ceiling = base["ceiling"]
+    before = {same_row(name): result for name, result in base["rows"]}
     ceiling = ceiling_result["rps"]
-    lines = ["| row | ratio at 1,000,000 | ratio at 100,000 | 1,000,000 / 100,000 | within 20% |",
-             "|---|---:|---:|---:|---|"]
+    lines = ["| row | req/s at 1,000,000 | req/s at 100,000 | ratio at 1,000,000 | ratio at 100,000 | 1,000,000 / 100,000 | within 20% |",
+             "|---|---:|---:|---:|---:|---:|---|"]
     for name, result, _ in rows:
-        before = base.get(same_row(name))
-        if before is None or "of" in result:
+        earlier = before.get(same_row(name))
+        if earlier is None or "of" in result or earlier["rps"] <= 0:
             continue
-        now = result["rps"] / ceiling
-        share = now / before if before else 0.0
-        lines.append(f"| {name} | {now:.3f} | {before:.3f} | {share:.2f} | {'yes' if share >= 0.8 else 'no'} |")
+        now, then = result["rps"] / ceiling, earlier["rps"] / base_ceiling
+        share = now / then
+        lines.append(f"| {name} | {result['rps']:,.0f} | {earlier['rps']:,.0f} | {now:.3f} | {then:.3f} | {share:.2f} | {'yes' if share >= 0.8 else 'no'} |")
     machine = f"{platform.machine()}, {os.cpu_count()} CPUs ({cpu_model()}), {mem_gib():.0f} GiB"
     with open(os.path.join(ROOT, "docs", "benchmarks-1m.md"), "w") as doc:
         doc.write(f"""# Benchmarks at ten times the data
@@ -654,9 +664,12 @@ Generated by `bench/run.py --scale 1m` on {time.strftime("%Y-%m-%d %H:%M UTC", t
 
 {sqlite_table}
 
-## Against the same rows at 100,000 (docs/benchmarks.md)
+## Against the same rows at 100,000, measured right after
 
-Ratios to each run's own ceiling; the target is each row within 20% of the 100,000 one.
+The 100,000 leg (`bench/run.py --scale 100k`, which the scale run starts itself) seeds
+and measures the same rows with its own ceiling ({base_ceiling:,.0f} req/s; this leg's:
+{ceiling:,.0f}). The ratios are to each leg's own ceiling. The target is each row within
+20% of the 100,000 one.
 
 {chr(10).join(lines)}
 """)
