@@ -48,6 +48,29 @@ pub struct ApiConfig {
     /// One log line per request (off by default: at tens of thousands of requests a
     /// second, the lines would cost more than the requests).
     pub access_log: bool,
+    /// What webhook endpoints may point at, and how many an org may have.
+    pub webhooks: WebhookConfig,
+}
+
+/// The webhook rules the API enforces when endpoints are made, and for pings.
+#[derive(Clone, Debug)]
+pub struct WebhookConfig {
+    pub rules: roster_core::webhooks::TargetRules,
+    pub max_per_org: usize,
+    /// A ping's bound, connect to answer.
+    pub timeout: std::time::Duration,
+}
+
+impl Default for WebhookConfig {
+    fn default() -> Self {
+        Self {
+            rules: roster_core::webhooks::TargetRules::default(),
+            max_per_org: roster_core::webhooks::endpoint::DEFAULT_MAX_PER_ORG,
+            timeout: std::time::Duration::from_millis(
+                roster_core::webhooks::delivery::ATTEMPT_TIMEOUT_MILLIS,
+            ),
+        }
+    }
 }
 
 impl Default for ApiConfig {
@@ -60,6 +83,7 @@ impl Default for ApiConfig {
             body_timeout: std::time::Duration::from_secs(30),
             read_cache_bytes: 16 * 1024 * 1024,
             access_log: false,
+            webhooks: WebhookConfig::default(),
         }
     }
 }

@@ -26,6 +26,7 @@ use utoipa::{IntoParams, Modify, ToSchema};
         (name = "members", description = "Members (Tallyfy's users)"),
         (name = "guests", description = "Guests, addressed by email"),
         (name = "events", description = "Roster's own: the ordered change stream of an organization, and its audit log (admins only)"),
+        (name = "webhooks", description = "Roster's own: the change stream pushed to your endpoints as signed Standard Webhooks, retried, logged and replayable (admins only)"),
         (name = "operations", description = "Probes for load balancers and orchestrators")
     ),
     components(schemas(crate::error::ErrorBody)),

@@ -3,6 +3,7 @@
 
 use axum::extract::{FromRequestParts, RawPathParams};
 use axum::http::request::Parts;
+use roster_core::webhooks::WebhookId;
 use roster_core::{Email, GroupId, UserId};
 
 use crate::{ApiError, AppState};
@@ -59,5 +60,29 @@ impl FromRequestParts<AppState> for GuestPath {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         param(parts, state, "email", Email::parse).await.map(Self)
+    }
+}
+
+/// `{webhook}`: a 32-hex webhook endpoint id.
+pub struct WebhookPath(pub WebhookId);
+
+impl FromRequestParts<AppState> for WebhookPath {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        param(parts, state, "webhook", WebhookId::parse).await.map(Self)
+    }
+}
+
+/// `{delivery}`: a positive integer delivery id.
+pub struct DeliveryPath(pub i64);
+
+impl FromRequestParts<AppState> for DeliveryPath {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        param(parts, state, "delivery", |raw| raw.parse::<i64>().ok().filter(|id| *id > 0))
+            .await
+            .map(Self)
     }
 }

@@ -44,10 +44,15 @@ pub enum EventType {
     OrganizationUpdated,
     TokenCreated,
     TokenRevoked,
+    WebhookCreated,
+    WebhookUpdated,
+    WebhookDeleted,
+    WebhookDisabled,
+    WebhookEnabled,
 }
 
 impl EventType {
-    pub const ALL: [Self; 23] = [
+    pub const ALL: [Self; 28] = [
         Self::GroupCreated,
         Self::GroupUpdated,
         Self::GroupDeleted,
@@ -71,6 +76,11 @@ impl EventType {
         Self::OrganizationUpdated,
         Self::TokenCreated,
         Self::TokenRevoked,
+        Self::WebhookCreated,
+        Self::WebhookUpdated,
+        Self::WebhookDeleted,
+        Self::WebhookDisabled,
+        Self::WebhookEnabled,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -98,6 +108,11 @@ impl EventType {
             Self::OrganizationUpdated => "organization.updated",
             Self::TokenCreated => "token.created",
             Self::TokenRevoked => "token.revoked",
+            Self::WebhookCreated => "webhook.created",
+            Self::WebhookUpdated => "webhook.updated",
+            Self::WebhookDeleted => "webhook.deleted",
+            Self::WebhookDisabled => "webhook.disabled",
+            Self::WebhookEnabled => "webhook.enabled",
         }
     }
 
@@ -858,6 +873,62 @@ pub fn token_revoked(before: &TokenRecord, after: &TokenRecord) -> Option<EventD
             token_object(after),
         )
     })
+}
+
+/// A webhook endpoint as events show it: never its secret.
+pub fn webhook_object(hook: &crate::webhooks::Webhook) -> Value {
+    json!({
+        "id": hook.id.as_str(),
+        "url": hook.url,
+        "event_types": hook.event_types,
+        "description": hook.description,
+        "status": hook.status.as_str(),
+        "failing_since": hook.failing_since,
+        "previous_secret_expires_at": hook.previous_secret_expires_at,
+        "created_at": hook.created_at,
+        "updated_at": hook.updated_at,
+    })
+}
+
+pub fn webhook_created(hook: &crate::webhooks::Webhook) -> EventDraft {
+    EventDraft::new(EventType::WebhookCreated, hook.id.as_str(), webhook_object(hook), Value::Null)
+}
+
+/// A change to an endpoint by an admin: `webhook.enabled` or `webhook.disabled` when its
+/// status changed, else `webhook.updated` (`None`: nothing changed).
+pub fn webhook_changed(
+    before: &crate::webhooks::Webhook,
+    after: &crate::webhooks::Webhook,
+) -> Option<EventDraft> {
+    use crate::webhooks::EndpointStatus;
+    let kind = match (before.status, after.status) {
+        (b, a) if b == a => EventType::WebhookUpdated,
+        (_, EndpointStatus::Enabled) => EventType::WebhookEnabled,
+        _ => EventType::WebhookDisabled,
+    };
+    (before != after)
+        .then(|| changed(kind, after.id.to_string(), webhook_object(before), webhook_object(after)))
+}
+
+/// An endpoint Roster disabled (410, or failing too long): made by Roster itself.
+pub fn webhook_disabled(after: &crate::webhooks::Webhook) -> EventDraft {
+    let mut draft = EventDraft::new(
+        EventType::WebhookDisabled,
+        after.id.as_str(),
+        webhook_object(after),
+        json!({"status": "enabled"}),
+    );
+    draft.by_system = true;
+    draft
+}
+
+pub fn webhook_deleted(before: &crate::webhooks::Webhook) -> EventDraft {
+    EventDraft::new(
+        EventType::WebhookDeleted,
+        before.id.as_str(),
+        Value::Null,
+        webhook_object(before),
+    )
 }
 
 // --- cursors ---

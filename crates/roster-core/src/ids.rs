@@ -60,6 +60,10 @@ hex_id!(
     /// A stored file's id: 128 random bits, unguessable, so its URL can be public.
     AssetId
 );
+hex_id!(
+    /// A webhook subscription's id, unique across all organizations.
+    WebhookId
+);
 
 /// A user account's id: global, positive.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]

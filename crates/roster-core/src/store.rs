@@ -244,7 +244,7 @@ pub enum GuestOutcome {
 }
 
 #[async_trait]
-pub trait Store: Send + Sync + 'static {
+pub trait Store: crate::webhooks::WebhookStore + Send + Sync + 'static {
     /// The clock every time-based rule of this store (and of the server in front of it)
     /// reads; moving it moves them all.
     fn clock(&self) -> &crate::Clock;

@@ -7,7 +7,7 @@ use time::OffsetDateTime;
 pub struct Timestamp(i64);
 
 impl Timestamp {
-    pub fn from_millis(millis: i64) -> Self {
+    pub const fn from_millis(millis: i64) -> Self {
         Self(millis)
     }
 

@@ -13,6 +13,7 @@ mod guests;
 mod heads;
 mod people;
 mod sql;
+mod webhooks;
 
 use std::time::Duration;
 
@@ -28,6 +29,10 @@ use roster_core::store::{
     PeoplePageOptions, Principal, Restored,
 };
 use roster_core::token::TokenHash;
+use roster_core::webhooks::{
+    AttemptRecord, Claim, Delivery, DeliveryQuery, DeliveryWork, Judgement, NewWebhook, Webhook,
+    WebhookId, WebhookPatch, WebhookSecret, WebhookStore,
+};
 use roster_core::{
     AssetId, Email, Group, GroupId, OrgId, OrgMember, Organization, Store, StoreError, Timestamp,
     UserId, WriteError,
@@ -44,6 +49,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0004_events.sql"),
     include_str!("../migrations/0005_trash_and_expiry.sql"),
     include_str!("../migrations/0006_member_lookups.sql"),
+    include_str!("../migrations/0007_webhooks.sql"),
 ];
 
 /// Attempts at a write transaction that keeps losing races before giving up.
@@ -707,6 +713,165 @@ impl Store for PgStore {
         in_transaction!(self, "create token", |tx, now| people::create_token(
             &tx, now, org, user, token, expires_at
         ))
+    }
+}
+
+#[async_trait]
+impl WebhookStore for PgStore {
+    async fn delivery_work(&self) -> Result<DeliveryWork, StoreError> {
+        let now = self.clock.now();
+        read!(self, "delivery work", |c| webhooks::work(&c, now))
+    }
+
+    async fn create_webhook(
+        &self,
+        org: &OrgId,
+        new: &NewWebhook,
+        secret: &WebhookSecret,
+        max_per_org: usize,
+    ) -> Result<Webhook, WriteError> {
+        in_transaction!(self, "create webhook", |tx, now| webhooks::create(
+            &tx,
+            now,
+            org,
+            new,
+            secret,
+            max_per_org
+        ))
+    }
+
+    async fn list_webhooks(&self, org: &OrgId) -> Result<Vec<Webhook>, StoreError> {
+        read!(self, "list webhooks", |c| webhooks::list(&c, org))
+    }
+
+    async fn webhook(&self, org: &OrgId, id: &WebhookId) -> Result<Option<Webhook>, StoreError> {
+        read!(self, "webhook", |c| webhooks::get(&c, org, id))
+    }
+
+    async fn webhook_secrets(
+        &self,
+        org: &OrgId,
+        id: &WebhookId,
+    ) -> Result<Option<Vec<WebhookSecret>>, StoreError> {
+        let now = self.clock.now();
+        read!(self, "webhook secrets", |c| webhooks::secrets(&c, org, id, now))
+    }
+
+    async fn update_webhook(
+        &self,
+        org: &OrgId,
+        id: &WebhookId,
+        patch: &WebhookPatch,
+    ) -> Result<Webhook, WriteError> {
+        in_transaction!(self, "update webhook", |tx, now| webhooks::update(
+            &tx, now, org, id, patch
+        ))
+    }
+
+    async fn delete_webhook(&self, org: &OrgId, id: &WebhookId) -> Result<(), WriteError> {
+        in_transaction!(self, "delete webhook", |tx, now| webhooks::delete(&tx, now, org, id))
+    }
+
+    async fn rotate_webhook_secret(
+        &self,
+        org: &OrgId,
+        id: &WebhookId,
+        secret: &WebhookSecret,
+        previous_until: Timestamp,
+    ) -> Result<Webhook, WriteError> {
+        in_transaction!(self, "rotate webhook secret", |tx, now| webhooks::rotate(
+            &tx,
+            now,
+            org,
+            id,
+            secret,
+            previous_until
+        ))
+    }
+
+    async fn dispatch_webhooks(&self, limit: u64) -> Result<u64, StoreError> {
+        in_transaction!(self, "dispatch webhooks", |tx, now| webhooks::dispatch(&tx, now, limit))
+            .map_err(storage_only("dispatch webhooks"))
+    }
+
+    async fn claim_deliveries(&self, max: usize) -> Result<Vec<Claim>, StoreError> {
+        in_transaction!(self, "claim deliveries", |tx, now| webhooks::claim(&tx, now, max))
+            .map_err(storage_only("claim deliveries"))
+    }
+
+    async fn record_attempt(
+        &self,
+        claim: &Claim,
+        attempt: &AttemptRecord,
+        judgement: &Judgement,
+        disable_after_millis: i64,
+    ) -> Result<bool, StoreError> {
+        in_transaction!(self, "record attempt", |tx, now| webhooks::record(
+            &tx,
+            now,
+            claim,
+            attempt,
+            judgement,
+            disable_after_millis
+        ))
+        .map_err(storage_only("record attempt"))
+    }
+
+    async fn list_deliveries(
+        &self,
+        org: &OrgId,
+        webhook: &WebhookId,
+        query: &DeliveryQuery,
+    ) -> Result<Vec<Delivery>, StoreError> {
+        read!(self, "list deliveries", |c| webhooks::list_deliveries(&c, org, webhook, query))
+    }
+
+    async fn delivery(
+        &self,
+        org: &OrgId,
+        webhook: &WebhookId,
+        id: i64,
+    ) -> Result<Option<(Delivery, Vec<AttemptRecord>)>, StoreError> {
+        read_snapshot!(self, "delivery", |c| webhooks::delivery_with_attempts(&c, org, webhook, id))
+    }
+
+    async fn retry_delivery(
+        &self,
+        org: &OrgId,
+        webhook: &WebhookId,
+        id: i64,
+    ) -> Result<Delivery, WriteError> {
+        in_transaction!(self, "retry delivery", |tx, now| webhooks::retry(
+            &tx, now, org, webhook, id
+        ))
+    }
+
+    async fn recover_deliveries(
+        &self,
+        org: &OrgId,
+        webhook: &WebhookId,
+        since: Timestamp,
+        until: Option<Timestamp>,
+    ) -> Result<u64, WriteError> {
+        in_transaction!(self, "recover deliveries", |tx, now| webhooks::recover(
+            &tx, now, org, webhook, since, until
+        ))
+    }
+
+    async fn replay_webhook(
+        &self,
+        org: &OrgId,
+        webhook: &WebhookId,
+        after: u64,
+    ) -> Result<u64, WriteError> {
+        in_transaction!(self, "replay webhook", |tx, now| webhooks::replay(
+            &tx, now, org, webhook, after
+        ))
+    }
+
+    async fn trim_deliveries(&self, before: Timestamp) -> Result<u64, StoreError> {
+        in_transaction!(self, "trim deliveries", |tx, now| webhooks::trim(&tx, before))
+            .map_err(storage_only("trim deliveries"))
     }
 }
 

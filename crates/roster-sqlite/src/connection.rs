@@ -23,6 +23,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0004_group_search.sql"),
     include_str!("../migrations/0005_events.sql"),
     include_str!("../migrations/0006_trash_and_expiry.sql"),
+    include_str!("../migrations/0007_webhooks.sql"),
 ];
 
 /// Idle read connections kept for reuse; more are opened under load and dropped after.

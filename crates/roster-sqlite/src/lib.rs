@@ -12,6 +12,7 @@ mod events;
 mod groups;
 mod guests;
 mod people;
+mod webhooks;
 
 use std::path::{Path, PathBuf};
 
@@ -26,6 +27,10 @@ use roster_core::store::{
     PeoplePageOptions, Principal, Restored,
 };
 use roster_core::token::TokenHash;
+use roster_core::webhooks::{
+    AttemptRecord, Claim, Delivery, DeliveryQuery, DeliveryWork, Judgement, NewWebhook, Webhook,
+    WebhookId, WebhookPatch, WebhookSecret, WebhookStore,
+};
 use roster_core::{
     AssetId, Email, Group, GroupId, OrgId, OrgMember, Organization, Store, StoreError, Timestamp,
     UserId, WriteError,
@@ -612,6 +617,167 @@ impl Store for SqliteStore {
                 people::create_token(tx, &org, user, &token, expires_at)
             })
             .await
+    }
+}
+
+#[async_trait]
+impl WebhookStore for SqliteStore {
+    async fn delivery_work(&self) -> Result<DeliveryWork, StoreError> {
+        let now = self.connections.clock.now();
+        self.connections.read("delivery work", |conn| webhooks::work(conn, now))
+    }
+
+    async fn create_webhook(
+        &self,
+        org: &OrgId,
+        new: &NewWebhook,
+        secret: &WebhookSecret,
+        max_per_org: usize,
+    ) -> Result<Webhook, WriteError> {
+        let (org, new, secret) = (org.clone(), new.clone(), secret.clone());
+        self.connections
+            .write("create webhook", move |tx| {
+                webhooks::create(tx, &org, &new, &secret, max_per_org)
+            })
+            .await
+    }
+
+    async fn list_webhooks(&self, org: &OrgId) -> Result<Vec<Webhook>, StoreError> {
+        self.connections.read("list webhooks", |conn| webhooks::list(conn, org))
+    }
+
+    async fn webhook(&self, org: &OrgId, id: &WebhookId) -> Result<Option<Webhook>, StoreError> {
+        self.connections.read("webhook", |conn| webhooks::get(conn, org, id))
+    }
+
+    async fn webhook_secrets(
+        &self,
+        org: &OrgId,
+        id: &WebhookId,
+    ) -> Result<Option<Vec<WebhookSecret>>, StoreError> {
+        let now = self.connections.clock.now();
+        self.connections.read("webhook secrets", |conn| webhooks::secrets(conn, org, id, now))
+    }
+
+    async fn update_webhook(
+        &self,
+        org: &OrgId,
+        id: &WebhookId,
+        patch: &WebhookPatch,
+    ) -> Result<Webhook, WriteError> {
+        let (org, id, patch) = (org.clone(), id.clone(), patch.clone());
+        self.connections
+            .write("update webhook", move |tx| webhooks::update(tx, &org, &id, &patch))
+            .await
+    }
+
+    async fn delete_webhook(&self, org: &OrgId, id: &WebhookId) -> Result<(), WriteError> {
+        let (org, id) = (org.clone(), id.clone());
+        self.connections.write("delete webhook", move |tx| webhooks::delete(tx, &org, &id)).await
+    }
+
+    async fn rotate_webhook_secret(
+        &self,
+        org: &OrgId,
+        id: &WebhookId,
+        secret: &WebhookSecret,
+        previous_until: Timestamp,
+    ) -> Result<Webhook, WriteError> {
+        let (org, id, secret) = (org.clone(), id.clone(), secret.clone());
+        self.connections
+            .write("rotate webhook secret", move |tx| {
+                webhooks::rotate(tx, &org, &id, &secret, previous_until)
+            })
+            .await
+    }
+
+    async fn dispatch_webhooks(&self, limit: u64) -> Result<u64, StoreError> {
+        self.connections
+            .write_plain("dispatch webhooks", move |tx| webhooks::dispatch(tx, limit))
+            .await
+    }
+
+    async fn claim_deliveries(&self, max: usize) -> Result<Vec<Claim>, StoreError> {
+        self.connections.write_plain("claim deliveries", move |tx| webhooks::claim(tx, max)).await
+    }
+
+    async fn record_attempt(
+        &self,
+        claim: &Claim,
+        attempt: &AttemptRecord,
+        judgement: &Judgement,
+        disable_after_millis: i64,
+    ) -> Result<bool, StoreError> {
+        let (claim, attempt, judgement) = (claim.clone(), attempt.clone(), *judgement);
+        self.connections
+            .write_plain("record attempt", move |tx| {
+                webhooks::record(tx, &claim, &attempt, &judgement, disable_after_millis)
+            })
+            .await
+    }
+
+    async fn list_deliveries(
+        &self,
+        org: &OrgId,
+        webhook: &WebhookId,
+        query: &DeliveryQuery,
+    ) -> Result<Vec<Delivery>, StoreError> {
+        self.connections
+            .read("list deliveries", |conn| webhooks::list_deliveries(conn, org, webhook, query))
+    }
+
+    async fn delivery(
+        &self,
+        org: &OrgId,
+        webhook: &WebhookId,
+        id: i64,
+    ) -> Result<Option<(Delivery, Vec<AttemptRecord>)>, StoreError> {
+        self.connections.read_snapshot("delivery", |conn| {
+            webhooks::delivery_with_attempts(conn, org, webhook, id)
+        })
+    }
+
+    async fn retry_delivery(
+        &self,
+        org: &OrgId,
+        webhook: &WebhookId,
+        id: i64,
+    ) -> Result<Delivery, WriteError> {
+        let (org, webhook) = (org.clone(), webhook.clone());
+        self.connections
+            .write("retry delivery", move |tx| webhooks::retry(tx, &org, &webhook, id))
+            .await
+    }
+
+    async fn recover_deliveries(
+        &self,
+        org: &OrgId,
+        webhook: &WebhookId,
+        since: Timestamp,
+        until: Option<Timestamp>,
+    ) -> Result<u64, WriteError> {
+        let (org, webhook) = (org.clone(), webhook.clone());
+        self.connections
+            .write("recover deliveries", move |tx| {
+                webhooks::recover(tx, &org, &webhook, since, until)
+            })
+            .await
+    }
+
+    async fn replay_webhook(
+        &self,
+        org: &OrgId,
+        webhook: &WebhookId,
+        after: u64,
+    ) -> Result<u64, WriteError> {
+        let (org, webhook) = (org.clone(), webhook.clone());
+        self.connections
+            .write("replay webhook", move |tx| webhooks::replay(tx, &org, &webhook, after))
+            .await
+    }
+
+    async fn trim_deliveries(&self, before: Timestamp) -> Result<u64, StoreError> {
+        self.connections.write_plain("trim deliveries", move |tx| webhooks::trim(tx, before)).await
     }
 }
 

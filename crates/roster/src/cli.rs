@@ -9,6 +9,10 @@ use clap::{Parser, Subcommand};
 use roster_core::events::{AuditQuery, Origin, TypeFilter, audit_entry};
 use roster_core::model::{NewUser, TokenRecord};
 use roster_core::token::{DEFAULT_LIFETIME_DAYS, TokenSecret};
+use roster_core::webhooks::endpoint::{
+    DEFAULT_MAX_PER_ORG, parse_grace_seconds, parse_new_webhook,
+};
+use roster_core::webhooks::{TargetRules, Webhook, WebhookId, WebhookSecret};
 use roster_core::{Email, OrgId, Role, Store, Timestamp, UserId, WriteError};
 use roster_postgres::{PgStore, PoolOptions};
 use serde_json::json;
@@ -58,6 +62,54 @@ pub enum Command {
     Token(TokenCommand),
     /// Read an organization's audit log: who changed what, when and how (newest first).
     Audit(AuditArgs),
+    /// Manage webhook endpoints (as the admin API does).
+    #[command(subcommand)]
+    Webhook(WebhookCommand),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum WebhookCommand {
+    /// Subscribe an endpoint to an organization's events; its secret is shown once.
+    Create {
+        #[arg(long)]
+        org: String,
+        #[arg(long)]
+        url: String,
+        /// Event types or globs, comma-separated (default: every type).
+        #[arg(long)]
+        event_types: Option<String>,
+        #[arg(long)]
+        description: Option<String>,
+        /// Accept an http:// URL (as `serve --webhook-allow-http`).
+        #[arg(long)]
+        allow_http: bool,
+        /// Accept a host on a private address (as `serve --webhook-allow-private-targets`).
+        #[arg(long)]
+        allow_private_targets: bool,
+    },
+    /// List an organization's endpoints (never their secrets).
+    List {
+        #[arg(long)]
+        org: String,
+    },
+    /// Delete an endpoint and its delivery log.
+    Delete {
+        #[arg(long)]
+        org: String,
+        #[arg(long)]
+        id: String,
+    },
+    /// Rotate an endpoint's secret; the new one is shown once, the old one keeps signing
+    /// beside it for the grace period.
+    Rotate {
+        #[arg(long)]
+        org: String,
+        #[arg(long)]
+        id: String,
+        /// Seconds the old secret keeps signing (at most 604800).
+        #[arg(long, default_value_t = 86_400)]
+        grace_period_seconds: i64,
+    },
 }
 
 #[derive(clap::Args, Debug)]
@@ -182,6 +234,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
                 Command::User(command) => user(store, command, json).await,
                 Command::Token(command) => token(store, command, json).await,
                 Command::Audit(query) => audit(store, query, json).await,
+                Command::Webhook(command) => webhook(store, command, json).await,
             }
         })
         .await
@@ -433,6 +486,121 @@ async fn token(store: &dyn Store, command: TokenCommand, as_json: bool) -> anyho
                 other => other?,
             };
             emit(as_json, token_json(&record), format!("token {} revoked", record.id));
+        }
+    }
+    Ok(())
+}
+
+fn webhook_json(hook: &Webhook) -> serde_json::Value {
+    json!({
+        "id": hook.id.as_str(),
+        "url": hook.url,
+        "event_types": hook.event_types,
+        "description": hook.description,
+        "status": hook.status.as_str(),
+        "failing_since": hook.failing_since,
+        "last_success_at": hook.last_success_at,
+        "last_failure_at": hook.last_failure_at,
+        "previous_secret_expires_at": hook.previous_secret_expires_at,
+        "created_at": hook.created_at,
+        "updated_at": hook.updated_at,
+    })
+}
+
+fn webhook_id(raw: &str) -> anyhow::Result<WebhookId> {
+    WebhookId::parse(raw.trim())
+        .with_context(|| format!("{raw:?} is not a webhook id (32 lowercase hex characters)"))
+}
+
+/// A refusal's message, field by field, for the terminal.
+fn refusal(errors: &roster_core::ValidationErrors) -> String {
+    errors.fields().map(|(_, messages)| messages.join(" ")).collect::<Vec<_>>().join(" ")
+}
+
+async fn webhook(store: &dyn Store, command: WebhookCommand, as_json: bool) -> anyhow::Result<()> {
+    match command {
+        WebhookCommand::Create {
+            org,
+            url,
+            event_types,
+            description,
+            allow_http,
+            allow_private_targets,
+        } => {
+            let org = org_id(&org)?;
+            let rules = TargetRules { allow_http, allow_private: allow_private_targets };
+            let types: Vec<String> = event_types
+                .as_deref()
+                .unwrap_or_default()
+                .split(',')
+                .map(str::trim)
+                .filter(|t| !t.is_empty())
+                .map(str::to_owned)
+                .collect();
+            let body = json!({"url": url, "event_types": types, "description": description});
+            let new = parse_new_webhook(&body, rules).map_err(|e| anyhow::anyhow!(refusal(&e)))?;
+            roster_webhooks::allowed_addresses(&new.url, rules)
+                .await
+                .map_err(|(_, reason)| anyhow::anyhow!(reason))?;
+            let secret = WebhookSecret::generate().context("cannot generate a secret")?;
+            let hook = match store.create_webhook(&org, &new, &secret, DEFAULT_MAX_PER_ORG).await {
+                Err(WriteError::NotFound) => bail!("no organization {org}"),
+                Err(WriteError::Conflict(message)) => bail!(message),
+                other => other?,
+            };
+            let mut shown = webhook_json(&hook);
+            shown["secret"] = json!(secret.expose());
+            emit(
+                as_json,
+                shown,
+                format!(
+                    "webhook {} created for {}\nSecret (shown once): {}",
+                    hook.id,
+                    hook.url,
+                    secret.expose()
+                ),
+            );
+        }
+        WebhookCommand::List { org } => {
+            let hooks = store.list_webhooks(&org_id(&org)?).await?;
+            let text = hooks
+                .iter()
+                .map(|h| format!("{}\t{}\t{}", h.id, h.status.as_str(), h.url))
+                .collect::<Vec<_>>()
+                .join("\n");
+            emit(
+                as_json,
+                json!({"webhooks": hooks.iter().map(webhook_json).collect::<Vec<_>>()}),
+                text,
+            );
+        }
+        WebhookCommand::Delete { org, id } => {
+            let (org, id) = (org_id(&org)?, webhook_id(&id)?);
+            match store.delete_webhook(&org, &id).await {
+                Err(WriteError::NotFound) => bail!("no webhook {id} in organization {org}"),
+                other => other?,
+            }
+            emit(as_json, json!({"deleted": id.as_str()}), format!("webhook {id} deleted"));
+        }
+        WebhookCommand::Rotate { org, id, grace_period_seconds } => {
+            let (org, id) = (org_id(&org)?, webhook_id(&id)?);
+            let grace = parse_grace_seconds(&json!({"grace_period_seconds": grace_period_seconds}))
+                .map_err(|e| anyhow::anyhow!(refusal(&e)))?;
+            let secret = WebhookSecret::generate().context("cannot generate a secret")?;
+            let until = Timestamp::from_millis(
+                store.clock().now().millis().saturating_add(grace.saturating_mul(1000)),
+            );
+            let hook = match store.rotate_webhook_secret(&org, &id, &secret, until).await {
+                Err(WriteError::NotFound) => bail!("no webhook {id} in organization {org}"),
+                other => other?,
+            };
+            let mut shown = webhook_json(&hook);
+            shown["secret"] = json!(secret.expose());
+            emit(
+                as_json,
+                shown,
+                format!("webhook {id}: new secret (shown once): {}", secret.expose()),
+            );
         }
     }
     Ok(())

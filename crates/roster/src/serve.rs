@@ -9,9 +9,11 @@ use axum::extract::ConnectInfo;
 use clap::Args;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
-use roster_api::{ApiConfig, AppState};
+use roster_api::{ApiConfig, AppState, WebhookConfig};
 use roster_core::model::NewUser;
 use roster_core::token::{DEFAULT_LIFETIME_DAYS, TokenSecret};
+use roster_core::webhooks::delivery::ATTEMPT_RETENTION_DAYS;
+use roster_core::webhooks::{RetrySchedule, TargetRules};
 use roster_core::{Email, Role, Store};
 
 #[derive(Args, Debug)]
@@ -74,6 +76,39 @@ pub struct ServeArgs {
     #[arg(long, env = "ROSTER_TRASH_RETENTION_DAYS", default_value_t = 30)]
     pub trash_retention_days: u32,
 
+    /// Send webhooks to `http://` URLs too (by default only `https://`): for local
+    /// development and tests.
+    #[arg(long, env = "ROSTER_WEBHOOK_ALLOW_HTTP")]
+    pub webhook_allow_http: bool,
+
+    /// Send webhooks to hosts on loopback, private, link-local and multicast addresses
+    /// too (refused by default, when an endpoint is made and at every connection).
+    #[arg(long, env = "ROSTER_WEBHOOK_ALLOW_PRIVATE_TARGETS")]
+    pub webhook_allow_private_targets: bool,
+
+    /// Seconds between a webhook delivery's attempts after the first, comma-separated
+    /// (each ±20% jitter). The default is the Standard Webhooks example: 5 s, 5 min,
+    /// 30 min, 2 h, 5 h, 10 h, 14 h, 20 h, 24 h.
+    #[arg(
+        long,
+        env = "ROSTER_WEBHOOK_RETRY_SCHEDULE",
+        default_value = "5,300,1800,7200,18000,36000,50400,72000,86400"
+    )]
+    pub webhook_retry_schedule: String,
+
+    /// How long a webhook endpoint may fail without a success before it is disabled
+    /// (`disabled_failing`): seconds, or a number with s, m, h or d.
+    #[arg(long, env = "ROSTER_WEBHOOK_DISABLE_AFTER", default_value = "5d")]
+    pub webhook_disable_after: String,
+
+    /// Webhook endpoints an organization may have at most.
+    #[arg(long, env = "ROSTER_MAX_WEBHOOKS_PER_ORG", default_value_t = 20)]
+    pub max_webhooks_per_org: usize,
+
+    /// Webhook attempts this instance makes at once (each endpoint has at most 4).
+    #[arg(long, env = "ROSTER_WEBHOOK_CONCURRENCY", default_value_t = 64)]
+    pub webhook_concurrency: usize,
+
     /// Seconds in-flight requests get to finish after SIGTERM or SIGINT.
     #[arg(long, env = "ROSTER_SHUTDOWN_GRACE", default_value_t = 30.0)]
     pub shutdown_grace: f64,
@@ -100,6 +135,23 @@ fn init_logging(format: LogFormat) {
     }
 }
 
+/// A duration as seconds, or a number with `s`, `m`, `h` or `d`.
+fn duration_text(value: &str, option: &str) -> anyhow::Result<Duration> {
+    let value = value.trim();
+    let (number, unit) = match value.char_indices().last() {
+        Some((at, 's')) => (&value[..at], 1),
+        Some((at, 'm')) => (&value[..at], 60),
+        Some((at, 'h')) => (&value[..at], 3600),
+        Some((at, 'd')) => (&value[..at], 86_400),
+        _ => (value, 1),
+    };
+    let number: u64 = number
+        .trim()
+        .parse()
+        .with_context(|| format!("--{option} must be seconds, or a number with s, m, h or d"))?;
+    Ok(Duration::from_secs(number.saturating_mul(unit)))
+}
+
 fn seconds(value: f64, option: &str) -> anyhow::Result<Duration> {
     Duration::try_from_secs_f64(value)
         .with_context(|| format!("--{option} must be a number of seconds"))
@@ -115,6 +167,21 @@ pub async fn run(store: Arc<dyn Store>, args: ServeArgs, database: &str) -> anyh
 
     bootstrap(store.as_ref(), local).await?;
 
+    let webhook_rules = TargetRules {
+        allow_http: args.webhook_allow_http,
+        allow_private: args.webhook_allow_private_targets,
+    };
+    let delivery = roster_webhooks::Settings {
+        rules: webhook_rules,
+        schedule: RetrySchedule::parse(&args.webhook_retry_schedule)
+            .map_err(|e| anyhow::anyhow!("--webhook-retry-schedule: {e}"))?,
+        disable_after_millis: i64::try_from(
+            duration_text(&args.webhook_disable_after, "webhook-disable-after")?.as_millis(),
+        )
+        .unwrap_or(i64::MAX),
+        concurrency: args.webhook_concurrency.max(1),
+        ..roster_webhooks::Settings::default()
+    };
     let config = ApiConfig {
         require_client_header: !args.allow_missing_client_header,
         rate_limit_per_minute: args.rate_limit_per_minute,
@@ -123,6 +190,11 @@ pub async fn run(store: Arc<dyn Store>, args: ServeArgs, database: &str) -> anyh
         body_timeout: seconds(args.body_timeout, "body-timeout")?,
         read_cache_bytes: args.read_cache_mib.saturating_mul(1024 * 1024),
         access_log: args.access_log,
+        webhooks: WebhookConfig {
+            rules: webhook_rules,
+            max_per_org: args.max_webhooks_per_org,
+            ..WebhookConfig::default()
+        },
     };
     if args.event_retention_days > 0 {
         spawn_event_trimming(Arc::clone(&store), args.event_retention_days);
@@ -131,7 +203,9 @@ pub async fn run(store: Arc<dyn Store>, args: ServeArgs, database: &str) -> anyh
         spawn_trash_purging(Arc::clone(&store), args.trash_retention_days);
     }
     spawn_expiry_sweeping(Arc::clone(&store));
-    let state = AppState::new(store, config);
+    spawn_delivery_log_trimming(Arc::clone(&store));
+    let state = AppState::new(Arc::clone(&store), config);
+    roster_webhooks::spawn(store, delivery, state.closing.subscribe());
     let app = roster_api::router(state.clone());
     let shutdown = shutdown_signal();
     println!("Roster is listening on http://{local} (database {})", redact_password(database));
@@ -218,6 +292,21 @@ fn spawn_event_trimming(store: Arc<dyn Store>, days: u32) {
                 Ok(0) => {}
                 Ok(dropped) => tracing::info!(dropped, "trimmed events past retention"),
                 Err(err) => tracing::warn!(%err, "trimming events failed"),
+            }
+        }
+    });
+}
+
+/// Drops webhook attempts (and finished deliveries) older than 30 days, at start and then
+/// hourly.
+fn spawn_delivery_log_trimming(store: Arc<dyn Store>) {
+    tokio::spawn(async move {
+        let mut every_hour = tokio::time::interval(Duration::from_secs(3600));
+        loop {
+            every_hour.tick().await;
+            let before = store.clock().now().plus_days(-ATTEMPT_RETENTION_DAYS);
+            if let Err(err) = store.trim_deliveries(before).await {
+                tracing::warn!(%err, "trimming the webhook delivery log failed");
             }
         }
     });

@@ -196,7 +196,7 @@ fn postgres_stopped_and_started_again_under_a_running_server() {
             _ => unreachable(&answer),
         }
     }
-    assert_eq!(operations.len(), 41, "every operation was walked");
+    assert_eq!(operations.len(), 53, "every operation was walked");
     let ready = http(&addr, "GET", "/readyz", "", &[], None);
     assert_eq!(ready.status, 503);
     assert_eq!(ready.body, json!({"status": "unavailable"}));

@@ -8,6 +8,7 @@ mod guests;
 mod logos;
 mod me;
 mod users;
+mod webhooks;
 
 use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderName, HeaderValue};
@@ -60,6 +61,15 @@ pub fn api_routes(max_body_bytes: usize) -> OpenApiRouter<AppState> {
         .routes(routes!(guests::to_member))
         .routes(routes!(events::feed))
         .routes(routes!(events::audit_log))
+        .routes(routes!(webhooks::list, webhooks::create))
+        .routes(routes!(webhooks::get, webhooks::update, webhooks::delete))
+        .routes(routes!(webhooks::rotate))
+        .routes(routes!(webhooks::ping))
+        .routes(routes!(webhooks::deliveries))
+        .routes(routes!(webhooks::delivery))
+        .routes(routes!(webhooks::retry))
+        .routes(routes!(webhooks::recover))
+        .routes(routes!(webhooks::replay))
         .routes(routes!(logos::serve))
         .routes(routes!(crate::ops::healthz))
         .routes(routes!(crate::ops::readyz))

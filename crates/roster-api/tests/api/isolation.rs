@@ -20,12 +20,24 @@ fn operations() -> Vec<(Method, String)> {
 }
 
 /// What only org A holds, which must never appear in an answer to an outsider.
-const SECRETS: [&str; 3] =
-    ["Isolated Secret Group", "hidden.guest@acme.test", "standard@acme.test"];
+const SECRETS: [&str; 4] =
+    ["Isolated Secret Group", "hidden.guest@acme.test", "standard@acme.test", "isolated-hook"];
 
 roster_test! {
 async fn every_route_keeps_organizations_apart() {
-    let app = TestApp::new().await;
+    let rules = roster_core::webhooks::TargetRules { allow_http: true, allow_private: true };
+    let config = roster_api::ApiConfig {
+        webhooks: roster_api::WebhookConfig { rules, ..Default::default() },
+        ..Default::default()
+    };
+    let app = TestApp::with_config(config).await;
+    let hook = app
+        .post(&app.org_path("/webhooks"), &app.admin.token, &json!({"url": "http://127.0.0.1:9/isolated-hook"}))
+        .await
+        .json()["data"]["id"]
+        .as_str()
+        .expect("webhook id")
+        .to_owned();
     let group = app
         .create_group(json!({
             "name": "Isolated Secret Group", "description": "d",
@@ -39,6 +51,8 @@ async fn every_route_keeps_organizations_apart() {
             .replace("{user}", &app.standard.id.to_string())
             .replace("{email}", "hidden.guest%40acme.test")
             .replace("{asset}", "0123456789abcdef0123456789abcdef")
+            .replace("{webhook}", &hook)
+            .replace("{delivery}", "1")
     };
     let operations = operations();
     assert!(operations.len() >= 30, "the walk covers the document: {}", operations.len());
@@ -68,11 +82,12 @@ async fn every_route_keeps_organizations_apart() {
             let people_route = template.starts_with("/organizations/{org}/users") || template.starts_with("/organizations/{org}/guests");
             let expect_refused = match role {
                 "admin" => false,
-                // The change stream and the audit log are for admins only.
+                // The change stream, the audit log and webhooks are for admins only.
                 _ if is_read => {
                     template == "/organizations/{org}/users/{user}"
                         || template == "/organizations/{org}/events"
                         || template == "/organizations/{org}/audit-log"
+                        || template.starts_with("/organizations/{org}/webhooks")
                 }
                 _ if people_route => true,
                 // Group writes: standard members only where the org allows it (off here).

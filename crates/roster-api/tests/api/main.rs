@@ -26,3 +26,4 @@ mod socket;
 mod trash_and_expiry;
 mod validation;
 mod versions;
+mod webhooks;

@@ -71,6 +71,21 @@ impl std::fmt::Debug for WebhookSecret {
     }
 }
 
+/// The secrets that sign at `now`: the current one, then a rotated-out one until its grace
+/// period ends (`previous`: the secret as stored and when it stops signing). A stored
+/// secret that does not parse signs nothing.
+pub fn signing_secrets(
+    current: &str,
+    previous: Option<(String, i64)>,
+    now: crate::Timestamp,
+) -> Vec<WebhookSecret> {
+    let previous = previous.filter(|(_, until)| *until > now.millis()).map(|(secret, _)| secret);
+    std::iter::once(current.to_owned())
+        .chain(previous)
+        .filter_map(|raw| WebhookSecret::parse(&raw).ok())
+        .collect()
+}
+
 /// The `webhook-signature` header for a delivery: one entry per secret that signs
 /// (two while a rotation's grace period lasts), separated by spaces.
 pub fn signature_header(

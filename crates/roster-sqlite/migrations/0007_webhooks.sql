@@ -1,0 +1,64 @@
+-- Webhook endpoints, their deliveries and the attempts of each (the delivery log).
+
+-- An org's endpoints. The secret is kept as shown to its creator (`whsec_...`), since
+-- Roster signs with it; see the README on how it is protected at rest.
+CREATE TABLE webhooks (
+    id TEXT PRIMARY KEY,
+    org_id TEXT NOT NULL REFERENCES organizations (id) ON DELETE CASCADE,
+    url TEXT NOT NULL,
+    -- A JSON array of event types or globs; empty means every type.
+    event_types TEXT NOT NULL,
+    description TEXT NOT NULL,
+    status TEXT NOT NULL,
+    secret TEXT NOT NULL,
+    previous_secret TEXT,
+    previous_secret_expires_at INTEGER,
+    failing_since INTEGER,
+    last_success_at INTEGER,
+    last_failure_at INTEGER,
+    -- The last seq of the org's stream turned into deliveries for this endpoint.
+    stream_seq INTEGER NOT NULL,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL
+);
+CREATE INDEX webhooks_by_org ON webhooks (org_id, created_at);
+
+-- One (endpoint, event) to deliver. `next_attempt_at` is set while an attempt is due;
+-- `lease` and `lease_until` mark a claim in flight.
+CREATE TABLE webhook_deliveries (
+    id INTEGER PRIMARY KEY,
+    org_id TEXT NOT NULL,
+    webhook_id TEXT NOT NULL REFERENCES webhooks (id) ON DELETE CASCADE,
+    event_seq INTEGER NOT NULL,
+    event_id TEXT NOT NULL,
+    event_type TEXT NOT NULL,
+    status TEXT NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    -- Attempts made before the retry schedule last started (a recovery starts it again).
+    schedule_from INTEGER NOT NULL DEFAULT 0,
+    by_hand INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at INTEGER,
+    lease TEXT,
+    lease_until INTEGER,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL
+);
+CREATE INDEX webhook_deliveries_due ON webhook_deliveries (next_attempt_at, id)
+    WHERE next_attempt_at IS NOT NULL;
+CREATE INDEX webhook_deliveries_by_webhook ON webhook_deliveries (webhook_id, id);
+CREATE INDEX webhook_deliveries_by_time ON webhook_deliveries (updated_at);
+
+CREATE TABLE webhook_attempts (
+    delivery_id INTEGER NOT NULL REFERENCES webhook_deliveries (id) ON DELETE CASCADE,
+    number INTEGER NOT NULL,
+    started_at INTEGER NOT NULL,
+    duration_ms INTEGER NOT NULL,
+    status_code INTEGER,
+    error_kind TEXT,
+    response_head TEXT NOT NULL,
+    request_headers TEXT NOT NULL,
+    PRIMARY KEY (delivery_id, number)
+) WITHOUT ROWID;
+CREATE INDEX webhook_attempts_by_time ON webhook_attempts (started_at);
+-- The claims in flight, counted per endpoint by every claim.
+CREATE INDEX webhook_deliveries_leased ON webhook_deliveries (lease_until) WHERE lease IS NOT NULL;
