@@ -10,7 +10,8 @@ use roster_core::webhooks::endpoint::{
     parse_grace_seconds, parse_new_webhook, parse_webhook_patch,
 };
 use roster_core::webhooks::{
-    AttemptRecord, Delivery, DeliveryQuery, DeliveryStatus, TargetUrl, Webhook, WebhookSecret,
+    AttemptRecord, Delivery, DeliveryQuery, DeliveryStatus, ErrorKind, TargetUrl, Webhook,
+    WebhookSecret,
 };
 use roster_core::{Timestamp, ValidationErrors};
 use serde::Serialize;
@@ -255,12 +256,20 @@ fn invalid(field: &str, message: impl Into<String>) -> ApiError {
     ApiError::validation(ValidationErrors::single(field, message))
 }
 
-/// 422 on `url` unless its host resolves to addresses the operator allows.
+/// How long a subscription waits for its host's name to resolve.
+const TARGET_LOOKUP: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// 422 on `url` when its host resolves only to addresses the operator does not allow.
+///
+/// A name that does not resolve now (or not within [`TARGET_LOOKUP`]) is accepted: DNS
+/// may be down for a moment or the record not yet published, and a 422 would be wrong for
+/// both. Nothing is sent to it unchecked, since every connection resolves and checks anew.
 async fn check_target(state: &AppState, url: &TargetUrl) -> Result<(), ApiError> {
-    roster_webhooks::allowed_addresses(url, state.config.webhooks.rules)
-        .await
-        .map(|_| ())
-        .map_err(|(_, reason)| invalid("url", reason))
+    let lookup = roster_webhooks::allowed_addresses(url, state.config.webhooks.rules);
+    match tokio::time::timeout(TARGET_LOOKUP, lookup).await {
+        Ok(Err((ErrorKind::ForbiddenAddress, reason))) => Err(invalid("url", reason)),
+        Ok(_) | Err(_) => Ok(()),
+    }
 }
 
 fn new_secret() -> Result<WebhookSecret, ApiError> {

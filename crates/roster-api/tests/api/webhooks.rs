@@ -28,9 +28,11 @@ struct Reply {
     status: u16,
     retry_after: Option<&'static str>,
     hang: bool,
+    /// Milliseconds to take before answering.
+    pause: u64,
 }
 
-const OK: Reply = Reply { status: 200, retry_after: None, hang: false };
+const OK: Reply = Reply { status: 200, retry_after: None, hang: false, pause: 0 };
 
 fn reply(status: u16) -> Reply {
     Reply { status, ..OK }
@@ -41,22 +43,38 @@ struct Receiver {
     url: String,
     seen: Arc<Mutex<Vec<Seen>>>,
     script: Arc<Mutex<VecDeque<Reply>>>,
+    /// Ids that arrived while a request with the same id was still being answered.
+    overlaps: Arc<Mutex<Vec<String>>>,
 }
 
 impl Receiver {
     async fn start(default: Reply, script: Vec<Reply>) -> Self {
         let seen: Arc<Mutex<Vec<Seen>>> = Arc::default();
         let script = Arc::new(Mutex::new(VecDeque::from(script)));
-        let (log, queue) = (Arc::clone(&seen), Arc::clone(&script));
+        let overlaps: Arc<Mutex<Vec<String>>> = Arc::default();
+        let in_flight: Arc<Mutex<std::collections::HashSet<String>>> = Arc::default();
+        let (log, queue, overlapping) =
+            (Arc::clone(&seen), Arc::clone(&script), Arc::clone(&overlaps));
         let app = axum::Router::new().fallback(
             move |uri: axum::http::Uri, headers: HeaderMap, body: String| {
                 let (log, queue) = (Arc::clone(&log), Arc::clone(&queue));
+                let (overlapping, in_flight) = (Arc::clone(&overlapping), Arc::clone(&in_flight));
                 async move {
+                    let id = headers
+                        .get("webhook-id")
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or_default()
+                        .to_owned();
+                    if !in_flight.lock().unwrap().insert(id.clone()) {
+                        overlapping.lock().unwrap().push(id.clone());
+                    }
                     log.lock().unwrap().push(Seen { path: uri.path().to_owned(), headers, body });
                     let answer = queue.lock().unwrap().pop_front().unwrap_or(default);
                     if answer.hang {
                         tokio::time::sleep(Duration::from_secs(3600)).await;
                     }
+                    tokio::time::sleep(Duration::from_millis(answer.pause)).await;
+                    in_flight.lock().unwrap().remove(&id);
                     let mut response = axum::http::Response::builder()
                         .status(answer.status)
                         .header("location", "/elsewhere");
@@ -70,7 +88,7 @@ impl Receiver {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}/hook", listener.local_addr().unwrap());
         tokio::spawn(async move { axum::serve(listener, app).await });
-        Self { url, seen, script }
+        Self { url, seen, script, overlaps }
     }
 
     fn seen(&self) -> Vec<Seen> {
@@ -91,6 +109,15 @@ fn config(max_per_org: usize) -> ApiConfig {
 
 /// Runs the deliverer on the test's store until the returned sender is dropped.
 fn deliver(app: &TestApp, schedule: &str, timeout: Duration) -> tokio::sync::watch::Sender<bool> {
+    deliver_from(&app.store, schedule, timeout)
+}
+
+/// Runs a deliverer on `store` until the returned sender is dropped.
+fn deliver_from(
+    store: &Arc<dyn roster_core::Store>,
+    schedule: &str,
+    timeout: Duration,
+) -> tokio::sync::watch::Sender<bool> {
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let settings = roster_webhooks::Settings {
         rules: LOOSE,
@@ -98,7 +125,7 @@ fn deliver(app: &TestApp, schedule: &str, timeout: Duration) -> tokio::sync::wat
         timeout,
         ..roster_webhooks::Settings::default()
     };
-    roster_webhooks::spawn(Arc::clone(&app.store), settings, stopped);
+    roster_webhooks::spawn(Arc::clone(store), settings, stopped);
     stop
 }
 
@@ -115,7 +142,17 @@ async fn eventually<F: Fn() -> bool>(what: &str, done: F) {
 
 /// Waits (bounded) until the endpoint's log answers what `done` accepts, and returns it.
 async fn log_until<F: Fn(&Value) -> bool>(app: &TestApp, hook: &str, done: F) -> Value {
-    let path = app.org_path(&format!("/webhooks/{hook}/deliveries"));
+    log_page_until(app, hook, "", done).await
+}
+
+/// [`log_until`] on the log page that `query` (e.g. `?status=failed`) selects.
+async fn log_page_until<F: Fn(&Value) -> bool>(
+    app: &TestApp,
+    hook: &str,
+    query: &str,
+    done: F,
+) -> Value {
+    let path = app.org_path(&format!("/webhooks/{hook}/deliveries{query}"));
     for _ in 0..400 {
         let log = app.get(&path, &app.admin.token).await;
         assert_eq!(log.status, StatusCode::OK, "{}", log.text);
@@ -242,8 +279,24 @@ roster_test! {
             refused(json!({"url": "https://example.com/in", "event_types": ["grup.*"], "enabled": "yes"})).await,
             json!({"event_types.0": ["The event_types.0 \"grup.*\" names no event type."], "enabled": ["The enabled field must be true or false."]})
         );
+        assert_eq!(
+            refused(json!({"url": "https://localhost/in"})).await,
+            json!({"url": ["The host localhost resolves to 127.0.0.1, a loopback address, which this server does not send to."]})
+        );
         assert_eq!(refused(json!({})).await, json!({"url": ["The url field is required."]}));
         assert_eq!(app.get(&path, &app.admin.token).await.json(), json!({"data": []}));
+
+        // A name that does not resolve yet is taken (DNS may be down for a moment); every
+        // connection checks it again, so nothing is sent to it until it resolves.
+        let unresolved = app.post(&path, &app.admin.token, &json!({"url": "https://hooks.roster.invalid/in"})).await;
+        assert_eq!(unresolved.status, StatusCode::CREATED, "{}", unresolved.text);
+        let hook = unresolved.json()["data"]["id"].as_str().unwrap().to_owned();
+        let ping = app.post(&app.org_path(&format!("/webhooks/{hook}/ping")), &app.admin.token, &json!({})).await;
+        assert_eq!(ping.status, StatusCode::OK, "{}", ping.text);
+        assert_eq!(
+            (ping.json()["data"]["succeeded"].clone(), ping.json()["data"]["status_code"].clone(), ping.json()["data"]["error_kind"].clone()),
+            (json!(false), json!(null), json!("dns"))
+        );
     }
 }
 
@@ -351,7 +404,7 @@ roster_test! {
 roster_test! {
     async fn redirects_fail_without_being_followed_and_retry_after_is_honoured() {
         let app = TestApp::with_config(config(20)).await;
-        let receiver = Receiver::start(OK, vec![reply(308), Reply { status: 503, retry_after: Some("2"), hang: false }]).await;
+        let receiver = Receiver::start(OK, vec![reply(308), Reply { status: 503, retry_after: Some("2"), ..OK }]).await;
         let (hook, _) = subscribe(&app, json!({"url": receiver.url, "event_types": ["group.created"]})).await;
         let _deliverer = deliver(&app, "0,0,0", Duration::from_secs(2));
         app.create_group(json!({"name": "Ops", "description": "d"})).await;
@@ -428,5 +481,50 @@ roster_test! {
         assert_eq!(header(&seen[0], "roster-event-type"), "webhook.ping");
         let body: Value = serde_json::from_str(&seen[0].body).unwrap();
         assert_eq!((body["type"].clone(), body["data"]["webhook_id"].clone()), (json!("webhook.ping"), json!(hook)));
+    }
+}
+
+roster_test! {
+    async fn two_instances_share_the_work_and_never_send_one_id_twice_at_once() {
+        let app = TestApp::with_config(config(20)).await;
+        // Each answer takes a moment, so that a second sender of an id would overlap it.
+        let receiver = Receiver::start(Reply { pause: 5, ..OK }, Vec::new()).await;
+        let (hook, secret) = subscribe(&app, json!({"url": receiver.url, "event_types": ["group.created"]})).await;
+        let (_, second) = app.second_instance().await;
+        let _first = deliver(&app, "0,0,0", Duration::from_secs(2));
+        let _second = deliver_from(&second, "0,0,0", Duration::from_secs(2));
+        let writers: Vec<_> = (0..32)
+            .map(|w| {
+                let (router, token, org) = (app.router.clone(), app.admin.token.clone(), app.org.clone());
+                tokio::spawn(async move {
+                    for n in 0..4 {
+                        let body = json!({"name": format!("w{w}-{n}"), "description": "d"}).to_string();
+                        let request = crate::harness::request(Method::POST, &format!("/organizations/{org}/groups"), Some(&token), Some(&body));
+                        let answer = tower::ServiceExt::oneshot(router.clone(), request).await.unwrap();
+                        assert_eq!(answer.status(), StatusCode::CREATED);
+                    }
+                })
+            })
+            .collect();
+        for writer in writers {
+            writer.await.unwrap();
+        }
+        let feed = app.get(&app.org_path("/events?types=group.created&limit=500"), &app.admin.token).await.json();
+        let ids: std::collections::BTreeSet<String> = feed["data"].as_array().unwrap().iter().map(|e| e["id"].as_str().unwrap().to_owned()).collect();
+        assert_eq!(ids.len(), 128);
+        eventually("every event delivered", || {
+            let got: std::collections::BTreeSet<String> = receiver.seen().iter().map(|s| header(s, "webhook-id").to_owned()).collect();
+            got == ids
+        })
+        .await;
+        // Every delivery is recorded as succeeded, once: two full pages of the log, and
+        // nothing pending or failed.
+        let first = log_page_until(&app, &hook, "?status=succeeded&limit=100", |log| log["data"].as_array().is_some_and(|d| d.len() == 100)).await;
+        let rest = format!("?status=succeeded&limit=100&after={}", first["next_cursor"].as_str().unwrap());
+        log_page_until(&app, &hook, &rest, |log| log["data"].as_array().is_some_and(|d| d.len() == 28)).await;
+        let everything = log_page_until(&app, &hook, "?limit=100", |_| true).await;
+        assert!(everything["data"].as_array().unwrap().iter().all(|d| d["status"] == "succeeded"), "{everything}");
+        assert!(receiver.seen().iter().all(|s| signed_by(s, &secret)));
+        assert_eq!(*receiver.overlaps.lock().unwrap(), Vec::<String>::new(), "an id was in flight twice");
     }
 }
