@@ -21,7 +21,7 @@ use roster_core::webhooks::delivery::{
 use roster_core::webhooks::{Claim, RetrySchedule, TargetRules};
 use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
 
-pub use send::{Message, Sent, allowed_addresses, send};
+pub use send::{Message, Sent, check_subscription_target, send};
 
 /// How this instance delivers.
 #[derive(Clone, Debug)]

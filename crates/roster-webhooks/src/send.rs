@@ -110,9 +110,25 @@ fn logged_headers(headers: &[(&'static str, String)]) -> Value {
     Value::Object(logged)
 }
 
+/// How long a new or changed endpoint waits for its host's name to resolve.
+const SUBSCRIPTION_LOOKUP: Duration = Duration::from_secs(5);
+
+/// The check an endpoint's URL passes when it is made or changed: refused (with the reason)
+/// only when its host resolves and every address is one the rules forbid.
+///
+/// A name that does not resolve now, or not within five seconds, is accepted: DNS may be
+/// down for a moment or the record not yet published, and refusing would be wrong for
+/// both. Nothing is sent to it unchecked, since every connection resolves and checks anew.
+pub async fn check_subscription_target(url: &TargetUrl, rules: TargetRules) -> Result<(), String> {
+    match tokio::time::timeout(SUBSCRIPTION_LOOKUP, allowed_addresses(url, rules)).await {
+        Ok(Err((ErrorKind::ForbiddenAddress, reason))) => Err(reason),
+        Ok(_) | Err(_) => Ok(()),
+    }
+}
+
 /// The addresses `url`'s host resolves to now that the rules allow; `Err` when there are
 /// none (unresolvable, or every address refused).
-pub async fn allowed_addresses(
+pub(crate) async fn allowed_addresses(
     url: &TargetUrl,
     rules: TargetRules,
 ) -> Result<Vec<SocketAddr>, (ErrorKind, String)> {

@@ -539,9 +539,9 @@ async fn webhook(store: &dyn Store, command: WebhookCommand, as_json: bool) -> a
                 .collect();
             let body = json!({"url": url, "event_types": types, "description": description});
             let new = parse_new_webhook(&body, rules).map_err(|e| anyhow::anyhow!(refusal(&e)))?;
-            roster_webhooks::allowed_addresses(&new.url, rules)
+            roster_webhooks::check_subscription_target(&new.url, rules)
                 .await
-                .map_err(|(_, reason)| anyhow::anyhow!(reason))?;
+                .map_err(|reason| anyhow::anyhow!(reason))?;
             let secret = WebhookSecret::generate().context("cannot generate a secret")?;
             let hook = match store.create_webhook(&org, &new, &secret, DEFAULT_MAX_PER_ORG).await {
                 Err(WriteError::NotFound) => bail!("no organization {org}"),

@@ -10,8 +10,7 @@ use roster_core::webhooks::endpoint::{
     parse_grace_seconds, parse_new_webhook, parse_webhook_patch,
 };
 use roster_core::webhooks::{
-    AttemptRecord, Delivery, DeliveryQuery, DeliveryStatus, ErrorKind, TargetUrl, Webhook,
-    WebhookSecret,
+    AttemptRecord, Delivery, DeliveryQuery, DeliveryStatus, TargetUrl, Webhook, WebhookSecret,
 };
 use roster_core::{Timestamp, ValidationErrors};
 use serde::Serialize;
@@ -256,20 +255,11 @@ fn invalid(field: &str, message: impl Into<String>) -> ApiError {
     ApiError::validation(ValidationErrors::single(field, message))
 }
 
-/// How long a subscription waits for its host's name to resolve.
-const TARGET_LOOKUP: std::time::Duration = std::time::Duration::from_secs(5);
-
 /// 422 on `url` when its host resolves only to addresses the operator does not allow.
-///
-/// A name that does not resolve now (or not within [`TARGET_LOOKUP`]) is accepted: DNS
-/// may be down for a moment or the record not yet published, and a 422 would be wrong for
-/// both. Nothing is sent to it unchecked, since every connection resolves and checks anew.
 async fn check_target(state: &AppState, url: &TargetUrl) -> Result<(), ApiError> {
-    let lookup = roster_webhooks::allowed_addresses(url, state.config.webhooks.rules);
-    match tokio::time::timeout(TARGET_LOOKUP, lookup).await {
-        Ok(Err((ErrorKind::ForbiddenAddress, reason))) => Err(invalid("url", reason)),
-        Ok(_) | Err(_) => Ok(()),
-    }
+    roster_webhooks::check_subscription_target(url, state.config.webhooks.rules)
+        .await
+        .map_err(|reason| invalid("url", reason))
 }
 
 fn new_secret() -> Result<WebhookSecret, ApiError> {
