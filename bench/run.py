@@ -486,6 +486,8 @@ def measure(backend, release, work, url, seeded):
         plan = [(name, (lambda run=run: with_waits(url, run)) if name.startswith(WRITES) else run, target)
                 for name, run, target in plan]
     rows = [(name, run(), target) for name, run, target in plan if not ONLY or ONLY in name]
+    if not (SCALE or SCALE_BASE):
+        rows += webhook_rows(release, addr, seeded, headers, scripts["post"], on_pg)
     if on_pg and not SCALE and rows and rows[0][0].startswith("GET one group"):
         one = rows[0][1]
         second, second_addr = start_server(release, url)
@@ -500,6 +502,64 @@ def measure(backend, release, work, url, seeded):
     server.terminate()
     server.wait()
     return rows + uncached, rss, first_answer_ms
+
+
+WEBHOOK_ROWS = "POST create group with webhooks subscribed"
+
+
+def api(addr, method, path, token, body=None):
+    request = urllib.request.Request(
+        f"http://{addr}{path}", method=method, data=None if body is None else json.dumps(body).encode(),
+        headers={"Authorization": f"Bearer {token}", "X-Tallyfy-Client": "bench", "Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=30) as answer:
+        text = answer.read()
+        return json.loads(text) if text else None
+
+
+def webhook_rows(release, addr, seeded, headers, script, on_pg):
+    """Creates in one organization with 0, 1 and 10 endpoints subscribed to every event
+    (a fast local receiver, roster-receiver): what subscriptions cost the write path, and
+    how long after each write its delivery was answered (every delivery of the load,
+    waited for up to a minute after it)."""
+    if ONLY and not WEBHOOK_ROWS.startswith(ONLY) and ONLY not in WEBHOOK_ROWS:
+        return []
+    org, token = seeded["spread_orgs"][1], seeded["token"]
+    receiver = subprocess.Popen([os.path.join(release, "roster-receiver"), "127.0.0.1:0"],
+                                stdout=subprocess.PIPE, text=True)
+    receiver_addr = wait_listening(receiver, "receiver listening on")
+    path, rows, hooks, without = f"/organizations/{org}", [], [], 0.0
+    try:
+        for count in (0, 1, 10):
+            while len(hooks) < count:
+                made = api(addr, "POST", f"{path}/webhooks", token,
+                           {"url": f"http://{receiver_addr}/hook/{len(hooks)}", "description": "bench"})
+                hooks.append(made["data"]["id"])
+            api(receiver_addr, "DELETE", "/stats", token)
+            before = api(addr, "GET", f"{path}/groups?per_page=1", token)["meta"]["pagination"]["total"]
+            result = with_cpu(lambda: wrk(f"http://{addr}{path}/groups", headers, script))
+            made = api(addr, "GET", f"{path}/groups?per_page=1", token)["meta"]["pagination"]["total"] - before
+            expected, stats = made * count, {"received": 0}
+            deadline = time.time() + 60
+            while count and time.time() < deadline:
+                stats = api(receiver_addr, "GET", "/stats", token)
+                if stats["received"] >= expected:
+                    break
+                time.sleep(0.2)
+            if count == 0:
+                without = result["rps"]
+                target = "the base of the two rows below"
+            else:
+                share = result["rps"] / without if without else 0.0
+                target = (f">= 0.90 of no endpoint: {share:.2f}; delivered {stats['received']:,} of {expected:,},"
+                          f" write to answer p50 {stats.get('p50_ms', 0)} ms, p99 {stats.get('p99_ms', 0)} ms"
+                          f" ({'reported' if on_pg else 'p99 <= 100 ms'})")
+            rows.append((f"{WEBHOOK_ROWS}: {count}" + (" endpoint" if count == 1 else " endpoints"), result, target))
+        for hook in hooks:
+            api(addr, "DELETE", f"{path}/webhooks/{hook}", token)
+    finally:
+        receiver.terminate()
+        receiver.wait()
+    return rows
 
 
 def reads_without_cache(release, url, org, seeded, headers):
@@ -527,7 +587,9 @@ def reads_without_cache(release, url, org, seeded, headers):
 def start_server(release, url, *extra):
     server = subprocess.Popen(
         [os.path.join(release, "roster"), "serve", "--listen", "127.0.0.1:0", "--database", url,
-         "--rate-limit-per-minute", "0", "--max-concurrent-requests", "4096", *extra],
+         "--rate-limit-per-minute", "0", "--max-concurrent-requests", "4096",
+         # The webhook rows deliver to a receiver on loopback.
+         "--webhook-allow-http", "--webhook-allow-private-targets", *extra],
         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     return server, wait_listening(server, "Roster is listening on")
 

@@ -30,8 +30,8 @@ use roster_core::store::{
 };
 use roster_core::token::TokenHash;
 use roster_core::webhooks::{
-    AttemptRecord, Claim, Delivery, DeliveryQuery, DeliveryWork, Judgement, NewWebhook, Webhook,
-    WebhookId, WebhookPatch, WebhookSecret, WebhookStore,
+    AttemptRecord, AttemptResult, Claim, Delivery, DeliveryQuery, DeliveryWork, NewWebhook,
+    Webhook, WebhookId, WebhookPatch, WebhookSecret, WebhookStore,
 };
 use roster_core::{
     AssetId, Email, Group, GroupId, OrgId, OrgMember, Organization, Store, StoreError, Timestamp,
@@ -799,22 +799,18 @@ impl WebhookStore for PgStore {
             .map_err(storage_only("claim deliveries"))
     }
 
-    async fn record_attempt(
+    async fn record_attempts(
         &self,
-        claim: &Claim,
-        attempt: &AttemptRecord,
-        judgement: &Judgement,
+        attempts: &[AttemptResult],
         disable_after_millis: i64,
-    ) -> Result<bool, StoreError> {
-        in_transaction!(self, "record attempt", |tx, now| webhooks::record(
+    ) -> Result<Vec<bool>, StoreError> {
+        in_transaction!(self, "record attempts", |tx, now| webhooks::record_all(
             &tx,
             now,
-            claim,
-            attempt,
-            judgement,
+            attempts,
             disable_after_millis
         ))
-        .map_err(storage_only("record attempt"))
+        .map_err(storage_only("record attempts"))
     }
 
     async fn list_deliveries(

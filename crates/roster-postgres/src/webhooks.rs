@@ -9,9 +9,9 @@ use deadpool_postgres::GenericClient;
 use roster_core::events;
 use roster_core::webhooks::delivery::{self, DueDelivery};
 use roster_core::webhooks::{
-    AttemptRecord, Claim, Delivery, DeliveryQuery, DeliveryStatus, DeliveryWork, EndpointStatus,
-    ErrorKind, Judgement, NewWebhook, Webhook, WebhookId, WebhookPatch, WebhookSecret,
-    signing_secrets,
+    AttemptRecord, AttemptResult, Claim, Delivery, DeliveryQuery, DeliveryStatus, DeliveryWork,
+    EndpointStatus, ErrorKind, Judgement, NewWebhook, Webhook, WebhookId, WebhookPatch,
+    WebhookSecret, signing_secrets,
 };
 use roster_core::{OrgId, StoreError, Timestamp, WriteError};
 use tokio_postgres::Row;
@@ -443,7 +443,22 @@ fn hex_lease() -> Result<String, TxError> {
     Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
 }
 
-pub(crate) async fn record(
+/// [`record`] for each attempt, in order, in the caller's transaction.
+pub(crate) async fn record_all(
+    tx: &Tx<'_>,
+    now: Timestamp,
+    attempts: &[AttemptResult],
+    disable_after_millis: i64,
+) -> Result<Vec<bool>, TxError> {
+    let mut recorded = Vec::with_capacity(attempts.len());
+    for a in attempts {
+        recorded
+            .push(record(tx, now, &a.claim, &a.record, &a.judgement, disable_after_millis).await?);
+    }
+    Ok(recorded)
+}
+
+async fn record(
     tx: &Tx<'_>,
     now: Timestamp,
     claim: &Claim,

@@ -28,8 +28,8 @@ use roster_core::store::{
 };
 use roster_core::token::TokenHash;
 use roster_core::webhooks::{
-    AttemptRecord, Claim, Delivery, DeliveryQuery, DeliveryWork, Judgement, NewWebhook, Webhook,
-    WebhookId, WebhookPatch, WebhookSecret, WebhookStore,
+    AttemptRecord, AttemptResult, Claim, Delivery, DeliveryQuery, DeliveryWork, NewWebhook,
+    Webhook, WebhookId, WebhookPatch, WebhookSecret, WebhookStore,
 };
 use roster_core::{
     AssetId, Email, Group, GroupId, OrgId, OrgMember, Organization, Store, StoreError, Timestamp,
@@ -701,17 +701,26 @@ impl WebhookStore for SqliteStore {
         self.connections.write_plain("claim deliveries", move |tx| webhooks::claim(tx, max)).await
     }
 
-    async fn record_attempt(
+    async fn record_attempts(
         &self,
-        claim: &Claim,
-        attempt: &AttemptRecord,
-        judgement: &Judgement,
+        attempts: &[AttemptResult],
         disable_after_millis: i64,
-    ) -> Result<bool, StoreError> {
-        let (claim, attempt, judgement) = (claim.clone(), attempt.clone(), *judgement);
+    ) -> Result<Vec<bool>, StoreError> {
+        let attempts = attempts.to_vec();
         self.connections
-            .write_plain("record attempt", move |tx| {
-                webhooks::record(tx, &claim, &attempt, &judgement, disable_after_millis)
+            .write_plain("record attempts", move |tx| {
+                attempts
+                    .iter()
+                    .map(|a| {
+                        webhooks::record(
+                            tx,
+                            &a.claim,
+                            &a.record,
+                            &a.judgement,
+                            disable_after_millis,
+                        )
+                    })
+                    .collect()
             })
             .await
     }

@@ -18,7 +18,7 @@ use roster_core::Store;
 use roster_core::webhooks::delivery::{
     ATTEMPT_TIMEOUT_MILLIS, DEFAULT_DISABLE_AFTER_MILLIS, judge,
 };
-use roster_core::webhooks::{Claim, RetrySchedule, TargetRules};
+use roster_core::webhooks::{AttemptResult, Claim, RetrySchedule, TargetRules};
 use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
 
 pub use send::{Message, Sent, check_subscription_target, send};
@@ -74,6 +74,13 @@ async fn run(
 ) {
     let slots = Arc::new(Semaphore::new(settings.concurrency.max(1)));
     let finished = Arc::new(Notify::new());
+    let (results, recorded) = tokio::sync::mpsc::unbounded_channel();
+    tokio::spawn(record(
+        Arc::clone(&store),
+        Arc::clone(&settings),
+        recorded,
+        Arc::clone(&finished),
+    ));
     let mut commits = store.commits();
     let mut failing = false;
     loop {
@@ -83,7 +90,7 @@ async fn run(
         if let Some(commits) = &mut commits {
             commits.borrow_and_update();
         }
-        let wait = match step(&store, &settings, &slots, &finished).await {
+        let wait = match step(&store, &settings, &slots, &results).await {
             Ok(wait) => {
                 if failing {
                     tracing::info!("webhook delivery works again");
@@ -128,20 +135,22 @@ async fn step(
     store: &Arc<dyn Store>,
     settings: &Arc<Settings>,
     slots: &Arc<Semaphore>,
-    finished: &Arc<Notify>,
+    results: &Results,
 ) -> Result<Option<Duration>, roster_core::StoreError> {
-    let work = store.delivery_work().await?;
-    if work.behind {
-        store.dispatch_webhooks(DISPATCH_BATCH).await?;
-        return Ok(None);
-    }
+    let mut work = store.delivery_work().await?;
     let now = store.clock().now();
+    // New events are dispatched, and what is due claimed, in the same look: under a
+    // steady stream of writes the stream is always a little ahead, and claiming only
+    // once it was caught up would send nothing while the writes last.
+    if work.behind && store.dispatch_webhooks(DISPATCH_BATCH).await? > 0 {
+        work.next_due = Some(now);
+    }
     let until_due = work.next_due.map(|due| due.millis().saturating_sub(now.millis()).max(0));
     let free = slots.available_permits();
     if until_due == Some(0) && free > 0 {
         let claims = store.claim_deliveries(free).await?;
         if claims.is_empty() {
-            return Ok(Some(NOTHING_CLAIMED));
+            return Ok(if work.behind { None } else { Some(NOTHING_CLAIMED) });
         }
         for claim in claims {
             let Ok(permit) = Arc::clone(slots).try_acquire_owned() else { break };
@@ -150,9 +159,12 @@ async fn step(
                 Arc::clone(settings),
                 claim,
                 permit,
-                Arc::clone(finished),
+                results.clone(),
             ));
         }
+        return Ok(None);
+    }
+    if work.behind {
         return Ok(None);
     }
     // Due now with every slot busy: a finishing attempt wakes the deliverer.
@@ -169,13 +181,19 @@ fn jitter() -> f64 {
     (f64::from(u32::from_le_bytes(bytes)) / f64::from(u32::MAX) - 0.5) * 0.4
 }
 
-/// Makes one claimed attempt and records it.
+/// Attempts made and not yet recorded, each with the slot it holds until it is.
+type Results = tokio::sync::mpsc::UnboundedSender<(AttemptResult, OwnedSemaphorePermit)>;
+
+/// Attempts recorded in one transaction at most.
+const RECORD_BATCH: usize = 256;
+
+/// Makes one claimed attempt and hands it to the recorder.
 async fn attempt(
     store: Arc<dyn Store>,
     settings: Arc<Settings>,
     claim: Claim,
-    _slot: OwnedSemaphorePermit,
-    finished: Arc<Notify>,
+    slot: OwnedSemaphorePermit,
+    results: Results,
 ) {
     let message = Message {
         url: &claim.url,
@@ -195,19 +213,61 @@ async fn attempt(
         store.clock().now(),
         jitter(),
     );
-    match store
-        .record_attempt(&claim, &sent.record, &judgement, settings.disable_after_millis)
-        .await
-    {
-        Ok(true) => {}
-        Ok(false) => tracing::info!(
-            delivery = claim.delivery,
-            "a webhook attempt's claim was lost (its lease ran out); its result is discarded"
-        ),
-        // The lease runs out and the delivery is attempted again.
-        Err(err) => {
-            tracing::warn!(%err, delivery = claim.delivery, "recording a webhook attempt failed")
+    // The recorder ends only with the deliverer; an attempt finishing after that is
+    // claimed again when its lease runs out.
+    let _ = results.send((AttemptResult { claim, record: sent.record, judgement }, slot));
+}
+
+/// Records finished attempts, all that are waiting in one transaction (up to
+/// [`RECORD_BATCH`]): at a thousand deliveries a second, one commit each would take the
+/// database's writes from the API. A batch that fails is recorded one attempt at a time,
+/// so that one bad record (or a deadlock with another instance) costs only itself; an
+/// attempt not recorded is claimed again after its lease.
+async fn record(
+    store: Arc<dyn Store>,
+    settings: Arc<Settings>,
+    mut results: tokio::sync::mpsc::UnboundedReceiver<(AttemptResult, OwnedSemaphorePermit)>,
+    finished: Arc<Notify>,
+) {
+    let mut waiting = Vec::with_capacity(RECORD_BATCH);
+    while results.recv_many(&mut waiting, RECORD_BATCH).await > 0 {
+        let (mut batch, slots): (Vec<AttemptResult>, Vec<OwnedSemaphorePermit>) =
+            waiting.drain(..).unzip();
+        AttemptResult::sort_for_recording(&mut batch);
+        let outcomes = match store.record_attempts(&batch, settings.disable_after_millis).await {
+            Ok(outcomes) => outcomes.into_iter().zip(&batch).collect::<Vec<_>>(),
+            Err(err) if batch.len() > 1 => {
+                tracing::warn!(%err, attempts = batch.len(), "recording webhook attempts together failed; recording each alone");
+                let mut outcomes = Vec::with_capacity(batch.len());
+                for one in &batch {
+                    let alone = store
+                        .record_attempts(std::slice::from_ref(one), settings.disable_after_millis)
+                        .await;
+                    match alone {
+                        Ok(recorded) => {
+                            outcomes.push((recorded.first().copied().unwrap_or(false), one))
+                        }
+                        Err(err) => {
+                            tracing::warn!(%err, delivery = one.claim.delivery, "recording a webhook attempt failed")
+                        }
+                    }
+                }
+                outcomes
+            }
+            Err(err) => {
+                tracing::warn!(%err, "recording a webhook attempt failed");
+                Vec::new()
+            }
+        };
+        for (recorded, one) in outcomes {
+            if !recorded {
+                tracing::info!(
+                    delivery = one.claim.delivery,
+                    "a webhook attempt's claim was lost (its lease ran out); its result is discarded"
+                );
+            }
         }
+        drop(slots);
+        finished.notify_one();
     }
-    finished.notify_one();
 }

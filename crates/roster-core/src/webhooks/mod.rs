@@ -18,4 +18,4 @@ pub use endpoint::{
     EndpointStatus, NewWebhook, TargetRules, TargetUrl, Webhook, WebhookId, WebhookPatch,
 };
 pub use signature::{SECRET_PREFIX, SecretError, WebhookSecret, signature_header, signing_secrets};
-pub use store::{Claim, Delivery, DeliveryQuery, DeliveryWork, WebhookStore};
+pub use store::{AttemptResult, Claim, Delivery, DeliveryQuery, DeliveryWork, WebhookStore};

@@ -57,6 +57,29 @@ pub struct Claim {
     pub lease: String,
 }
 
+/// An attempt made under a claim, with what came of it, to record.
+#[derive(Clone, Debug)]
+pub struct AttemptResult {
+    pub claim: Claim,
+    pub record: AttemptRecord,
+    pub judgement: Judgement,
+}
+
+impl AttemptResult {
+    /// Sorts a batch the way every recorder locks rows (organization, endpoint,
+    /// delivery), so that two instances recording at once never wait on each other in a
+    /// circle.
+    pub fn sort_for_recording(batch: &mut [Self]) {
+        batch.sort_by(|a, b| {
+            (a.claim.org.as_str(), a.claim.webhook.as_str(), a.claim.delivery).cmp(&(
+                b.claim.org.as_str(),
+                b.claim.webhook.as_str(),
+                b.claim.delivery,
+            ))
+        });
+    }
+}
+
 /// What the deliverer has to do, as one cheap read tells it (so that an idle deliverer
 /// writes nothing).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -129,16 +152,16 @@ pub trait WebhookStore: Send + Sync {
     /// [`LEASE_MILLIS`]: super::delivery::LEASE_MILLIS
     async fn claim_deliveries(&self, max: usize) -> Result<Vec<Claim>, StoreError>;
 
-    /// Records a claimed attempt and its judgement, and updates the endpoint by
-    /// [`super::delivery::endpoint_after`] (with its event when that disables it).
-    /// `false` when the claim was lost meanwhile: then nothing is recorded.
-    async fn record_attempt(
+    /// Records claimed attempts and their judgements, in the order given and in one
+    /// transaction, and updates each endpoint by [`super::delivery::endpoint_after`] (with
+    /// its event when that disables it). One answer per attempt: `false` when its claim
+    /// was lost meanwhile, and then nothing of it is recorded. One transaction for many
+    /// attempts keeps the delivery's commits from crowding out the API's writes.
+    async fn record_attempts(
         &self,
-        claim: &Claim,
-        attempt: &AttemptRecord,
-        judgement: &Judgement,
+        attempts: &[AttemptResult],
         disable_after_millis: i64,
-    ) -> Result<bool, StoreError>;
+    ) -> Result<Vec<bool>, StoreError>;
 
     /// An endpoint's deliveries, newest first.
     async fn list_deliveries(
