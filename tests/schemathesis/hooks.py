@@ -48,6 +48,14 @@ BEYOND_THE_SCHEMA = [
         r"^The file ",
         # Event type filters must name an event type; times are UTC date-times.
         r"^The types? entry .* names no event type\.$",
+        r"^The event_types\.\d+ .* names no event type\.$",
+        # A webhook's URL must be one Roster can send to: absolute https (unless the
+        # operator allows http), no credentials or fragment, a host that resolves to
+        # public addresses. A pattern cannot say which strings parse as such a URL.
+        r"^The url must (be an absolute https URL|use https|not contain spaces|not have a fragment|not carry credentials|name a valid host and port)",
+        r"^The host .* (does not resolve|which this server does not send to)\.$",
+        # A webhook replays from a feed cursor, valid only as the feed issued it.
+        r"^The after must be a cursor of this organization's feed\.$",
         r"^The (since|until|expiring_before) must be a UTC date-time",
         # A membership's end must be a UTC date-time in the next ten years.
         r"^The (add|remove)\.\d+\.expires_at (must be a UTC date-time|must be a time in the future\.$|may be at most 10 years ahead\.$)",

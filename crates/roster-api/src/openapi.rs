@@ -202,6 +202,8 @@ const OPTIONAL_BODIES: &[&str] = &[
     "updateMember",
     "updateGuest",
     "convertGuestToMember",
+    "updateWebhook",
+    "rotateWebhookSecret",
 ];
 
 fn add_error(operation: &mut Operation, status: &str, description: &str) {
@@ -669,6 +671,32 @@ pub struct GuestCursorQuery {
     /// Default 100; values above 1,000 become 1,000, values below 1 the default.
     #[param(schema_with = any_integer)]
     per_page: Option<i64>,
+}
+
+/// A page of a webhook endpoint's delivery log.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct DeliveryLogQuery {
+    /// Only deliveries in this state.
+    #[param(schema_with = delivery_status)]
+    status: Option<String>,
+    /// The previous page's `next_cursor`, exactly as issued (a delivery id).
+    #[param(schema_with = delivery_cursor)]
+    after: Option<String>,
+    /// Deliveries per page, 1 to 100 (default 50).
+    #[param(minimum = 1, maximum = 100)]
+    limit: Option<u64>,
+}
+
+fn delivery_status() -> utoipa::openapi::Object {
+    one_of_strings(&["pending", "succeeded", "failed", "exhausted"])
+}
+
+fn delivery_cursor() -> utoipa::openapi::Object {
+    utoipa::openapi::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::Type::String)
+        .pattern(Some("^[1-9][0-9]{0,17}$"))
+        .build()
 }
 
 /// `with=` on a single resource.

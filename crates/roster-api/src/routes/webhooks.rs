@@ -91,11 +91,15 @@ pub struct WebhookWithSecret {
 pub struct WebhookCreate {
     /// An `https` URL (`http` only where the operator allows it) whose host resolves to
     /// public addresses (unless the operator allows private ones).
-    #[schema(example = "https://hooks.example.com/roster", max_length = 2048)]
+    #[schema(
+        example = "https://hooks.example.com/roster",
+        max_length = 2048,
+        pattern = r"^[^\u0000]*[^\t\n\u000B\f\r \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000\u0000][^\u0000]*$"
+    )]
     url: String,
     /// Event types or globs; absent, null or empty for every type.
     event_types: Option<Vec<String>>,
-    #[schema(max_length = 1000)]
+    #[schema(max_length = 1000, pattern = r"^[^\u0000]*$")]
     description: Option<String>,
     /// Default true.
     enabled: Option<bool>,
@@ -105,10 +109,16 @@ pub struct WebhookCreate {
 #[derive(ToSchema)]
 #[allow(dead_code)]
 pub struct WebhookUpdate {
-    #[schema(example = "https://hooks.example.com/roster", max_length = 2048)]
+    /// As on create; may be left out, but not sent null.
+    #[schema(
+        nullable = false,
+        example = "https://hooks.example.com/roster",
+        max_length = 2048,
+        pattern = r"^[^\u0000]*[^\t\n\u000B\f\r \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000\u0000][^\u0000]*$"
+    )]
     url: Option<String>,
     event_types: Option<Vec<String>>,
-    #[schema(max_length = 1000)]
+    #[schema(max_length = 1000, pattern = r"^[^\u0000]*$")]
     description: Option<String>,
     /// `true` re-enables (clearing the failure state; events committed while it was off
     /// are not sent unless replayed); `false` disables.
@@ -166,7 +176,8 @@ pub struct DeliveryOut {
     /// attempt scheduled: a 410, or a retry by hand that failed) or `exhausted`.
     #[schema(example = "succeeded")]
     status: &'static str,
-    attempts: u32,
+    /// How many attempts were made (a delivery's detail lists them as `attempts`).
+    attempt_count: u32,
     #[schema(value_type = Option<String>, format = DateTime)]
     next_attempt_at: Option<Timestamp>,
     #[schema(value_type = String, format = DateTime)]
@@ -183,7 +194,7 @@ impl DeliveryOut {
             event_type: delivery.event_type.clone(),
             seq: delivery.seq,
             status: delivery.status.as_str(),
-            attempts: delivery.attempts,
+            attempt_count: delivery.attempts,
             next_attempt_at: delivery.next_attempt_at,
             created_at: delivery.created_at,
             updated_at: delivery.updated_at,
@@ -424,12 +435,20 @@ pub async fn ping(
     Ok(Json(Item { data }).into_response())
 }
 
+/// A delivery log cursor exactly as `next_cursor` writes it (the pattern
+/// `DeliveryLogQuery` gives `after`): a delivery id in decimal, no sign, padding or leading zero.
+fn delivery_cursor(raw: &str) -> Option<i64> {
+    let canonical =
+        raw.len() <= 18 && raw.bytes().all(|b| b.is_ascii_digit()) && !raw.starts_with('0');
+    canonical.then(|| raw.parse().ok()).flatten()
+}
+
 /// Read the delivery log
 ///
 /// The endpoint's deliveries, newest first: one per event it was sent, with its status,
 /// attempts and next attempt. Filter by `status`; page with `limit` (at most 100) and
 /// `after` (the previous page's `next_cursor`). Admins only.
-#[utoipa::path(get, operation_id = "listWebhookDeliveries", path = "/organizations/{org}/webhooks/{webhook}/deliveries", tag = "webhooks", params(("org" = String, Path, description = "Organization id: 32 lowercase hex characters"), ("webhook" = String, Path, description = "Webhook endpoint id: 32 lowercase hex characters"), ("status" = Option<String>, Query, description = "pending, succeeded, failed or exhausted"), ("after" = Option<String>, Query, description = "The previous page's next_cursor"), ("limit" = Option<u64>, Query, minimum = 1, maximum = 100, description = "Deliveries per page (default 50)")), responses((status = 200, description = "A page of deliveries", body = DeliveryPage)))]
+#[utoipa::path(get, operation_id = "listWebhookDeliveries", path = "/organizations/{org}/webhooks/{webhook}/deliveries", tag = "webhooks", params(("org" = String, Path, description = "Organization id: 32 lowercase hex characters"), ("webhook" = String, Path, description = "Webhook endpoint id: 32 lowercase hex characters"), crate::openapi::DeliveryLogQuery), responses((status = 200, description = "A page of deliveries", body = DeliveryPage)))]
 pub async fn deliveries(
     admin: Permitted<Admins>,
     WebhookPath(id): WebhookPath,
@@ -437,18 +456,16 @@ pub async fn deliveries(
     OriginalUri(uri): OriginalUri,
 ) -> Result<Response, ApiError> {
     let pairs = query::pairs(&uri);
-    let status = match query::value(&pairs, "status").map(str::trim) {
+    let status = match query::value(&pairs, "status") {
         None => None,
         Some(raw) => Some(DeliveryStatus::parse(raw).ok_or_else(|| {
             invalid("status", "The status must be pending, succeeded, failed or exhausted.")
         })?),
     };
-    let before = match query::value(&pairs, "after").map(str::trim) {
+    let before = match query::value(&pairs, "after") {
         None => None,
         Some(raw) => Some(
-            raw.parse::<i64>()
-                .ok()
-                .filter(|n| *n > 0)
+            delivery_cursor(raw)
                 .ok_or_else(|| invalid("after", "The after must be a next_cursor of this log."))?,
         ),
     };

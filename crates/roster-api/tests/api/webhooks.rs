@@ -299,6 +299,32 @@ roster_test! {
             (ping.json()["data"]["succeeded"].clone(), ping.json()["data"]["status_code"].clone(), ping.json()["data"]["error_kind"].clone()),
             (json!(false), json!(null), json!("dns"))
         );
+
+        // `event_types: null` means every type, on a create as on a PATCH; a PATCH (or a
+        // rotation) without a body changes nothing it was not asked to.
+        let every = app.post(&path, &app.admin.token, &json!({"url": "https://hooks.roster.invalid/all", "event_types": null})).await;
+        assert_eq!((every.status, every.json()["data"]["event_types"].clone()), (StatusCode::CREATED, json!([])), "{}", every.text);
+        let hook_path = app.org_path(&format!("/webhooks/{hook}"));
+        let typed = app.call(Method::PATCH, &hook_path, &app.admin.token, Some(r#"{"event_types": ["group.*"]}"#)).await;
+        assert_eq!(typed.json()["data"]["event_types"], json!(["group.*"]), "{}", typed.text);
+        let untouched = app.call(Method::PATCH, &hook_path, &app.admin.token, None).await;
+        assert_eq!((untouched.status, untouched.json()["data"]["event_types"].clone()), (StatusCode::OK, json!(["group.*"])), "{}", untouched.text);
+        let cleared = app.call(Method::PATCH, &hook_path, &app.admin.token, Some(r#"{"event_types": null}"#)).await;
+        assert_eq!(cleared.json()["data"]["event_types"], json!([]), "{}", cleared.text);
+        let rotated = app.call(Method::POST, &format!("{hook_path}/secret/rotate"), &app.admin.token, None).await;
+        assert_eq!(rotated.status, StatusCode::OK, "{}", rotated.text);
+
+        // The log's cursor is taken only as `next_cursor` writes it.
+        for bad in ["", "0", "01", "+1", "%201", "-3", "1234567890123456789", "x"] {
+            let answer = app.get(&format!("{hook_path}/deliveries?after={bad}"), &app.admin.token).await;
+            assert_eq!(
+                (answer.status, answer.json()["errors"].clone()),
+                (StatusCode::UNPROCESSABLE_ENTITY, json!({"after": ["The after must be a next_cursor of this log."]})),
+                "after={bad}"
+            );
+        }
+        let page = app.get(&format!("{hook_path}/deliveries?after=123456789012345678"), &app.admin.token).await;
+        assert_eq!((page.status, page.json()), (StatusCode::OK, json!({"data": [], "next_cursor": null})));
     }
 }
 
@@ -340,7 +366,7 @@ roster_test! {
 
         let log = log_until(&app, &hook, |log| log["data"].as_array().is_some_and(|d| d.len() == 2 && d.iter().all(|x| x["status"] == "succeeded"))).await;
         let newest = &log["data"][0];
-        assert_eq!((newest["event_type"].clone(), newest["attempts"].clone(), newest["next_attempt_at"].clone()), (json!("group.updated"), json!(1), Value::Null));
+        assert_eq!((newest["event_type"].clone(), newest["attempt_count"].clone(), newest["next_attempt_at"].clone()), (json!("group.updated"), json!(1), Value::Null));
         let first = log["data"][1]["id"].as_i64().unwrap();
         let detail = app.get(&app.org_path(&format!("/webhooks/{hook}/deliveries/{first}")), &app.admin.token).await;
         assert_eq!(detail.status, StatusCode::OK);
@@ -368,7 +394,7 @@ roster_test! {
         let _deliverer = deliver(&app, "0,0,0", Duration::from_secs(2));
         app.create_group(json!({"name": "Ops", "description": "d"})).await;
         let log = log_until(&app, &hook, |log| log["data"][0]["status"] == "exhausted").await;
-        assert_eq!(log["data"][0]["attempts"], 4);
+        assert_eq!(log["data"][0]["attempt_count"], 4);
         assert_eq!(receiver.seen().len(), 4);
         let delivery = log["data"][0]["id"].as_i64().unwrap();
         let health = app.get(&app.org_path(&format!("/webhooks/{hook}")), &app.admin.token).await.json();
@@ -410,7 +436,7 @@ roster_test! {
         let (hook, _) = subscribe(&app, json!({"url": receiver.url, "event_types": ["group.created"]})).await;
         let _deliverer = deliver(&app, "0,0,0", Duration::from_secs(2));
         app.create_group(json!({"name": "Ops", "description": "d"})).await;
-        let log = log_until(&app, &hook, |log| log["data"][0]["attempts"] == 2).await;
+        let log = log_until(&app, &hook, |log| log["data"][0]["attempt_count"] == 2).await;
         // The 503's Retry-After put the third attempt two seconds out, not at once.
         let delivery = log["data"][0]["id"].as_i64().unwrap();
         let detail = app.get(&app.org_path(&format!("/webhooks/{hook}/deliveries/{delivery}")), &app.admin.token).await.json()["data"].clone();

@@ -294,6 +294,10 @@ impl WebhookPatch {
 }
 
 fn event_types(input: &mut Input<'_>, body: &Value) -> Option<Vec<String>> {
+    // `null` means every type, as absence does on a create.
+    if body.get("event_types").is_some_and(Value::is_null) {
+        return Some(Vec::new());
+    }
     let types = input.list("event_types", |_, path, item| match item {
         Value::String(raw) => {
             let entry = raw.trim();
@@ -304,10 +308,6 @@ fn event_types(input: &mut Input<'_>, body: &Value) -> Option<Vec<String>> {
         }
         _ => Err(messages::string(path)),
     });
-    // `null` means every type, as absence does.
-    if body.get("event_types").is_some_and(Value::is_null) {
-        return Some(Vec::new());
-    }
     types.map(|mut types| {
         types.dedup();
         types
