@@ -287,7 +287,8 @@ async fn enqueue(
 }
 
 pub(crate) async fn work<C: GenericClient>(c: &C, now: Timestamp) -> Result<DeliveryWork, TxError> {
-    let limit = i64::try_from(delivery::MAX_IN_FLIGHT_PER_ENDPOINT).unwrap_or(i64::MAX);
+    // The earliest unclaimed delivery, whether or not its endpoint has room now (see the
+    // SQLite store's twin for why).
     let row = sql::one(
         c,
         "SELECT EXISTS (SELECT 1 FROM webhooks w JOIN organizations o ON o.id = w.org_id
@@ -297,10 +298,8 @@ pub(crate) async fn work<C: GenericClient>(c: &C, now: Timestamp) -> Result<Deli
                 WHERE d.next_attempt_at IS NOT NULL
                 AND (d.lease IS NULL OR d.lease_until <= $1)
                 AND (w.status = 'enabled' OR d.by_hand)
-                AND (SELECT count(*) FROM webhook_deliveries f WHERE f.lease IS NOT NULL
-                    AND f.lease_until > $1 AND f.webhook_id = d.webhook_id) < $2
                 ORDER BY d.next_attempt_at LIMIT 1)",
-        &[&now.millis(), &limit],
+        &[&now.millis()],
     )
     .await?;
     Ok(DeliveryWork {
@@ -340,15 +339,22 @@ pub(crate) async fn dispatch(tx: &Tx<'_>, now: Timestamp, limit: u64) -> Result<
 }
 
 pub(crate) async fn claim(tx: &Tx<'_>, now: Timestamp, max: usize) -> Result<Vec<Claim>, TxError> {
-    let scan = i64::try_from(max.saturating_mul(4).saturating_add(16)).unwrap_or(i64::MAX);
+    let per_endpoint = i64::try_from(delivery::MAX_IN_FLIGHT_PER_ENDPOINT).unwrap_or(i64::MAX);
+    // The oldest few due deliveries of every endpoint (one index range each), oldest
+    // first overall: one endpoint's backlog cannot fill the candidates while another
+    // endpoint with room waits behind it. Rows another instance is claiming are skipped.
     let due_rows = sql::all(
         tx,
-        "SELECT d.id, d.webhook_id FROM webhook_deliveries d
-         JOIN webhooks w ON w.id = d.webhook_id
-         WHERE d.next_attempt_at <= $1 AND (d.lease IS NULL OR d.lease_until <= $1)
-         AND (w.status = 'enabled' OR d.by_hand)
-         ORDER BY d.id LIMIT $2 FOR UPDATE OF d SKIP LOCKED",
-        &[&now.millis(), &scan],
+        "SELECT d.id, d.webhook_id FROM webhooks w
+         CROSS JOIN LATERAL (
+             SELECT x.id, x.webhook_id, x.next_attempt_at FROM webhook_deliveries x
+             WHERE x.webhook_id = w.id AND x.next_attempt_at <= $1
+             AND (x.lease IS NULL OR x.lease_until <= $1)
+             AND (w.status = 'enabled' OR x.by_hand)
+             ORDER BY x.next_attempt_at, x.id LIMIT $2
+             FOR UPDATE OF x SKIP LOCKED) d
+         ORDER BY d.next_attempt_at, d.id",
+        &[&now.millis(), &per_endpoint],
     )
     .await?;
     if due_rows.is_empty() {

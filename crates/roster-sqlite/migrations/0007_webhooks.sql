@@ -46,6 +46,10 @@ CREATE TABLE webhook_deliveries (
 CREATE INDEX webhook_deliveries_due ON webhook_deliveries (next_attempt_at, id)
     WHERE next_attempt_at IS NOT NULL;
 CREATE INDEX webhook_deliveries_by_webhook ON webhook_deliveries (webhook_id, id);
+-- Each endpoint's due deliveries, oldest first: a claim takes a few from every endpoint
+-- that has room, so that one endpoint's backlog never hides another's.
+CREATE INDEX webhook_deliveries_due_by_webhook
+    ON webhook_deliveries (webhook_id, next_attempt_at, id) WHERE next_attempt_at IS NOT NULL;
 CREATE INDEX webhook_deliveries_by_time ON webhook_deliveries (updated_at);
 
 CREATE TABLE webhook_attempts (

@@ -260,7 +260,9 @@ fn enqueue(
 }
 
 pub(crate) fn work(conn: &Connection, now: Timestamp) -> rusqlite::Result<DeliveryWork> {
-    let limit = i64::try_from(delivery::MAX_IN_FLIGHT_PER_ENDPOINT).unwrap_or(i64::MAX);
+    // The earliest unclaimed delivery, whether or not its endpoint has room now: a
+    // finishing attempt wakes the deliverer, so a full endpoint costs no polling (and a
+    // room check per row here cost a scan of the whole backlog per look).
     conn.prepare_cached(
         "SELECT EXISTS (SELECT 1 FROM webhooks w JOIN organizations o ON o.id = w.org_id
                 WHERE w.status = 'enabled' AND w.stream_seq < o.event_seq),
@@ -269,11 +271,9 @@ pub(crate) fn work(conn: &Connection, now: Timestamp) -> rusqlite::Result<Delive
                 WHERE d.next_attempt_at IS NOT NULL
                 AND (d.lease IS NULL OR d.lease_until <= ?1)
                 AND (w.status = 'enabled' OR d.by_hand = 1)
-                AND (SELECT count(*) FROM webhook_deliveries f WHERE f.lease IS NOT NULL
-                    AND f.lease_until > ?1 AND f.webhook_id = d.webhook_id) < ?2
                 ORDER BY d.next_attempt_at LIMIT 1)",
     )?
-    .query_row(params![now.millis(), limit], |row| {
+    .query_row(params![now.millis()], |row| {
         Ok(DeliveryWork { behind: row.get(0)?, next_due: time(row.get(1)?) })
     })
 }
@@ -308,16 +308,22 @@ pub(crate) fn dispatch(tx: &WriteTx<'_>, limit: u64) -> Result<u64, TxError> {
 
 pub(crate) fn claim(tx: &WriteTx<'_>, max: usize) -> Result<Vec<Claim>, TxError> {
     let now = tx.now();
-    let scan = i64::try_from(max.saturating_mul(4).saturating_add(16)).unwrap_or(i64::MAX);
+    let per_endpoint = i64::try_from(delivery::MAX_IN_FLIGHT_PER_ENDPOINT).unwrap_or(i64::MAX);
+    // The oldest few due deliveries of every endpoint (one index range each), oldest
+    // first overall: one endpoint's backlog cannot fill the candidates while another
+    // endpoint with room waits behind it.
     let due: Vec<DueDelivery> = tx
         .prepare_cached(
-            "SELECT d.id, d.webhook_id FROM webhook_deliveries d
-             JOIN webhooks w ON w.id = d.webhook_id
-             WHERE d.next_attempt_at <= ?1 AND (d.lease IS NULL OR d.lease_until <= ?1)
-             AND (w.status = 'enabled' OR d.by_hand = 1)
-             ORDER BY d.id LIMIT ?2",
+            "SELECT d.id, d.webhook_id FROM webhooks w
+             JOIN webhook_deliveries d ON d.id IN (
+                 SELECT x.id FROM webhook_deliveries x
+                 WHERE x.webhook_id = w.id AND x.next_attempt_at <= ?1
+                 AND (x.lease IS NULL OR x.lease_until <= ?1)
+                 AND (w.status = 'enabled' OR x.by_hand = 1)
+                 ORDER BY x.next_attempt_at, x.id LIMIT ?2)
+             ORDER BY d.next_attempt_at, d.id",
         )?
-        .query_map(params![now.millis(), scan], |row| {
+        .query_map(params![now.millis(), per_endpoint], |row| {
             Ok(DueDelivery { id: row.get(0)?, webhook: WebhookId::from_stored(row.get(1)?) })
         })?
         .collect::<rusqlite::Result<_>>()?;

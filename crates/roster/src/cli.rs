@@ -80,12 +80,17 @@ pub enum WebhookCommand {
         event_types: Option<String>,
         #[arg(long)]
         description: Option<String>,
-        /// Accept an http:// URL (as `serve --webhook-allow-http`).
-        #[arg(long)]
+        /// Accept an http:// URL (as `serve --webhook-allow-http`, and from the same
+        /// environment variable).
+        #[arg(long, env = "ROSTER_WEBHOOK_ALLOW_HTTP")]
         allow_http: bool,
-        /// Accept a host on a private address (as `serve --webhook-allow-private-targets`).
-        #[arg(long)]
+        /// Accept a host on a private address (as `serve --webhook-allow-private-targets`,
+        /// and from the same environment variable).
+        #[arg(long, env = "ROSTER_WEBHOOK_ALLOW_PRIVATE_TARGETS")]
         allow_private_targets: bool,
+        /// The organization's endpoint limit, as `serve --max-webhooks-per-org` sets it.
+        #[arg(long, env = "ROSTER_MAX_WEBHOOKS_PER_ORG", default_value_t = DEFAULT_MAX_PER_ORG)]
+        max_webhooks_per_org: usize,
     },
     /// List an organization's endpoints (never their secrets).
     List {
@@ -526,6 +531,7 @@ async fn webhook(store: &dyn Store, command: WebhookCommand, as_json: bool) -> a
             description,
             allow_http,
             allow_private_targets,
+            max_webhooks_per_org,
         } => {
             let org = org_id(&org)?;
             let rules = TargetRules { allow_http, allow_private: allow_private_targets };
@@ -543,7 +549,7 @@ async fn webhook(store: &dyn Store, command: WebhookCommand, as_json: bool) -> a
                 .await
                 .map_err(|reason| anyhow::anyhow!(reason))?;
             let secret = WebhookSecret::generate().context("cannot generate a secret")?;
-            let hook = match store.create_webhook(&org, &new, &secret, DEFAULT_MAX_PER_ORG).await {
+            let hook = match store.create_webhook(&org, &new, &secret, max_webhooks_per_org).await {
                 Err(WriteError::NotFound) => bail!("no organization {org}"),
                 Err(WriteError::Conflict(message)) => bail!(message),
                 other => other?,

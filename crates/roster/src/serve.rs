@@ -102,7 +102,11 @@ pub struct ServeArgs {
     pub webhook_disable_after: String,
 
     /// Webhook endpoints an organization may have at most.
-    #[arg(long, env = "ROSTER_MAX_WEBHOOKS_PER_ORG", default_value_t = 20)]
+    #[arg(
+        long,
+        env = "ROSTER_MAX_WEBHOOKS_PER_ORG",
+        default_value_t = roster_core::webhooks::endpoint::DEFAULT_MAX_PER_ORG
+    )]
     pub max_webhooks_per_org: usize,
 
     /// Webhook attempts this instance makes at once (each endpoint has at most 4).
