@@ -118,11 +118,22 @@ fn deliver_from(
     schedule: &str,
     timeout: Duration,
 ) -> tokio::sync::watch::Sender<bool> {
+    deliver_with_slots(store, schedule, timeout, roster_webhooks::Settings::default().concurrency)
+}
+
+/// [`deliver_from`] with `slots` attempts in flight at most.
+fn deliver_with_slots(
+    store: &Arc<dyn roster_core::Store>,
+    schedule: &str,
+    timeout: Duration,
+    slots: usize,
+) -> tokio::sync::watch::Sender<bool> {
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let settings = roster_webhooks::Settings {
         rules: LOOSE,
         schedule: RetrySchedule::parse(schedule).unwrap(),
         timeout,
+        concurrency: slots,
         ..roster_webhooks::Settings::default()
     };
     roster_webhooks::spawn(Arc::clone(store), settings, stopped);
@@ -491,6 +502,28 @@ roster_test! {
         assert_eq!((detail["attempts"][0]["error_kind"].clone(), detail["attempts"][0]["status_code"].clone()), (json!("timeout"), Value::Null));
         let took = detail["attempts"][0]["duration_ms"].as_i64().unwrap();
         assert!((300..2000).contains(&took), "the attempt took {took} ms");
+    }
+}
+
+roster_test! {
+    async fn an_endpoint_that_never_answers_does_not_hold_up_another() {
+        let app = TestApp::with_config(config(20)).await;
+        let stuck = Receiver::start(Reply { hang: true, ..OK }, Vec::new()).await;
+        let healthy = Receiver::start(OK, Vec::new()).await;
+        // The stuck endpoint first, so that its deliveries are dispatched first, and a
+        // backlog for both before the deliverer starts.
+        subscribe(&app, json!({"url": stuck.url, "event_types": ["group.created"]})).await;
+        subscribe(&app, json!({"url": healthy.url, "event_types": ["group.created"]})).await;
+        for n in 0..80 {
+            app.create_group(json!({"name": format!("Team {n}"), "description": "d"})).await;
+        }
+        // Few slots and attempts that wait a minute: a claim that took the oldest due
+        // deliveries whatever their endpoint would see only the stuck one's.
+        let _deliverer = deliver_with_slots(&app.store, "60", Duration::from_secs(60), 8);
+        eventually("the healthy endpoint's 80 deliveries", || healthy.seen().len() >= 80).await;
+        assert_eq!(healthy.seen().len(), 80);
+        assert_eq!(stuck.seen().len(), 4, "the stuck endpoint has its four attempts in flight, no more");
+        assert!(healthy.overlaps.lock().unwrap().is_empty());
     }
 }
 
