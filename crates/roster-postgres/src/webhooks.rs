@@ -450,6 +450,8 @@ fn hex_lease() -> Result<String, TxError> {
 }
 
 /// [`record`] for each attempt, in order, in the caller's transaction.
+/// Records a batch of attempts (sorted by [`AttemptResult::sort_for_recording`]): each
+/// delivery whose claim still holds, then each endpoint once for all of its attempts.
 pub(crate) async fn record_all(
     tx: &Tx<'_>,
     now: Timestamp,
@@ -457,33 +459,70 @@ pub(crate) async fn record_all(
     disable_after_millis: i64,
 ) -> Result<Vec<bool>, TxError> {
     let mut recorded = Vec::with_capacity(attempts.len());
-    for a in attempts {
-        recorded
-            .push(record(tx, now, &a.claim, &a.record, &a.judgement, disable_after_millis).await?);
+    for run in attempts
+        .chunk_by(|a, b| (&a.claim.org, &a.claim.webhook) == (&b.claim.org, &b.claim.webhook))
+    {
+        let mut signals = Vec::with_capacity(run.len());
+        for a in run {
+            let held = record_delivery(tx, now, &a.claim, &a.record, &a.judgement).await?;
+            if held {
+                signals.push(a.judgement.endpoint);
+            }
+            recorded.push(held);
+        }
+        let (org, webhook) = (&run[0].claim.org, &run[0].claim.webhook);
+        if signals.is_empty() {
+            continue;
+        }
+        let before = sql::opt(
+            tx,
+            &format!(
+                "SELECT {WEBHOOK_COLUMNS} FROM webhooks WHERE org_id = $1 AND id = $2 FOR UPDATE"
+            ),
+            &[&org.as_str(), &webhook.as_str()],
+        )
+        .await?;
+        if let Some(row) = before {
+            let before = webhook_from_row(&row)?;
+            let (after, events) =
+                delivery::endpoint_after_all(&before, signals, now, disable_after_millis);
+            if after != before {
+                store_state(tx, org, &after).await?;
+            }
+            if !events.is_empty() {
+                crate::events::record(tx, org, events, now).await?;
+            }
+        }
     }
     Ok(recorded)
 }
 
-async fn record(
+/// Records one attempt of a delivery, if its claim still holds (`false`: the lease ran
+/// out and another claim may have it; nothing is written).
+async fn record_delivery(
     tx: &Tx<'_>,
     now: Timestamp,
     claim: &Claim,
     attempt: &AttemptRecord,
     judgement: &Judgement,
-    disable_after_millis: i64,
 ) -> Result<bool, TxError> {
-    let org = &claim.org;
-    let held = sql::opt(
+    let released = sql::exec(
         tx,
-        "SELECT lease FROM webhook_deliveries WHERE org_id = $1 AND id = $2 FOR UPDATE",
-        &[&org.as_str(), &claim.delivery],
+        "UPDATE webhook_deliveries SET status = $4, attempts = $5, next_attempt_at = $6,
+         lease = NULL, lease_until = NULL, by_hand = FALSE, updated_at = $7
+         WHERE org_id = $1 AND id = $2 AND lease = $3",
+        &[
+            &claim.org.as_str(),
+            &claim.delivery,
+            &claim.lease,
+            &judgement.status.as_str(),
+            &i32::try_from(claim.attempt).unwrap_or(i32::MAX),
+            &judgement.next_attempt_at.map(Timestamp::millis),
+            &now.millis(),
+        ],
     )
     .await?;
-    let held: Option<String> = match held {
-        Some(row) => row.try_get(0)?,
-        None => None,
-    };
-    if held.as_deref() != Some(claim.lease.as_str()) {
+    if released == 0 {
         return Ok(false);
     }
     let number = i32::try_from(attempt.number).unwrap_or(i32::MAX);
@@ -504,38 +543,6 @@ async fn record(
         ],
     )
     .await?;
-    sql::exec(
-        tx,
-        "UPDATE webhook_deliveries SET status = $3, attempts = $4, next_attempt_at = $5,
-         lease = NULL, lease_until = NULL, by_hand = FALSE, updated_at = $6
-         WHERE org_id = $1 AND id = $2",
-        &[
-            &org.as_str(),
-            &claim.delivery,
-            &judgement.status.as_str(),
-            &i32::try_from(claim.attempt).unwrap_or(i32::MAX),
-            &judgement.next_attempt_at.map(Timestamp::millis),
-            &now.millis(),
-        ],
-    )
-    .await?;
-    let before = sql::opt(
-        tx,
-        &format!("SELECT {WEBHOOK_COLUMNS} FROM webhooks WHERE org_id = $1 AND id = $2 FOR UPDATE"),
-        &[&org.as_str(), &claim.webhook.as_str()],
-    )
-    .await?;
-    if let Some(row) = before {
-        let before = webhook_from_row(&row)?;
-        let (after, event) =
-            delivery::endpoint_after(&before, judgement.endpoint, now, disable_after_millis);
-        if after != before {
-            store_state(tx, org, &after).await?;
-        }
-        if let Some(event) = event {
-            crate::events::record(tx, org, vec![event], now).await?;
-        }
-    }
     Ok(true)
 }
 

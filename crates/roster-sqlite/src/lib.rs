@@ -701,6 +701,20 @@ impl WebhookStore for SqliteStore {
         self.connections.write_plain("claim deliveries", move |tx| webhooks::claim(tx, max)).await
     }
 
+    async fn dispatch_and_claim(
+        &self,
+        limit: u64,
+        max: usize,
+    ) -> Result<(u64, Vec<Claim>), StoreError> {
+        self.connections
+            .write_plain("dispatch and claim deliveries", move |tx| {
+                let made = webhooks::dispatch(tx, limit)?;
+                let claims = if max == 0 { Vec::new() } else { webhooks::claim(tx, max)? };
+                Ok((made, claims))
+            })
+            .await
+    }
+
     async fn record_attempts(
         &self,
         attempts: &[AttemptResult],
@@ -709,18 +723,7 @@ impl WebhookStore for SqliteStore {
         let attempts = attempts.to_vec();
         self.connections
             .write_plain("record attempts", move |tx| {
-                attempts
-                    .iter()
-                    .map(|a| {
-                        webhooks::record(
-                            tx,
-                            &a.claim,
-                            &a.record,
-                            &a.judgement,
-                            disable_after_millis,
-                        )
-                    })
-                    .collect()
+                webhooks::record_all(tx, &attempts, disable_after_millis)
             })
             .await
     }

@@ -7,9 +7,9 @@ use std::collections::HashMap;
 use roster_core::events;
 use roster_core::webhooks::delivery::{self, DueDelivery};
 use roster_core::webhooks::{
-    AttemptRecord, Claim, Delivery, DeliveryQuery, DeliveryStatus, DeliveryWork, EndpointStatus,
-    ErrorKind, Judgement, NewWebhook, Webhook, WebhookId, WebhookPatch, WebhookSecret,
-    signing_secrets,
+    AttemptRecord, AttemptResult, Claim, Delivery, DeliveryQuery, DeliveryStatus, DeliveryWork,
+    EndpointStatus, ErrorKind, Judgement, NewWebhook, Webhook, WebhookId, WebhookPatch,
+    WebhookSecret, signing_secrets,
 };
 use roster_core::{OrgId, StoreError, Timestamp, WriteError};
 use rusqlite::{Connection, OptionalExtension, Row, params};
@@ -397,22 +397,71 @@ pub(crate) fn claim(tx: &WriteTx<'_>, max: usize) -> Result<Vec<Claim>, TxError>
     Ok(claims)
 }
 
-pub(crate) fn record(
+/// Records a batch of attempts (sorted by [`AttemptResult::sort_for_recording`]): each
+/// delivery whose claim still holds, then each endpoint once for all of its attempts.
+pub(crate) fn record_all(
     tx: &WriteTx<'_>,
+    attempts: &[AttemptResult],
+    disable_after_millis: i64,
+) -> Result<Vec<bool>, TxError> {
+    let now = tx.now();
+    let mut recorded = Vec::with_capacity(attempts.len());
+    for run in attempts
+        .chunk_by(|a, b| (&a.claim.org, &a.claim.webhook) == (&b.claim.org, &b.claim.webhook))
+    {
+        let mut signals = Vec::with_capacity(run.len());
+        for a in run {
+            let held = record_delivery(tx, now, &a.claim, &a.record, &a.judgement)?;
+            if held {
+                signals.push(a.judgement.endpoint);
+            }
+            recorded.push(held);
+        }
+        let (org, webhook) = (&run[0].claim.org, &run[0].claim.webhook);
+        if signals.is_empty() {
+            continue;
+        }
+        if let Some(before) = get(tx, org, webhook)? {
+            let (after, events) =
+                delivery::endpoint_after_all(&before, signals, now, disable_after_millis);
+            if after != before {
+                store_state(tx, org, &after)?;
+            }
+            if !events.is_empty() {
+                crate::events::record(tx, org, events, now)?;
+            }
+        }
+    }
+    Ok(recorded)
+}
+
+/// Records one attempt of a delivery, if its claim still holds (`false`: the lease ran
+/// out and another claim may have it; nothing is written).
+fn record_delivery(
+    tx: &WriteTx<'_>,
+    now: Timestamp,
     claim: &Claim,
     attempt: &AttemptRecord,
     judgement: &Judgement,
-    disable_after_millis: i64,
 ) -> Result<bool, TxError> {
-    let org = &claim.org;
-    let held: Option<Option<String>> = tx
-        .prepare_cached("SELECT lease FROM webhook_deliveries WHERE org_id = ?1 AND id = ?2")?
-        .query_row(params![org.as_str(), claim.delivery], |row| row.get(0))
-        .optional()?;
-    if held.flatten().as_deref() != Some(claim.lease.as_str()) {
+    let released = tx
+        .prepare_cached(
+            "UPDATE webhook_deliveries SET status = ?4, attempts = ?5, next_attempt_at = ?6,
+             lease = NULL, lease_until = NULL, by_hand = 0, updated_at = ?7
+             WHERE org_id = ?1 AND id = ?2 AND lease = ?3",
+        )?
+        .execute(params![
+            claim.org.as_str(),
+            claim.delivery,
+            claim.lease,
+            judgement.status.as_str(),
+            claim.attempt,
+            judgement.next_attempt_at.map(Timestamp::millis),
+            now.millis(),
+        ])?;
+    if released == 0 {
         return Ok(false);
     }
-    let now = tx.now();
     tx.prepare_cached(
         "INSERT INTO webhook_attempts (delivery_id, number, started_at, duration_ms,
          status_code, error_kind, response_head, request_headers)
@@ -428,29 +477,6 @@ pub(crate) fn record(
         attempt.response_head,
         attempt.request_headers.to_string(),
     ])?;
-    tx.prepare_cached(
-        "UPDATE webhook_deliveries SET status = ?3, attempts = ?4, next_attempt_at = ?5,
-         lease = NULL, lease_until = NULL, by_hand = 0, updated_at = ?6
-         WHERE org_id = ?1 AND id = ?2",
-    )?
-    .execute(params![
-        org.as_str(),
-        claim.delivery,
-        judgement.status.as_str(),
-        claim.attempt,
-        judgement.next_attempt_at.map(Timestamp::millis),
-        now.millis(),
-    ])?;
-    if let Some(before) = get(tx, org, &claim.webhook)? {
-        let (after, event) =
-            delivery::endpoint_after(&before, judgement.endpoint, now, disable_after_millis);
-        if after != before {
-            store_state(tx, org, &after)?;
-        }
-        if let Some(event) = event {
-            crate::events::record(tx, org, vec![event], now)?;
-        }
-    }
     Ok(true)
 }
 

@@ -137,39 +137,37 @@ async fn step(
     slots: &Arc<Semaphore>,
     results: &Results,
 ) -> Result<Option<Duration>, roster_core::StoreError> {
-    let mut work = store.delivery_work().await?;
+    let work = store.delivery_work().await?;
     let now = store.clock().now();
-    // New events are dispatched, and what is due claimed, in the same look: under a
-    // steady stream of writes the stream is always a little ahead, and claiming only
-    // once it was caught up would send nothing while the writes last.
-    if work.behind && store.dispatch_webhooks(DISPATCH_BATCH).await? > 0 {
-        work.next_due = Some(now);
-    }
     let until_due = work.next_due.map(|due| due.millis().saturating_sub(now.millis()).max(0));
     let free = slots.available_permits();
-    if until_due == Some(0) && free > 0 {
-        let claims = store.claim_deliveries(free).await?;
-        if claims.is_empty() {
-            return Ok(if work.behind { None } else { Some(NOTHING_CLAIMED) });
-        }
-        for claim in claims {
-            let Ok(permit) = Arc::clone(slots).try_acquire_owned() else { break };
-            tokio::spawn(attempt(
-                Arc::clone(store),
-                Arc::clone(settings),
-                claim,
-                permit,
-                results.clone(),
-            ));
-        }
-        return Ok(None);
+    let claims = if work.behind {
+        // New events are dispatched, and what is due claimed, in the same look: under a
+        // steady stream of writes the stream is always a little ahead, and claiming only
+        // once it was caught up would send nothing while the writes last.
+        store.dispatch_and_claim(DISPATCH_BATCH, free).await?.1
+    } else if until_due == Some(0) && free > 0 {
+        store.claim_deliveries(free).await?
+    } else {
+        // Nothing due yet, or due now with every slot busy: a finishing attempt wakes
+        // the deliverer.
+        let wait = until_due.map_or(POLL, |ms| Duration::from_millis(ms.unsigned_abs()).min(POLL));
+        return Ok(Some(if until_due == Some(0) { POLL } else { wait }));
+    };
+    if claims.is_empty() {
+        return Ok(if work.behind { None } else { Some(NOTHING_CLAIMED) });
     }
-    if work.behind {
-        return Ok(None);
+    for claim in claims {
+        let Ok(permit) = Arc::clone(slots).try_acquire_owned() else { break };
+        tokio::spawn(attempt(
+            Arc::clone(store),
+            Arc::clone(settings),
+            claim,
+            permit,
+            results.clone(),
+        ));
     }
-    // Due now with every slot busy: a finishing attempt wakes the deliverer.
-    let wait = until_due.map_or(POLL, |ms| Duration::from_millis(ms.unsigned_abs()).min(POLL));
-    Ok(Some(if until_due == Some(0) { POLL } else { wait }))
+    Ok(None)
 }
 
 /// A jitter between −0.2 and 0.2 for the retry schedule.

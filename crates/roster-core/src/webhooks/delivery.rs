@@ -290,6 +290,25 @@ pub fn endpoint_after(
     (after, event)
 }
 
+/// The endpoint after a run of its recorded attempts' signals, in order (each as
+/// [`endpoint_after`] judges it), and the events the run makes: a recorder loads the
+/// endpoint once for all the attempts of a batch that were made to it, and stores it once.
+pub fn endpoint_after_all(
+    before: &Webhook,
+    signals: impl IntoIterator<Item = EndpointSignal>,
+    now: Timestamp,
+    disable_after_millis: i64,
+) -> (Webhook, Vec<EventDraft>) {
+    let mut state = before.clone();
+    let mut events = Vec::new();
+    for signal in signals {
+        let (after, event) = endpoint_after(&state, signal, now, disable_after_millis);
+        state = after;
+        events.extend(event);
+    }
+    (state, events)
+}
+
 /// A due delivery, as the claim sees it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct DueDelivery {
@@ -421,6 +440,29 @@ mod tests {
         let (still, event) =
             endpoint_after(&hook(EndpointStatus::Disabled), EndpointSignal::Gone, NOW, day);
         assert_eq!((still.status, event), (EndpointStatus::Disabled, None));
+    }
+
+    #[test]
+    fn a_batch_of_attempts_changes_its_endpoint_as_one_at_a_time_would() {
+        use EndpointSignal::{Failed, Gone, Succeeded};
+        // A success then a failure leaves the endpoint failing since now; a 410 among
+        // failures disables it once, with one event, and what follows keeps the record.
+        let (after, events) =
+            endpoint_after_all(&hook(EndpointStatus::Enabled), [Succeeded, Failed], NOW, 1);
+        assert_eq!(
+            (after.status, after.last_success_at, after.failing_since, events.len()),
+            (EndpointStatus::Enabled, Some(NOW), Some(NOW), 0)
+        );
+        let (gone, events) = endpoint_after_all(
+            &hook(EndpointStatus::Enabled),
+            [Failed, Gone, Gone, Failed],
+            NOW,
+            86_400_000,
+        );
+        let kinds: Vec<&str> = events.iter().map(|e| e.kind.as_str()).collect();
+        assert_eq!((gone.status, kinds), (EndpointStatus::DisabledGone, vec!["webhook.disabled"]));
+        let (same, events) = endpoint_after_all(&hook(EndpointStatus::Enabled), [], NOW, 1);
+        assert_eq!((same, events.len()), (hook(EndpointStatus::Enabled), 0));
     }
 
     #[test]
