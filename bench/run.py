@@ -228,18 +228,6 @@ request = function()
   return wrk.format("POST", wrk.path, nil, '{"name": "' .. name .. '", "description": "d"}')
 end
 """,
-    # The same creates, each connection pausing 40 ms before each request: a steady
-    # load below what four attempts in flight per endpoint can deliver.
-    "post_paced": SEED + """
-request = function()
-  counter = counter + 1
-  local name = string.format("paced %d %d %d", math.random(1, 1000000000), counter, os.time())
-  return wrk.format("POST", wrk.path, nil, '{"name": "' .. name .. '", "description": "d"}')
-end
-delay = function()
-  return 40
-end
-""",
     "post_spread": SEED + """
 orgs = {ORGS}
 request = function()
@@ -264,6 +252,15 @@ request = function()
 end
 """,
 }
+
+
+# The same creates, each connection pausing 40 ms before each request: a steady load
+# below what four attempts in flight per endpoint can deliver.
+LUA["post_paced"] = LUA["post"] + """
+delay = function()
+  return 40
+end
+"""
 
 
 def wrk(url, headers=(), script=None, connections=CONNECTIONS, duration=DURATION):

@@ -147,14 +147,17 @@ impl<'a> Input<'a> {
     }
 }
 
+/// A JSON number as an integer, if it is one. JSON Schema counts 7.0 as an integer, so a
+/// client that sends one may expect it read as 7.
+pub fn integer(n: &serde_json::Number) -> Option<i64> {
+    n.as_i64()
+        .or_else(|| n.as_f64().filter(|f| f.fract() == 0.0 && f.abs() < 9.0e18).map(|f| f as i64))
+}
+
 /// A user id as Tallyfy's clients send it: an integer, or a numeric string (n8n).
 pub fn user_id(path: &str, item: &Value) -> Result<UserId, String> {
     let raw = match item {
-        // JSON Schema counts 7.0 as an integer, so a client that sends one may expect it
-        // read as 7.
-        Value::Number(n) => n.as_i64().or_else(|| {
-            n.as_f64().filter(|f| f.fract() == 0.0 && f.abs() < 9.0e18).map(|f| f as i64)
-        }),
+        Value::Number(n) => integer(n),
         Value::String(s) => s.trim().parse::<i64>().ok(),
         _ => None,
     };

@@ -380,20 +380,19 @@ pub fn parse_webhook_patch(
 
 /// Reads a rotation's `{grace_period_seconds?}` (0 to 7 days; default a day).
 pub fn parse_grace_seconds(body: &Value) -> Result<i64, ValidationErrors> {
-    match body.get("grace_period_seconds") {
-        None | Some(Value::Null) => Ok(DEFAULT_GRACE_SECONDS),
-        Some(Value::Number(n))
-            if n.as_i64().is_some_and(|s| (0..=MAX_GRACE_SECONDS).contains(&s)) =>
-        {
-            Ok(n.as_i64().unwrap_or(DEFAULT_GRACE_SECONDS))
-        }
-        Some(_) => Err(ValidationErrors::single(
+    let seconds = match body.get("grace_period_seconds") {
+        None | Some(Value::Null) => return Ok(DEFAULT_GRACE_SECONDS),
+        Some(Value::Number(n)) => crate::input::integer(n),
+        Some(_) => None,
+    };
+    seconds.filter(|s| (0..=MAX_GRACE_SECONDS).contains(s)).ok_or_else(|| {
+        ValidationErrors::single(
             "grace_period_seconds",
             format!(
                 "The grace_period_seconds must be an integer between 0 and {MAX_GRACE_SECONDS}."
             ),
-        )),
-    }
+        )
+    })
 }
 
 #[cfg(test)]
@@ -471,6 +470,11 @@ mod tests {
             parse_grace_seconds(&serde_json::json!({"grace_period_seconds": 604_801})).is_err()
         );
         assert_eq!(parse_grace_seconds(&serde_json::json!({})), Ok(DEFAULT_GRACE_SECONDS));
+        // JSON Schema's integers include 1331.0; 1.5 and "60" are not integers.
+        let grace = |v: Value| parse_grace_seconds(&serde_json::json!({"grace_period_seconds": v}));
+        assert_eq!(grace(serde_json::json!(1331.0)), Ok(1331));
+        assert!(grace(serde_json::json!(1.5)).is_err() && grace(serde_json::json!("60")).is_err());
+        assert!(grace(serde_json::json!(-1)).is_err());
     }
 
     #[test]
