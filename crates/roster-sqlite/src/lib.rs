@@ -701,20 +701,6 @@ impl WebhookStore for SqliteStore {
         self.connections.write_plain("claim deliveries", move |tx| webhooks::claim(tx, max)).await
     }
 
-    async fn dispatch_and_claim(
-        &self,
-        limit: u64,
-        max: usize,
-    ) -> Result<(u64, Vec<Claim>), StoreError> {
-        self.connections
-            .write_plain("dispatch and claim deliveries", move |tx| {
-                let made = webhooks::dispatch(tx, limit)?;
-                let claims = if max == 0 { Vec::new() } else { webhooks::claim(tx, max)? };
-                Ok((made, claims))
-            })
-            .await
-    }
-
     async fn record_attempts(
         &self,
         attempts: &[AttemptResult],

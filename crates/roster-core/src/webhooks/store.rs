@@ -153,11 +153,11 @@ pub trait WebhookStore: Send + Sync {
     async fn claim_deliveries(&self, max: usize) -> Result<Vec<Claim>, StoreError>;
 
     /// [`Self::dispatch_webhooks`] then [`Self::claim_deliveries`] (none when `max` is 0),
-    /// the deliverer's look while the stream is ahead. A store whose writes take turns
-    /// anyway (SQLite's single writer) does both in one transaction, so that the look
-    /// waits for one commit instead of two; PostgreSQL keeps them apart, since holding the
-    /// endpoints the dispatch locked while the claim locks others could deadlock two
-    /// instances.
+    /// the deliverer's look while the stream is ahead. Two transactions on purpose: one
+    /// would hold the endpoints the dispatch locked while the claim locks others (a
+    /// deadlock between two PostgreSQL instances), and on SQLite it made every freshly
+    /// dispatched delivery leave its transaction already claimed, so that a SIGKILL right
+    /// after a write left it to its lease's minute (the crash test saw it).
     async fn dispatch_and_claim(
         &self,
         limit: u64,
