@@ -391,12 +391,18 @@ class Postgres:
 
     def __init__(self):
         env = dict(os.environ, ROSTER_PG_DURABLE="1")
-        self.process = subprocess.Popen(
-            [os.path.join(ROOT, "scripts", "with-postgres"), "sh", "-c", 'echo "$ROSTER_TEST_POSTGRES_URL"; read _'],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env)
-        self.url = self.process.stdout.readline().strip()
-        if not self.url.startswith("postgres://"):
-            raise RuntimeError("the PostgreSQL cluster did not start")
+        # The free port with-postgres picks can be taken before the cluster binds it (seen
+        # once in CI): a new cluster on a new port is tried, three times at most.
+        for _ in range(3):
+            self.process = subprocess.Popen(
+                [os.path.join(ROOT, "scripts", "with-postgres"), "sh", "-c", 'echo "$ROSTER_TEST_POSTGRES_URL"; read _'],
+                stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env)
+            self.url = self.process.stdout.readline().strip()
+            if self.url.startswith("postgres://"):
+                return
+            self.process.wait()
+            time.sleep(1)
+        raise RuntimeError("the PostgreSQL cluster did not start")
 
     def stop(self):
         self.process.stdin.close()
