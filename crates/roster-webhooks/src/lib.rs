@@ -144,8 +144,13 @@ async fn step(
     let claims = if work.behind {
         // New events are dispatched, and what is due claimed, in the same look: under a
         // steady stream of writes the stream is always a little ahead, and claiming only
-        // once it was caught up would send nothing while the writes last.
-        store.dispatch_and_claim(DISPATCH_BATCH, free).await?.1
+        // once it was caught up would send nothing while the writes last. Two
+        // transactions on purpose: in one, a freshly dispatched delivery would leave it
+        // already claimed (a SIGKILL right after a write then holds it for its lease), and
+        // on PostgreSQL holding the dispatch's endpoint locks while claiming others could
+        // deadlock two instances.
+        store.dispatch_webhooks(DISPATCH_BATCH).await?;
+        if free == 0 { Vec::new() } else { store.claim_deliveries(free).await? }
     } else if until_due == Some(0) && free > 0 {
         store.claim_deliveries(free).await?
     } else {

@@ -152,22 +152,6 @@ pub trait WebhookStore: Send + Sync {
     /// [`LEASE_MILLIS`]: super::delivery::LEASE_MILLIS
     async fn claim_deliveries(&self, max: usize) -> Result<Vec<Claim>, StoreError>;
 
-    /// [`Self::dispatch_webhooks`] then [`Self::claim_deliveries`] (none when `max` is 0),
-    /// the deliverer's look while the stream is ahead. Two transactions on purpose: one
-    /// would hold the endpoints the dispatch locked while the claim locks others (a
-    /// deadlock between two PostgreSQL instances), and on SQLite it made every freshly
-    /// dispatched delivery leave its transaction already claimed, so that a SIGKILL right
-    /// after a write left it to its lease's minute (the crash test saw it).
-    async fn dispatch_and_claim(
-        &self,
-        limit: u64,
-        max: usize,
-    ) -> Result<(u64, Vec<Claim>), StoreError> {
-        let made = self.dispatch_webhooks(limit).await?;
-        let claims = if max == 0 { Vec::new() } else { self.claim_deliveries(max).await? };
-        Ok((made, claims))
-    }
-
     /// Records claimed attempts and their judgements, in the order given and in one
     /// transaction, and updates each endpoint by [`super::delivery::endpoint_after`] (with
     /// its event when that disables it). One answer per attempt: `false` when its claim
