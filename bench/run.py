@@ -12,6 +12,9 @@ docs/benchmarks.md.
     bench/run.py --smoke             # seconds: tiny data, 1 s per scenario; checks the harness
     bench/run.py --backend sqlite    # one backend (sqlite or postgres); docs are not rewritten
     bench/run.py --only "GET list"   # only the scenarios whose name contains the text
+    bench/run.py --duration 5s       # wrk's duration per scenario (default 10s, 1s in a smoke)
+    bench/run.py --statements        # PostgreSQL: print each write row's costliest statements
+                                     # (pg_stat_statements), for profiling
     bench/run.py --scale 1m          # ten times the data on SQLite: 1,000,000 groups and members,
                                      # then the same rows at 100,000 right after (its own ceiling),
                                      # written side by side to docs/benchmarks-1m.md (not in CI)
@@ -33,6 +36,7 @@ import urllib.request
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SMOKE = "--smoke" in sys.argv
+STATEMENTS = "--statements" in sys.argv
 SCALE_ARG = sys.argv[sys.argv.index("--scale") + 1] if "--scale" in sys.argv[:-1] else None
 SCALE = SCALE_ARG == "1m"
 # The 100,000 leg of a scale run: the scale run's rows at the usual size, nothing else.
@@ -42,7 +46,8 @@ HUGE = 200 if SMOKE else 1_000_000 if SCALE else 100_000
 # The many-organizations mix: TENANTS organizations of TENANT_GROUPS groups each.
 TENANTS, TENANT_GROUPS = (20, 5) if SMOKE else (0, 0) if SCALE or SCALE_BASE else (1000, 100)
 SWEEP = 2000 if SMOKE else 100_000
-DURATION = "1s" if SMOKE else "10s"
+DURATION = (sys.argv[sys.argv.index("--duration") + 1] if "--duration" in sys.argv[:-1]
+            else "1s" if SMOKE else "10s")
 THREADS, CONNECTIONS = 2, 64
 
 
@@ -340,6 +345,8 @@ def with_waits(url, run):
              "ELSE 'Client:next-statement-in-transaction' END FROM pg_stat_activity "
              "WHERE state IN ('active', 'idle in transaction') AND backend_type = 'client backend' "
              "AND pid <> pg_backend_pid();\n")
+    if STATEMENTS:
+        psql(url, "CREATE EXTENSION IF NOT EXISTS pg_stat_statements; SELECT pg_stat_statements_reset()")
     with tempfile.TemporaryFile("w+") as samples:
         sampler = subprocess.Popen(["psql", "-At", url], stdin=subprocess.PIPE, stdout=samples,
                                    stderr=subprocess.DEVNULL, text=True)
@@ -360,7 +367,17 @@ def with_waits(url, run):
     total = sum(counts.values())
     top = sorted(counts.items(), key=lambda kv: -kv[1])[:4]
     result["waits"] = ", ".join(f"{name} {n / total:.0%}" for name, n in top) if total else "none sampled"
+    if STATEMENTS:
+        print(f"costliest statements ({result.get('rps', 0):,.0f} req/s):", flush=True)
+        print(psql(url, "SELECT calls, round(total_exec_time) AS ms, round(mean_exec_time::numeric, 3) AS mean, "
+                        "left(regexp_replace(query, '\\s+', ' ', 'g'), 110) FROM pg_stat_statements "
+                        "ORDER BY total_exec_time DESC LIMIT 12"), flush=True)
     return result
+
+
+def psql(url, command):
+    return subprocess.run(["psql", "-X", "-q", url, "-c", command], check=True,
+                          capture_output=True, text=True).stdout
 
 
 def peak_rss_mib(pid):
@@ -391,6 +408,8 @@ class Postgres:
 
     def __init__(self):
         env = dict(os.environ, ROSTER_PG_DURABLE="1")
+        if STATEMENTS:
+            env["ROSTER_PG_SETTINGS"] = "-c shared_preload_libraries=pg_stat_statements"
         # The free port with-postgres picks can be taken before the cluster binds it (seen
         # once in CI): a new cluster on a new port is tried, three times at most.
         for _ in range(3):

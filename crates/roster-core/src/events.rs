@@ -289,7 +289,22 @@ pub struct SealedEvent {
     pub context: String,
 }
 
-/// An event as the wire (and storage) holds it.
+impl SealedEvent {
+    /// The payload around its seq's digits, for a store that learns the seq only in the
+    /// statement storing the event (seal with a placeholder head, then put
+    /// `before + seq + after`). `None` only if the payload has no seq, which `seal`
+    /// never makes.
+    pub fn payload_around_seq(&self) -> Option<(&str, &str)> {
+        // The first `"seq":` is the event's own: only `id` (hex) and `type` (a fixed
+        // name) come before it, and neither can hold it.
+        let start = self.payload.find("\"seq\":")? + "\"seq\":".len();
+        let digits = self.payload[start..].bytes().take_while(u8::is_ascii_digit).count();
+        (digits > 0).then(|| (&self.payload[..start], &self.payload[start + digits..]))
+    }
+}
+
+/// An event as the wire (and storage) holds it. The seq must stay the first field after
+/// `id` and `type` (see [`SealedEvent::payload_around_seq`]).
 #[derive(Serialize)]
 struct WireEvent<'a> {
     id: &'a str,
@@ -1100,6 +1115,26 @@ mod tests {
         assert!(sealed[0].id.starts_with("evt_000000000005"));
         assert_eq!(sealed[0].id.len(), 36);
         assert_ne!(sealed[0].id, sealed[1].id);
+        Ok(())
+    }
+
+    #[test]
+    fn a_payload_splits_around_its_own_seq_whatever_its_data_holds() -> Result<(), getrandom::Error>
+    {
+        let org = OrgId::from_stored("0123456789abcdef0123456789abcdef".into());
+        let tricky = json!({"name": "\"seq\":12", "seq": 99});
+        let draft = EventDraft::new(EventType::GroupCreated, "g", tricky, Value::Null);
+        let sealed = seal(vec![draft], &org, 0, &Origin::cli(), Timestamp::from_millis(5))?;
+        let Some((before, after)) = sealed[0].payload_around_seq() else {
+            panic!("no seq in {}", sealed[0].payload);
+        };
+        // What a store that numbers events itself puts together.
+        let numbered: Value =
+            serde_json::from_str(&format!("{before}1234{after}")).unwrap_or_default();
+        let mut expected: Value = serde_json::from_str(&sealed[0].payload).unwrap_or_default();
+        expected["seq"] = json!(1234);
+        assert_eq!(numbered, expected);
+        assert_eq!(numbered["data"]["object"]["seq"], 99);
         Ok(())
     }
 }

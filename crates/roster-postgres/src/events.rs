@@ -10,12 +10,10 @@ use tokio_postgres::Row;
 
 use crate::sql::{self, Tx, TxError};
 
-/// The channel other instances LISTEN on; the payload is the org's id.
-pub(crate) const CHANNEL: &str = "roster_events";
-
 /// Stores `drafts` as the org's next events, in the write's transaction. The counter's
 /// row lock, taken here and held until commit, orders the org's writes: seqs are
-/// gap-free and in commit order. The NOTIFY is delivered when (and only if) it commits.
+/// gap-free and in commit order. This instance's writers queue for the row first (see
+/// [`crate::scope`]); other instances are told after the commit (see [`crate::announce`]).
 pub(crate) async fn record(
     tx: &Tx<'_>,
     org: &OrgId,
@@ -25,9 +23,9 @@ pub(crate) async fn record(
     record_counting(tx, org, drafts, now, 0).await
 }
 
-/// [`record`], also moving the org's live group count by `groups` in the same statement:
-/// the org's row is locked once, as late as possible, so that its writers wait on each
-/// other for two round trips (this statement and the events') and the commit only.
+/// [`record`], also moving the org's live group count by `groups`. The org's row is
+/// locked once, as late as possible, and in the same statement that stores the events:
+/// its writers wait on each other for that one round trip and the commit only.
 pub(crate) async fn record_counting(
     tx: &Tx<'_>,
     org: &OrgId,
@@ -39,23 +37,20 @@ pub(crate) async fn record_counting(
         return Ok(());
     }
     let count = i64::try_from(drafts.len()).unwrap_or(i64::MAX);
-    let last: i64 = sql::opt(
-        tx,
-        "UPDATE organizations SET event_seq = event_seq + $2, group_count = group_count + $3
-         WHERE id = $1 RETURNING event_seq",
-        &[&org.as_str(), &count, &groups],
-    )
-    .await?
-    .ok_or(TxError::Refused(WriteError::NotFound))?
-    .try_get(0)?;
-    if drafts.is_empty() {
-        return Ok(());
-    }
-    let head = sql::count(last - count);
-    let sealed = events::seal(drafts, org, head, &Origin::current(), now)
+    // Sealed before the seqs are known (they are the counter's, in the statement below):
+    // each payload is stored as the text around its seq with the seq put in between.
+    let sealed = events::seal(drafts, org, 0, &Origin::current(), now)
         .map_err(|e| StoreError::new("seal events", e))?;
+    let mut before_seq = Vec::with_capacity(sealed.len());
+    let mut after_seq = Vec::with_capacity(sealed.len());
+    for event in &sealed {
+        let (before, after) = event
+            .payload_around_seq()
+            .ok_or_else(|| StoreError::new("seal events", "an event payload without its seq"))?;
+        before_seq.push(before);
+        after_seq.push(after);
+    }
     let column = |f: fn(&events::SealedEvent) -> String| sealed.iter().map(f).collect::<Vec<_>>();
-    let seqs: Vec<i64> = sealed.iter().map(|e| seq(e.seq)).collect();
     let ids = column(|e| e.id.clone());
     let kinds = column(|e| e.kind.as_str().to_owned());
     let subject_types = column(|e| e.subject_type.to_owned());
@@ -64,21 +59,33 @@ pub(crate) async fn record_counting(
     let tokens: Vec<Option<i64>> = sealed.iter().map(|e| e.token_id).collect();
     let requests: Vec<Option<String>> = sealed.iter().map(|e| e.request_id.clone()).collect();
     let created: Vec<i64> = sealed.iter().map(|e| e.created_at.millis()).collect();
-    let payloads = column(|e| e.payload.clone());
     let contexts = column(|e| e.context.clone());
-    // All the events and the NOTIFY in one statement (a data-modifying WITH always runs).
-    sql::exec(
+    crate::scope::wait_for_turn(org).await;
+    // The counter's move and the events, numbered after the head it moved from, in one
+    // statement (a data-modifying WITH always runs, even with no events to insert).
+    let counted = sql::one(
         tx,
-        "WITH stored AS (
+        "WITH counter AS (
+             UPDATE organizations SET event_seq = event_seq + $2, group_count = group_count + $3
+             WHERE id = $1 RETURNING event_seq - $2 AS head),
+         stored AS (
              INSERT INTO events (org_id, seq, id, type, subject_type, subject_id, actor_id,
                                  token_id, request_id, created_at, payload, context)
-             SELECT $1, * FROM unnest($2::bigint[], $3::text[], $4::text[], $5::text[],
-                                      $6::text[], $7::bigint[], $8::bigint[], $9::text[],
-                                      $10::bigint[], $11::text[], $12::text[]))
-         SELECT pg_notify($13, $1)",
+             SELECT $1, c.head + e.n, e.id, e.type, e.subject_type, e.subject_id, e.actor_id,
+                    e.token_id, e.request_id, e.created_at,
+                    e.before_seq || (c.head + e.n) || e.after_seq, e.context
+             FROM counter c,
+                  unnest($4::text[], $5::text[], $6::text[], $7::text[], $8::bigint[],
+                         $9::bigint[], $10::text[], $11::bigint[], $12::text[], $13::text[],
+                         $14::text[])
+                  WITH ORDINALITY AS e(id, type, subject_type, subject_id, actor_id, token_id,
+                                       request_id, created_at, before_seq, after_seq, context, n)
+             RETURNING 1)
+         SELECT (SELECT count(*) FROM counter), (SELECT count(*) FROM stored)",
         &[
             &org.as_str(),
-            &seqs,
+            &count,
+            &groups,
             &ids,
             &kinds,
             &subject_types,
@@ -87,12 +94,22 @@ pub(crate) async fn record_counting(
             &tokens,
             &requests,
             &created,
-            &payloads,
+            &before_seq,
+            &after_seq,
             &contexts,
-            &CHANNEL,
         ],
     )
     .await?;
+    let (orgs, stored): (i64, i64) = (counted.try_get(0)?, counted.try_get(1)?);
+    if orgs == 0 {
+        return Err(TxError::Refused(WriteError::NotFound));
+    }
+    if stored != count {
+        return Err(StoreError::new("record events", format!("stored {stored} of {count}")).into());
+    }
+    if count > 0 {
+        crate::scope::mark_recorded();
+    }
     Ok(())
 }
 

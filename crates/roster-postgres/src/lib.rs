@@ -7,11 +7,13 @@
 //! that the loser sees the winner's commit and answers as the rules say (422, 412, or the
 //! idempotent replay) instead of failing.
 
+mod announce;
 mod events;
 mod groups;
 mod guests;
 mod heads;
 mod people;
+mod scope;
 mod sql;
 mod webhooks;
 
@@ -76,6 +78,10 @@ pub struct PgStore {
     committed: std::sync::Arc<tokio::sync::watch::Sender<u64>>,
     clock: roster_core::Clock,
     heads: std::sync::Arc<heads::HeadReads>,
+    /// Tells other instances of this one's commits that recorded events.
+    announcer: announce::Announcer,
+    /// Orgs' turns at their event counters among this instance's writers.
+    turns: std::sync::Arc<scope::Turns>,
 }
 
 /// A pooled connection, or the error that says why none came in time.
@@ -126,7 +132,9 @@ impl PgStore {
         let (committed, _) = tokio::sync::watch::channel(0);
         let committed = std::sync::Arc::new(committed);
         let heads = heads::HeadReads::new(pool.clone());
-        let store = Self { pool, committed, clock, heads };
+        let announcer = announce::Announcer::spawn(pool.clone());
+        let turns = std::sync::Arc::default();
+        let store = Self { pool, committed, clock, heads, announcer, turns };
         store.migrate().await?;
         listen_for_commits(config, std::sync::Arc::downgrade(&store.committed));
         Ok(store)
@@ -197,7 +205,7 @@ fn listen_for_commits(
                         }
                     }
                 });
-                let listen = format!("LISTEN {}", events::CHANNEL);
+                let listen = format!("LISTEN {}", announce::CHANNEL);
                 if client.batch_execute(&listen).await.is_ok() {
                     while hearing.recv().await.is_some() {
                         let Some(committed) = committed.upgrade() else { return };
@@ -228,13 +236,19 @@ macro_rules! in_transaction {
             let $now = $store.clock.now();
             let mut client = $store.client($context).await?;
             let $tx = client.transaction().await.map_err(|e| sql::store_error($context, &e))?;
-            let outcome = match $body.await {
-                Ok(value) => $tx.commit().await.map(|()| value).map_err(TxError::Sql),
-                Err(e) => Err(e),
-            };
+            let (outcome, recorded) = scope::tracking(&$store.turns, async {
+                match $body.await {
+                    Ok(value) => $tx.commit().await.map(|()| value).map_err(TxError::Sql),
+                    Err(e) => Err(e),
+                }
+            })
+            .await;
             match outcome {
                 Ok(value) => {
                     $store.committed.send_modify(|n| *n += 1);
+                    if recorded {
+                        $store.announcer.announce();
+                    }
                     break Ok(value);
                 }
                 Err(TxError::Sql(e)) if attempt < WRITE_ATTEMPTS && sql::lost_race(&e) => {
