@@ -85,8 +85,8 @@ async fn org_principal(
             if kept.token_org == *org { &[org] } else { &[&kept.token_org, org] };
         let now = state.store.org_heads(asked).await?;
         if let (Some(token_org), Some(&org_head)) = (now.first(), now.last())
-            && token_org.head == heads.token_org
-            && org_head.head == heads.org.head
+            && token_org.callers == heads.token_org
+            && org_head.callers == heads.org.callers
         {
             state.metrics.principal_hits.fetch_add(1, Relaxed);
             return Ok(Principal {

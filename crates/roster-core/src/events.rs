@@ -116,6 +116,17 @@ impl EventType {
         }
     }
 
+    /// Whether an event of this type can change what a caller's principal holds (a
+    /// member's account, role or status, a token, the org's settings): group and webhook
+    /// events cannot, nor can a guest's, unless the guest becomes a member.
+    pub fn changes_callers(self) -> bool {
+        match self.subject() {
+            "group" | "webhook" => false,
+            "guest" => self == Self::GuestConvertedToMember,
+            _ => true,
+        }
+    }
+
     fn subject(self) -> &'static str {
         let name = self.as_str();
         name.split_once('.').map_or(name, |(subject, _)| subject)
@@ -1136,5 +1147,27 @@ mod tests {
         assert_eq!(numbered, expected);
         assert_eq!(numbered["data"]["object"]["seq"], 99);
         Ok(())
+    }
+
+    #[test]
+    fn only_events_about_people_tokens_and_settings_change_callers() {
+        let changing: Vec<&str> =
+            EventType::ALL.iter().filter(|t| t.changes_callers()).map(|t| t.as_str()).collect();
+        assert_eq!(
+            changing,
+            vec![
+                "member.created",
+                "member.updated",
+                "member.role_changed",
+                "member.disabled",
+                "member.enabled",
+                "member.removed",
+                "member.converted_to_guest",
+                "guest.converted_to_member",
+                "organization.updated",
+                "token.created",
+                "token.revoked",
+            ]
+        );
     }
 }

@@ -107,13 +107,15 @@ pub struct Principal {
     pub heads: Option<PrincipalHeads>,
 }
 
-/// The two stream heads a principal for an org depends on. Every change to what a
+/// The two orgs' streams a principal for an org depends on. Every change to what a
 /// principal holds is an event in one of them: a token's revocation in the token's org;
 /// a membership or the org's settings in the org; an account's profile in every org the
 /// account belongs to (the asked-about org among them, if the caller is a member).
-/// While neither head has moved, the principal read with them is still exact.
+/// While neither org's [`OrgHead::callers`] has moved, the principal read with them is
+/// still exact.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct PrincipalHeads {
+    /// The token's org's [`OrgHead::callers`].
     pub token_org: u64,
     /// The asked-about org (head 0 when it does not exist), with its next membership
     /// end: read with the token, it saves the request a second round trip.
@@ -124,6 +126,10 @@ pub struct PrincipalHeads {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct OrgHead {
     pub head: u64,
+    /// The seq of the org's last event that can change a caller's principal (see
+    /// [`crate::events::EventType::changes_callers`]). A store that does not tell them
+    /// apart may give `head`: that only re-reads principals more often.
+    pub callers: u64,
     pub next_expiry: Option<crate::Timestamp>,
 }
 

@@ -37,6 +37,7 @@ pub(crate) async fn record_counting(
         return Ok(());
     }
     let count = i64::try_from(drafts.len()).unwrap_or(i64::MAX);
+    let changes_callers = drafts.iter().any(|d| d.kind.changes_callers());
     // Sealed before the seqs are known (they are the counter's, in the statement below):
     // each payload is stored as the text around its seq with the seq put in between.
     let sealed = events::seal(drafts, org, 0, &Origin::current(), now)
@@ -66,7 +67,8 @@ pub(crate) async fn record_counting(
     let counted = sql::one(
         tx,
         "WITH counter AS (
-             UPDATE organizations SET event_seq = event_seq + $2, group_count = group_count + $3
+             UPDATE organizations SET event_seq = event_seq + $2, group_count = group_count + $3,
+                 callers_seq = CASE WHEN $15 THEN event_seq + $2 ELSE callers_seq END
              WHERE id = $1 RETURNING event_seq - $2 AS head),
          stored AS (
              INSERT INTO events (org_id, seq, id, type, subject_type, subject_id, actor_id,
@@ -97,6 +99,7 @@ pub(crate) async fn record_counting(
             &before_seq,
             &after_seq,
             &contexts,
+            &changes_callers,
         ],
     )
     .await?;
@@ -145,7 +148,8 @@ pub(crate) async fn heads<C: GenericClient>(
     let rows = sql::all(
         c,
         "SELECT o.id, o.event_seq, (SELECT min(g.next_expiry) FROM groups g
-                                    WHERE g.org_id = o.id AND g.next_expiry IS NOT NULL)
+                                    WHERE g.org_id = o.id AND g.next_expiry IS NOT NULL),
+                o.callers_seq
          FROM organizations o WHERE o.id = ANY($1)",
         &[&ids],
     )
@@ -154,6 +158,7 @@ pub(crate) async fn heads<C: GenericClient>(
     for row in rows {
         let head = roster_core::store::OrgHead {
             head: sql::count(row.try_get(1)?),
+            callers: sql::count(row.try_get(3)?),
             next_expiry: row.try_get::<_, Option<i64>>(2)?.map(Timestamp::from_millis),
         };
         heads.insert(row.try_get(0)?, head);

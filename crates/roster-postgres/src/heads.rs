@@ -34,7 +34,7 @@ struct Waiter {
     answer: oneshot::Sender<Result<Vec<OrgHead>, StoreError>>,
 }
 
-const NO_HEAD: OrgHead = OrgHead { head: 0, next_expiry: None };
+const NO_HEAD: OrgHead = OrgHead { head: 0, callers: 0, next_expiry: None };
 
 impl HeadReads {
     pub(crate) fn new(pool: Pool) -> Arc<Self> {

@@ -52,6 +52,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0005_trash_and_expiry.sql"),
     include_str!("../migrations/0006_member_lookups.sql"),
     include_str!("../migrations/0007_webhooks.sql"),
+    include_str!("../migrations/0008_callers_seq.sql"),
 ];
 
 /// Attempts at a write transaction that keeps losing races before giving up.
@@ -314,7 +315,8 @@ impl Store for PgStore {
     async fn org_epoch(&self, org: &OrgId) -> Result<Option<ChangeEpoch>, StoreError> {
         // The same batched statement as the principals' heads: one read for every waiter.
         let heads = self.heads.heads(&[org]).await?;
-        let head = heads.first().copied().unwrap_or(OrgHead { head: 0, next_expiry: None });
+        let head =
+            heads.first().copied().unwrap_or(OrgHead { head: 0, callers: 0, next_expiry: None });
         Ok(head.epoch_at(self.clock.now()))
     }
 

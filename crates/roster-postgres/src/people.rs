@@ -86,7 +86,8 @@ pub(crate) async fn principal<C: GenericClient>(
                 coalesce((SELECT e.event_seq FROM organizations e WHERE e.id = $2::text), 0),
                 (SELECT min(g.next_expiry) FROM groups g
                  WHERE g.org_id = $2::text AND g.next_expiry IS NOT NULL),
-                t.org_id, (SELECT h.event_seq FROM organizations h WHERE h.id = t.org_id)
+                t.org_id, (SELECT h.callers_seq FROM organizations h WHERE h.id = t.org_id),
+                coalesce((SELECT c.callers_seq FROM organizations c WHERE c.id = $2::text), 0)
          FROM tokens t
          CROSS JOIN LATERAL (SELECT * FROM users WHERE users.id = t.user_id OFFSET 0) u
          LEFT JOIN LATERAL (SELECT role, status FROM org_members
@@ -124,6 +125,7 @@ pub(crate) async fn principal<C: GenericClient>(
                 token_org: sql::count(row.try_get(16)?),
                 org: OrgHead {
                     head: sql::count(row.try_get(13)?),
+                    callers: sql::count(row.try_get(17)?),
                     next_expiry: row.try_get::<_, Option<i64>>(14)?.map(Timestamp::from_millis),
                 },
             }),

@@ -64,7 +64,8 @@ impl SqliteStore {
         }
         let (head, next_expiry) =
             self.connections.read("org epoch", |conn| events::head_and_next_expiry(conn, org))?;
-        let head = OrgHead { head, next_expiry };
+        // Every event counts as one that can change callers: see `OrgHead::callers`.
+        let head = OrgHead { head, callers: head, next_expiry };
         let mut known = self.org_epochs.lock().unwrap_or_else(PoisonError::into_inner);
         // Bounded by the orgs in the database; dropped wholesale if it ever grows large.
         if known.len() > 100_000 {

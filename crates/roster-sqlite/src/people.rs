@@ -115,6 +115,7 @@ pub(crate) fn principal(
                     token_org: seq(row.get(14)?),
                     org: OrgHead {
                         head: seq(row.get(15)?),
+                        callers: seq(row.get(15)?),
                         next_expiry: row.get::<_, Option<i64>>(16)?.map(Timestamp::from_millis),
                     },
                 }),
