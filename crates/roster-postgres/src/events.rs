@@ -103,6 +103,7 @@ pub(crate) async fn record_counting(
         ],
     )
     .await?;
+    crate::scope::pass_turn();
     let (orgs, stored): (i64, i64) = (counted.try_get(0)?, counted.try_get(1)?);
     if orgs == 0 {
         return Err(TxError::Refused(WriteError::NotFound));

@@ -689,24 +689,34 @@ pub(crate) async fn create(
     {
         return Ok(earlier);
     }
-    check_write(tx, org, write, None).await?;
+    let members = write.member_ids().unwrap_or_default();
+    let guests = write.guest_emails().unwrap_or_default();
+    // Whether the name is taken is learned from the insert itself (one round trip fewer):
+    // it stores nothing when a live group of the org has the name.
+    let mut facts = reference_facts(tx, org, None, None, &members, &guests).await?;
     let group = groups::plan_create(id, write, now)
         .ok_or_else(|| StoreError::new("create group", "create without name or description"))?;
     let own = OwnColumns::of(&group);
     let (id_text, org_text) = (group.id.as_str(), org.as_str());
     let mut params: Vec<&(dyn ToSql + Sync)> = vec![&id_text, &org_text];
     params.extend(own.params(&group));
-    let pk: i64 = sql::one(
+    let inserted = sql::opt(
         tx,
         concat!(
             "INSERT INTO groups (id, org_id, ",
             own_columns!(),
-            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING pk"
+            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+             ON CONFLICT (org_id, name_key) WHERE deleted_at IS NULL DO NOTHING RETURNING pk"
         ),
         &params,
     )
-    .await?
-    .try_get(0)?;
+    .await?;
+    facts.name_taken = inserted.is_none();
+    // The rules decide on every fact at once; a refusal rolls the insert back.
+    groups::check_references(write, &facts).map_err(invalid)?;
+    let pk: i64 = inserted
+        .ok_or_else(|| StoreError::new("create group", "a taken name passed the rules"))?
+        .try_get(0)?;
     add_members(tx, org, pk, &group.members).await?;
     let mut drafts = vec![events::group_created(&group)];
     drafts.extend(add_guests(tx, org, pk, &group.guests, now).await?);

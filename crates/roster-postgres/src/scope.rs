@@ -10,6 +10,11 @@
 //! and only the turn's holder goes on to the row: the database sees one waiter per
 //! instance. The row lock stays what orders writes across instances.
 //!
+//! The turn is handed on as soon as its holder's counter statement returns, not at its
+//! commit: the next writer's statement then waits at the row while the holder commits,
+//! and PostgreSQL runs it the moment the commit releases the row, with no round trip to
+//! Roster in between. Still only one of the instance's writers waits there.
+//!
 //! A transaction takes at most one turn (a write that records in several orgs queues
 //! for the first only) and waits for it at most [`TURN_WAIT`]; then it goes to the row
 //! as if there were no turns. So a transaction that waits for a turn while holding rows
@@ -48,6 +53,8 @@ impl Turns {
 
 struct Scope {
     recorded: Cell<bool>,
+    /// Whether this transaction took (or gave up waiting for) a turn: it takes one at most.
+    took_turn: Cell<bool>,
     turn: RefCell<Option<OwnedMutexGuard<()>>>,
     turns: Arc<Turns>,
 }
@@ -57,13 +64,17 @@ tokio::task_local! {
 }
 
 /// Runs a write transaction (its statements and its commit), answering its outcome and
-/// whether it recorded events. Its turn, if it took one, is given up as it ends.
+/// whether it recorded events. A turn it still holds is given up as it ends.
 pub(crate) async fn tracking<T>(
     turns: &Arc<Turns>,
     transaction: impl Future<Output = T>,
 ) -> (T, bool) {
-    let scope =
-        Scope { recorded: Cell::new(false), turn: RefCell::new(None), turns: turns.clone() };
+    let scope = Scope {
+        recorded: Cell::new(false),
+        took_turn: Cell::new(false),
+        turn: RefCell::new(None),
+        turns: turns.clone(),
+    };
     SCOPE
         .scope(scope, async {
             let outcome = transaction.await;
@@ -78,13 +89,13 @@ pub(crate) fn mark_recorded() {
     let _ = SCOPE.try_with(|scope| scope.recorded.set(true));
 }
 
-/// Waits for `org`'s turn, unless the running transaction already holds one (or runs
+/// Waits for `org`'s turn, unless the running transaction already took one (or runs
 /// outside `tracking`), or [`TURN_WAIT`] passes.
 pub(crate) async fn wait_for_turn(org: &OrgId) {
     let Ok(Some(queue)) =
         SCOPE.try_with(
             |scope| {
-                if scope.turn.borrow().is_some() { None } else { scope.turns.queue(org) }
+                if scope.took_turn.replace(true) { None } else { scope.turns.queue(org) }
             },
         )
     else {
@@ -93,4 +104,10 @@ pub(crate) async fn wait_for_turn(org: &OrgId) {
     if let Ok(turn) = tokio::time::timeout(TURN_WAIT, queue.lock_owned()).await {
         let _ = SCOPE.try_with(|scope| *scope.turn.borrow_mut() = Some(turn));
     }
+}
+
+/// Hands the running transaction's turn on to the next writer of its org (see the
+/// module docs); it keeps its place in the org's order by the row lock it now holds.
+pub(crate) fn pass_turn() {
+    let _ = SCOPE.try_with(|scope| scope.turn.borrow_mut().take());
 }
