@@ -92,15 +92,13 @@ pub(crate) fn mark_recorded() {
 /// Waits for `org`'s turn, unless the running transaction already took one (or runs
 /// outside `tracking`), or [`TURN_WAIT`] passes.
 pub(crate) async fn wait_for_turn(org: &OrgId) {
-    let Ok(Some(queue)) =
+    let queue =
         SCOPE.try_with(
             |scope| {
                 if scope.took_turn.replace(true) { None } else { scope.turns.queue(org) }
             },
-        )
-    else {
-        return;
-    };
+        );
+    let Ok(Some(queue)) = queue else { return };
     if let Ok(turn) = tokio::time::timeout(TURN_WAIT, queue.lock_owned()).await {
         let _ = SCOPE.try_with(|scope| *scope.turn.borrow_mut() = Some(turn));
     }
